@@ -1,0 +1,92 @@
+"""The package's error tree.
+
+Every error streamframer raises on purpose derives from :class:`StreamFramerError`, so one
+``except`` clause catches them all. Bad arguments to constructors and functions stay
+``ValueError``/``TypeError``, and timeouts stay the stdlib ``TimeoutError``.
+
+No error loses data: whatever was buffered when an error was raised is still in the
+:class:`~streamframer.BufferManager` afterwards, ready to be inspected, discarded or read on.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FrameLifecycleError",
+    "FrameTooLarge",
+    "FramingError",
+    "StreamClosed",
+    "StreamFramerError",
+]
+
+
+class StreamFramerError(Exception):
+    """Base class of every error streamframer raises on purpose."""
+
+
+class FrameTooLarge(StreamFramerError):
+    """Raised when a frame cannot fit within the manager's ``max_size``.
+
+    That happens when the buffer holds ``max_size`` bytes and the rule still needs more, when a rule
+    finds a frame longer than ``max_size``, or when a length header declares one (checked before
+    the body is awaited). It is the peer's fault, or a limit set too low.
+
+    The buffered bytes stay in the manager. The condition persists, so reading again raises again
+    until you recover: ``mgr.clear()`` drops everything, ``mgr.discard(n)`` drops the first ``n``
+    bytes, or raise ``mgr.max_size``.
+    """
+
+    def __init__(self, limit: int, size: int) -> None:
+        super().__init__(f"frame of at least {size} bytes exceeds max_size={limit}")
+        #: The manager's ``max_size`` when the error was raised.
+        self.limit = limit
+        #: The frame size known so far: the buffered bytes, or the size a header declared.
+        self.size = size
+
+
+class FramingError(StreamFramerError):
+    """Raised by a rule when the buffered bytes cannot be a valid frame (a malformed header).
+
+    It is the peer's fault (or the wrong rule for the stream). The bytes stay in the manager;
+    ``offset`` is where the trouble starts, counted from the first unconsumed byte.
+    """
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        #: Index of the offending byte, counted from the first unconsumed byte.
+        self.offset = offset
+
+
+class FrameLifecycleError(StreamFramerError):
+    """Raised when a frame or the buffer is used out of order: the caller's fault.
+
+    Examples: reading again while a frame is outstanding, using or consuming a frame after
+    ``consume()``, or consuming while a slice of ``frame.view`` (or a ``BufferManager.view()``)
+    is still alive. Nothing is changed when it is raised: release the view, consume the
+    frame, and carry on.
+    """
+
+
+class StreamClosed(StreamFramerError, EOFError):
+    """Raised when the stream ended: the peer closed it, or ``feed_eof()`` was called.
+
+    ``partial`` holds the unconsumed bytes (a copy; they also stay in the manager). It is empty on
+    a clean close, between frames; non-empty means the stream ended inside a frame.
+    """
+
+    def __init__(self, partial: bytes) -> None:
+        if partial:
+            message = (
+                f"stream closed inside a frame: {len(partial)} bytes left, {_preview(partial)}"
+            )
+        else:
+            message = "stream closed cleanly, between frames"
+        super().__init__(message)
+        #: The unconsumed bytes at the end of the stream (empty on a clean close).
+        self.partial = partial
+
+
+def _preview(data: bytes, limit: int = 32) -> str:
+    """``data`` as a repr, cut to ``limit`` bytes so messages stay readable."""
+    if len(data) <= limit:
+        return repr(data)
+    return f"{data[:limit]!r}..."
