@@ -26,9 +26,9 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Literal, Union
 
-from ._errors import FrameLifecycleError, FrameTooLarge, StreamClosed
+from ._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
 from ._frame import Frame, new_frame
 from ._rules import Delimited, FrameSpan, NeedMore
 
@@ -60,6 +60,16 @@ class BufferManager:
     Bytes persist across reads until a frame is consumed. ``max_size`` bounds the bytes one frame
     may occupy (header, payload and delimiter); ``None`` opts out explicitly. ``read_size`` is the
     most one read asks the source for.
+
+    ``on_overflow`` says what happens to a frame larger than ``max_size``: ``"error"`` raises
+    :class:`FrameTooLarge` and keeps the bytes for inspection; ``"discard"`` drops the frame (up to
+    the end the rule finds, or the size its header declared), then raises
+    :class:`FrameDiscarded` once, with the count, and carries on with the next frame.
+
+    ``on_eof`` says what happens to a trailing partial frame when the stream ends: ``"raise"``
+    raises :class:`StreamClosed` with the bytes in ``.partial``; ``"frame"`` delivers them as a
+    last frame (for devices that simply close after their last message), then raises
+    :class:`StreamClosed` with nothing partial.
     """
 
     __slots__ = (
@@ -67,6 +77,7 @@ class BufferManager:
         "_backlog",
         "_buf",
         "_consume",
+        "_discarded",
         "_end",
         "_eof",
         "_head",
@@ -76,13 +87,21 @@ class BufferManager:
         "_reserved",
         "_rule",
         "_scan",
+        "_skip",
         "_start",
         "_view",
+        "on_eof",
+        "on_overflow",
         "read_size",
     )
 
     def __init__(
-        self, max_size: int | None = DEFAULT_MAX_SIZE, *, read_size: int = DEFAULT_READ_SIZE
+        self,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+        *,
+        read_size: int = DEFAULT_READ_SIZE,
+        on_overflow: Literal["error", "discard"] = "error",
+        on_eof: Literal["raise", "frame"] = "raise",
     ) -> None:
         self._buf = bytearray()
         self._head = 0
@@ -101,6 +120,16 @@ class BufferManager:
             raise ValueError(f"read_size must be positive, got {read_size}")
         self.read_size = read_size
         self._next_read = read_size
+        if on_overflow not in ("error", "discard"):
+            raise ValueError(f"on_overflow must be 'error' or 'discard', got {on_overflow!r}")
+        if on_eof not in ("raise", "frame"):
+            raise ValueError(f"on_eof must be 'raise' or 'frame', got {on_eof!r}")
+        self.on_overflow = on_overflow
+        self.on_eof = on_eof
+        # Discard policy state: bytes dropped so far of an oversized frame (None: not dropping),
+        # and how many more to drop when its size is known from a header.
+        self._discarded: int | None = None
+        self._skip = 0
 
     # ----------------------------------------------------------------------------------------
     # Inspection and recovery
@@ -241,6 +270,9 @@ class BufferManager:
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
+        if self._discarded is not None:
+            self._discard_step(rule)
+            return None  # still inside the oversized frame (the step raises once it is gone)
         buf = self._buf
         if type(rule) is Delimited:
             # The contract of Delimited.__call__, inline: no compaction, no result objects.
@@ -248,8 +280,7 @@ class BufferManager:
             index = buf.find(delimiter, self._scan)
             if index < 0:
                 self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-                self._need_more(None)
-                return None
+                return self._need_more(None)
             consume = index + len(delimiter)
             if rule.keep_delimiter:
                 return self._frame(self._head, consume, consume)
@@ -268,8 +299,7 @@ class BufferManager:
             if not 0 <= result.resume <= len(buf):
                 raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
             self._scan = result.resume
-            self._need_more(result.frame_size)
-            return None
+            return self._need_more(result.frame_size)
         raise TypeError(f"a rule must return NeedMore or FrameSpan, {rule!r} returned {result!r}")
 
     def drain(self, rule: Rule) -> list[bytes]:
@@ -329,23 +359,76 @@ class BufferManager:
     def _frame(self, start: int, end: int, consume: int) -> Frame:
         limit = self._max_size
         if limit is not None and consume - self._head > limit:
-            raise FrameTooLarge(limit, consume - self._head)
+            if self.on_overflow == "error":
+                raise FrameTooLarge(limit, consume - self._head)
+            self._discarded = 0
+            self._drop(consume - self._head)
+            self._report_discard()
         self._start = start
         self._end = end
         self._consume = consume
         frame = self._pending = new_frame(self)
         return frame
 
-    def _need_more(self, frame_size: int | None) -> None:
+    def _need_more(self, frame_size: int | None) -> Frame | None:
+        """The rule needs more bytes: enforce the end of the stream and the limit."""
         buffered = len(self._buf) - self._head
         if self._eof:
+            if buffered and self.on_eof == "frame":
+                end = len(self._buf)
+                return self._frame(self._head, end, end)
             raise StreamClosed(bytes(self._buf[self._head :]))
         limit = self._max_size
         if limit is not None:
-            if frame_size is not None and frame_size > limit:
-                raise FrameTooLarge(limit, frame_size)
-            if buffered >= limit:
-                raise FrameTooLarge(limit, buffered)
+            declared = frame_size is not None and frame_size > limit
+            if declared or buffered >= limit:
+                size = frame_size if declared and frame_size is not None else buffered
+                if self.on_overflow == "error":
+                    raise FrameTooLarge(limit, size)
+                self._discarded = 0
+                if declared:
+                    self._skip = size
+                self._discard_step(None)
+        return None
+
+    def _discard_step(self, rule: Rule | None) -> None:
+        """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded`
+        once all of it is gone. ``rule`` finds where the frame ends when its size is unknown."""
+        if self._skip:  # the size is known from a header: drop exactly that many bytes
+            self._skip -= self._drop(min(self._skip, len(self._buf) - self._head))
+            if not self._skip:
+                self._report_discard()
+            return
+        if rule is not None:
+            self._compact()
+            result = rule(self._buf, self._scan)
+            if type(result) is FrameSpan:
+                self._drop(result.consume - self._head)
+                self._report_discard()
+            assert type(result) is NeedMore, result
+            self._scan = result.resume
+        if self._eof:
+            self._drop(len(self._buf) - self._head)
+            self._report_discard()
+        # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
+        # the rule re-examines from the start (no progress), only dropping everything frees room.
+        examined = self._scan - self._head
+        if examined > 0:
+            self._drop(examined)
+        elif len(self._buf) - self._head >= (self._max_size or 0):
+            self._drop(len(self._buf) - self._head)
+
+    def _drop(self, n: int) -> int:
+        """Forget ``n`` bytes of the oversized frame being discarded."""
+        self._head += n
+        self._scan = max(self._scan, self._head)
+        assert self._discarded is not None
+        self._discarded += n
+        return n
+
+    def _report_discard(self) -> None:
+        discarded, self._discarded, self._skip = self._discarded, None, 0
+        raise FrameDiscarded(self._max_size or 0, discarded or 0)
 
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so

@@ -11,6 +11,7 @@ No error loses data: whatever was buffered when an error was raised is still in 
 from __future__ import annotations
 
 __all__ = [
+    "FrameDiscarded",
     "FrameLifecycleError",
     "FrameTooLarge",
     "FramingError",
@@ -41,6 +42,18 @@ class FrameTooLarge(StreamFramerError):
         self.limit = limit
         #: The frame size known so far: the buffered bytes, or the size a header declared.
         self.size = size
+
+
+class FrameDiscarded(FrameTooLarge):
+    """Raised once after a manager with ``on_overflow="discard"`` dropped an oversized frame.
+
+    ``size`` is the number of bytes dropped. Nothing else was lost: the next read carries on
+    with the frame after it. Being a :class:`FrameTooLarge`, it is caught where that is.
+    """
+
+    def __init__(self, limit: int, size: int) -> None:
+        super().__init__(limit, size)
+        self.args = (f"discarded a frame of {size} bytes exceeding max_size={limit}",)
 
 
 class FramingError(StreamFramerError):
