@@ -26,10 +26,11 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Literal, Union
 
 from ._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
-from ._frame import Frame, new_frame
+from ._frame import Frame, _new, new_frame
 from ._rules import Delimited, FrameSpan, NeedMore
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
 _MIN_READ_SIZE = 4096
+# max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
+_NO_LIMIT = sys.maxsize
 _ZEROS = memoryview(bytes(DEFAULT_READ_SIZE))
 
 _EXPORTED = (
@@ -81,7 +84,7 @@ class BufferManager:
         "_end",
         "_eof",
         "_head",
-        "_max_size",
+        "_limit",
         "_next_read",
         "_pending",
         "_reserved",
@@ -113,7 +116,7 @@ class BufferManager:
         self._backlog: list[bytes] | None = None
         self._reserved: memoryview | None = None
         self._eof = False
-        self._max_size = _check_max_size(max_size)
+        self._limit = _check_max_size(max_size)
         if isinstance(read_size, bool) or not isinstance(read_size, int):
             raise TypeError(f"read_size must be an int, not {type(read_size).__name__}")
         if read_size < 1:
@@ -137,11 +140,11 @@ class BufferManager:
     @property
     def max_size(self) -> int | None:
         """The most bytes one frame may occupy, or ``None`` for no limit. Settable."""
-        return self._max_size
+        return None if self._limit == _NO_LIMIT else self._limit
 
     @max_size.setter
     def max_size(self, value: int | None) -> None:
-        self._max_size = _check_max_size(value)
+        self._limit = _check_max_size(value)
 
     @property
     def at_eof(self) -> bool:
@@ -267,26 +270,34 @@ class BufferManager:
         if self._pending is not None:
             raise self._outstanding()
         if rule is not self._rule:
+            if self._discarded is not None:  # dropping an oversized frame clears _rule
+                self._discard_step(rule)
+                return None  # still inside it (the step raises once it is gone)
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
-        if self._discarded is not None:
-            self._discard_step(rule)
-            return None  # still inside the oversized frame (the step raises once it is gone)
         buf = self._buf
         if type(rule) is Delimited:
-            # The contract of Delimited.__call__, inline: no compaction, no result objects.
-            delimiter = rule.delimiter
-            index = buf.find(delimiter, self._scan)
+            # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
+            index = buf.find(rule.delimiter, self._scan)
             if index < 0:
-                self._scan = max(self._head, len(buf) - len(delimiter) + 1)
+                self._scan = max(self._head, len(buf) - rule._length + 1)
                 return self._need_more(None)
-            consume = index + len(delimiter)
+            head = self._head
+            consume = index + rule._length
+            if consume - head > self._limit:
+                return self._frame(head, index, consume)  # raises or discards
             if rule.keep_delimiter:
-                return self._frame(self._head, consume, consume)
-            if index > self._head and buf[index - 1] == rule.strip:
-                return self._frame(self._head, index - 1, consume)
-            return self._frame(self._head, index, consume)
+                index = consume
+            elif rule.strip is not None and index > head and buf[index - 1] == rule.strip:
+                index -= 1
+            self._start = head
+            self._end = index
+            self._consume = consume
+            frame: Frame = _new(Frame)
+            frame._mgr = self
+            self._pending = frame
+            return frame
 
         self._compact()
         result = rule(buf, self._scan)
@@ -346,8 +357,7 @@ class BufferManager:
         # (b"aba") end frames exactly where next_frame would.
         payloads = memoryview(buf)[self._head :].tobytes().split(delimiter)
         leftover = len(payloads.pop())
-        limit = self._max_size
-        if limit is not None and max(map(len, payloads)) + len(delimiter) > limit:
+        if max(map(len, payloads)) + len(delimiter) > self._limit:
             return None
         self._head = len(buf) - leftover
         self._scan = max(self._head, len(buf) - len(delimiter) + 1)
@@ -357,8 +367,8 @@ class BufferManager:
     # Internals shared with Frame and the I/O adapters
 
     def _frame(self, start: int, end: int, consume: int) -> Frame:
-        limit = self._max_size
-        if limit is not None and consume - self._head > limit:
+        limit = self._limit
+        if consume - self._head > limit:
             if self.on_overflow == "error":
                 raise FrameTooLarge(limit, consume - self._head)
             self._discarded = 0
@@ -378,17 +388,17 @@ class BufferManager:
                 end = len(self._buf)
                 return self._frame(self._head, end, end)
             raise StreamClosed(bytes(self._buf[self._head :]))
-        limit = self._max_size
-        if limit is not None:
-            declared = frame_size is not None and frame_size > limit
-            if declared or buffered >= limit:
-                size = frame_size if declared and frame_size is not None else buffered
-                if self.on_overflow == "error":
-                    raise FrameTooLarge(limit, size)
-                self._discarded = 0
-                if declared:
-                    self._skip = size
-                self._discard_step(None)
+        limit = self._limit
+        declared = frame_size is not None and frame_size > limit
+        if declared or buffered >= limit:
+            size = frame_size if declared and frame_size is not None else buffered
+            if self.on_overflow == "error":
+                raise FrameTooLarge(limit, size)
+            self._discarded = 0
+            self._rule = None  # routes the next calls to _discard_step
+            if declared:
+                self._skip = size
+            self._discard_step(None)
         return None
 
     def _discard_step(self, rule: Rule | None) -> None:
@@ -415,7 +425,7 @@ class BufferManager:
         examined = self._scan - self._head
         if examined > 0:
             self._drop(examined)
-        elif len(self._buf) - self._head >= (self._max_size or 0):
+        elif len(self._buf) - self._head >= self._limit:
             self._drop(len(self._buf) - self._head)
 
     def _drop(self, n: int) -> int:
@@ -428,20 +438,17 @@ class BufferManager:
 
     def _report_discard(self) -> None:
         discarded, self._discarded, self._skip = self._discarded, None, 0
-        raise FrameDiscarded(self._max_size or 0, discarded or 0)
+        raise FrameDiscarded(self._limit, discarded or 0)
 
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so
         that the buffer never holds more than ``max_size`` bytes."""
         if size is None or size <= 0:
             size = self._next_read
-        limit = self._max_size
-        if limit is not None:
-            buffered = len(self)
-            if buffered >= limit:
-                raise FrameTooLarge(limit, buffered)
-            size = min(size, limit - buffered)
-        return size
+        buffered = len(self)
+        if buffered >= self._limit:
+            raise FrameTooLarge(self._limit, buffered)
+        return min(size, self._limit - buffered)
 
     def _compact(self) -> None:
         """Delete the consumed prefix, so that index 0 is the first unconsumed byte."""
@@ -479,12 +486,12 @@ class BufferManager:
     def __repr__(self) -> str:
         state = " frame outstanding" if self._pending is not None else ""
         eof = " eof" if self._eof else ""
-        return f"<BufferManager {len(self)} bytes buffered, max_size={self._max_size}{state}{eof}>"
+        return f"<BufferManager {len(self)} bytes buffered, max_size={self.max_size}{state}{eof}>"
 
 
-def _check_max_size(value: int | None) -> int | None:
+def _check_max_size(value: int | None) -> int:
     if value is None:
-        return None
+        return _NO_LIMIT
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"max_size must be an int or None, not {type(value).__name__}")
     if value < 1:
