@@ -44,10 +44,11 @@ DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
-_MIN_READ_SIZE = 4096
+_MIN_READ_SIZE = 1024
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 _NO_LIMIT = sys.maxsize
-_ZEROS = memoryview(bytes(DEFAULT_READ_SIZE))
+_ZEROS_SIZE = DEFAULT_READ_SIZE
+_ZEROS = memoryview(bytes(_ZEROS_SIZE))
 
 _EXPORTED = (
     "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
@@ -195,14 +196,15 @@ class BufferManager:
         It may be called while a frame is outstanding (an event loop delivers data whenever it
         likes); those bytes wait, in order, until the frame is consumed.
         """
-        if self._eof:
-            raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
-        if self._pending is not None or self._reserved is not None:
+        if self._pending is not None or self._reserved is not None or self._eof:
+            if self._eof:
+                raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
             if self._backlog is None:
                 self._backlog = []
             self._backlog.append(bytes(data))
             return
-        self._compact()
+        if self._head:
+            self._compact()
         try:
             self._buf += data
         except BufferError:
@@ -221,15 +223,24 @@ class BufferManager:
         (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
         capped so that the buffer never holds more than ``max_size`` bytes.
         """
-        self._check_idle()
-        if self._reserved is not None:
-            raise FrameLifecycleError("reserve() called again before commit()")
-        self._compact()
-        size = self._read_size(size)
+        if self._pending is not None or self._reserved is not None or self._backlog is not None:
+            self._check_idle()
+            if self._reserved is not None:
+                raise FrameLifecycleError("reserve() called again before commit()")
+            self._flush_backlog()
+        if self._head:
+            self._compact()
         buf = self._buf
         at = len(buf)
+        room = self._limit - at
+        if size is None or size <= 0:
+            size = self._next_read
+        if size > room:
+            if room <= 0:
+                raise FrameTooLarge(self._limit, at)
+            size = room
         try:
-            buf += _ZEROS[:size] if size <= len(_ZEROS) else bytes(size)
+            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
         except BufferError:
             raise FrameLifecycleError(_EXPORTED) from None
         view = self._reserved = memoryview(buf)[at:]
@@ -240,21 +251,23 @@ class BufferManager:
         view = self._reserved
         if view is None:
             raise FrameLifecycleError("commit() without reserve()")
+        unused = len(view) - nbytes
         if not 0 <= nbytes <= len(view):
             raise ValueError(f"commit({nbytes}) outside the {len(view)} reserved bytes")
-        buf = self._buf
-        at = len(buf) - len(view)
         try:
             view.release()
-            del buf[at + nbytes :]
+            if unused:
+                del self._buf[-unused:]
         except BufferError:
             raise FrameLifecycleError(
                 "the view reserve() returned is still exported; release it before commit()"
             ) from None
         self._reserved = None
-        # Ask for about twice what the source delivered last time, within [4 KiB, read_size].
-        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, 2 * nbytes))
-        self._flush_backlog()
+        # A full read suggests more is waiting: ask for twice as much next time. A short one
+        # shows what the source delivers: ask for about that, and zero-fill no more than needed.
+        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, nbytes if unused else 2 * nbytes))
+        if self._backlog is not None:
+            self._flush_backlog()
 
     # ----------------------------------------------------------------------------------------
     # Frames out
@@ -281,7 +294,12 @@ class BufferManager:
             # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
             index = buf.find(rule.delimiter, self._scan)
             if index < 0:
-                self._scan = max(self._head, len(buf) - rule._length + 1)
+                # The delimiter may have begun in the last len(delimiter) - 1 bytes.
+                size = len(buf)
+                scan = size - rule._length + 1
+                self._scan = scan if scan > self._head else self._head
+                if size - self._head < self._limit and not self._eof:
+                    return None
                 return self._need_more(None)
             head = self._head
             consume = index + rule._length
@@ -445,10 +463,10 @@ class BufferManager:
         that the buffer never holds more than ``max_size`` bytes."""
         if size is None or size <= 0:
             size = self._next_read
-        buffered = len(self)
-        if buffered >= self._limit:
-            raise FrameTooLarge(self._limit, buffered)
-        return min(size, self._limit - buffered)
+        room = self._limit - len(self)
+        if room <= 0:
+            raise FrameTooLarge(self._limit, len(self))
+        return size if size < room else room
 
     def _compact(self) -> None:
         """Delete the consumed prefix, so that index 0 is the first unconsumed byte."""
