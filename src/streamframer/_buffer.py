@@ -87,6 +87,7 @@ class BufferManager:
         "_head",
         "_limit",
         "_next_read",
+        "_overflowed",
         "_pending",
         "_reserved",
         "_rule",
@@ -132,6 +133,7 @@ class BufferManager:
         self.on_eof = on_eof
         # Discard policy state: bytes dropped so far of an oversized frame (None: not dropping),
         # and how many more to drop when its size is known from a header.
+        self._overflowed = False
         self._discarded: int | None = None
         self._skip = 0
 
@@ -146,6 +148,7 @@ class BufferManager:
     @max_size.setter
     def max_size(self, value: int | None) -> None:
         self._limit = _check_max_size(value)
+        self._overflowed = False
 
     @property
     def at_eof(self) -> bool:
@@ -185,6 +188,7 @@ class BufferManager:
             )
         self._head += n
         self._scan = self._head
+        self._overflowed = False
         self._compact()
 
     # ----------------------------------------------------------------------------------------
@@ -237,7 +241,7 @@ class BufferManager:
             size = self._next_read
         if size > room:
             if room <= 0:
-                raise FrameTooLarge(self._limit, at)
+                raise self._full()
             size = room
         try:
             buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
@@ -283,9 +287,15 @@ class BufferManager:
         if self._pending is not None:
             raise self._outstanding()
         if rule is not self._rule:
-            if self._discarded is not None:  # dropping an oversized frame clears _rule
+            # An overflow clears _rule, so that its state is checked here, off the hot path.
+            if self._overflowed:
+                raise FrameLifecycleError(
+                    f"the buffer still holds the frame that exceeded max_size={self._limit}: "
+                    "recover with clear(), discard(n) or a larger max_size before reading on"
+                )
+            if self._discarded is not None:
                 self._discard_step(rule)
-                return None  # still inside it (the step raises once it is gone)
+                return None  # still inside the frame (the step raises once it is gone)
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
@@ -388,7 +398,7 @@ class BufferManager:
         limit = self._limit
         if consume - self._head > limit:
             if self.on_overflow == "error":
-                raise FrameTooLarge(limit, consume - self._head)
+                raise self._overflow(consume - self._head)
             self._discarded = 0
             self._drop(consume - self._head)
             self._report_discard()
@@ -411,13 +421,20 @@ class BufferManager:
         if declared or buffered >= limit:
             size = frame_size if declared and frame_size is not None else buffered
             if self.on_overflow == "error":
-                raise FrameTooLarge(limit, size)
+                raise self._overflow(size)
             self._discarded = 0
             self._rule = None  # routes the next calls to _discard_step
             if declared:
                 self._skip = size
             self._discard_step(None)
         return None
+
+    def _overflow(self, size: int) -> FrameTooLarge:
+        """The error for a frame of ``size`` bytes over the limit, raised once: until the caller
+        recovers, reads raise :class:`FrameLifecycleError` instead of looping on it."""
+        self._overflowed = True
+        self._rule = None
+        return FrameTooLarge(self._limit, size)
 
     def _discard_step(self, rule: Rule | None) -> None:
         """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded`
@@ -465,7 +482,7 @@ class BufferManager:
             size = self._next_read
         room = self._limit - len(self)
         if room <= 0:
-            raise FrameTooLarge(self._limit, len(self))
+            raise self._full()
         return size if size < room else room
 
     def _compact(self) -> None:
@@ -490,6 +507,14 @@ class BufferManager:
             except BufferError:
                 self._backlog = backlog
                 raise FrameLifecycleError(_EXPORTED) from None
+
+    def _full(self) -> FrameLifecycleError:
+        # next_frame raises FrameTooLarge when a full buffer holds no frame, so a read into a
+        # full buffer means frames were left untaken.
+        return FrameLifecycleError(
+            f"the buffer is full ({len(self)} bytes, max_size={self._limit}): take the buffered "
+            "frames with next_frame() before reading more"
+        )
 
     def _check_idle(self) -> None:
         if self._pending is not None:
