@@ -81,6 +81,7 @@ class BufferManager:
         "_backlog",
         "_buf",
         "_consume",
+        "_deferred",
         "_discarded",
         "_end",
         "_eof",
@@ -134,6 +135,7 @@ class BufferManager:
         # Discard policy state: bytes dropped so far of an oversized frame (None: not dropping),
         # and how many more to drop when its size is known from a header.
         self._overflowed = False
+        self._deferred: FrameTooLarge | None = None
         self._discarded: int | None = None
         self._skip = 0
 
@@ -287,7 +289,10 @@ class BufferManager:
         if self._pending is not None:
             raise self._outstanding()
         if rule is not self._rule:
-            # An overflow clears _rule, so that its state is checked here, off the hot path.
+            # Overflows clear _rule, so that their state is checked here, off the hot path.
+            if self._deferred is not None:
+                exc, self._deferred = self._deferred, None
+                raise exc
             if self._overflowed:
                 raise FrameLifecycleError(
                     f"the buffer still holds the frame that exceeded max_size={self._limit}: "
@@ -358,9 +363,15 @@ class BufferManager:
         payloads = []
         try:
             while (frame := self.next_frame(rule)) is not None:
-                payloads.append(bytes(self._buf[self._start : self._end]))
+                payloads.append(frame.tobytes())
                 frame.consume()
-        except (FrameTooLarge, StreamClosed):
+        except FrameTooLarge as exc:
+            if not payloads:
+                raise
+            # Raised on the next call, after the frames that came before it.
+            self._deferred = exc
+            self._rule = None
+        except StreamClosed:
             if not payloads:
                 raise
         return payloads
@@ -371,8 +382,7 @@ class BufferManager:
         Returns ``None`` when the frame-by-frame path must decide (an oversized frame).
         """
         if rule is not self._rule:
-            self._rule = rule
-            self._scan = self._head
+            return None  # a new rule or an overflow: next_frame sorts that out
         buf = self._buf
         delimiter = rule.delimiter
         if buf.find(delimiter, self._scan) < 0:
