@@ -24,16 +24,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "demo":
+        if args.subcommand == "demo":
             from ._demo import run_demo
 
             return run_demo(args.seed, sys.stdout)
-        rule, is_scpi = build_rule(args, scpi_default=args.command == "query")
-        if args.command == "read":
+        rule, is_scpi = build_rule(args, scpi_default=args.subcommand == "query")
+        if args.subcommand == "read":
             return run_read(args, rule)
         return run_query(args, rule, is_scpi=is_scpi)
     except Failure as exc:
-        print(f"streamframer {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"streamframer {args.subcommand}: error: {exc.message}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Frame byte streams from the command line: try 'streamframer demo'.",
     )
     parser.add_argument("--version", action="version", version=streamframer.__version__)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
     commands.required = True
 
     demo = commands.add_parser(
@@ -284,7 +284,7 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
         raise Failure(EXIT_USAGE, f"{length_options[0]} needs --length-prefixed")
     try:
         if scpi:
-            return library_rule("scpi_response")(args.delim or b"\n"), True
+            return library_rule("scpi_response")(_delimiter(args)), True
         return _plain_rule(args), False
     except (TypeError, ValueError) as exc:
         raise Failure(EXIT_USAGE, str(exc)) from None
@@ -305,4 +305,8 @@ def _plain_rule(args: argparse.Namespace) -> Rule:
             adjust=args.length_adjust or 0,
             include_header=args.include_header,
         )
-    return until_delim(args.delim or b"\n")
+    return until_delim(_delimiter(args))
+
+
+def _delimiter(args: argparse.Namespace) -> bytes:
+    return b"\n" if args.delim is None else bytes(args.delim)

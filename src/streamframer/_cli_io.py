@@ -99,20 +99,13 @@ class Endpoint:
 
     def __init__(
         self,
-        name: str,
         read_into: Callable[[memoryview], int],
-        send: Callable[[bytes], None] | None,
+        send: Callable[[bytes], None],
         close: Callable[[], None],
     ) -> None:
-        self.name = name
         self.read_into = read_into
-        self._send = send
+        self.send = send
         self.close = close
-
-    def send(self, data: bytes) -> None:
-        if self._send is None:
-            raise Failure(EXIT_USAGE, f"cannot send a command to {self.name}: it is read-only")
-        self._send(data)
 
 
 class Meter:
@@ -144,9 +137,13 @@ def open_endpoint(
     baud: int | None = None,
     cafile: str | None = None,
     insecure: bool = False,
+    writable: bool = False,
 ) -> Endpoint:
     """Open ``source``: ``tcp://host:port``, ``tls://host:port``, ``-`` (stdin), a serial device
-    (when ``baud`` is given) or a file. Raises :class:`Failure` when it cannot be opened."""
+    (when ``baud`` is given) or a file; only the first three when ``writable``.
+
+    Raises :class:`Failure` when it cannot be opened.
+    """
     if "://" in source:
         scheme = source.split("://", 1)[0].lower()
         if scheme not in ("tcp", "tls"):
@@ -155,16 +152,22 @@ def open_endpoint(
             )
         host, port = _host_port(source)
         tls = scheme == "tls"
-        return _open_socket(source, host, port, timeout, tls=tls, cafile=cafile, insecure=insecure)
+        return _open_socket(host, port, timeout, tls=tls, cafile=cafile, insecure=insecure)
     if baud is not None:
         return _open_serial(source, baud, timeout)
+    if writable:
+        raise Failure(
+            EXIT_USAGE,
+            f"cannot send to {source!r}: use tcp://host:port, tls://host:port or a serial device "
+            "with --baud",
+        )
     if source == "-":
-        return _file_endpoint("stdin", sys.stdin.fileno(), timeout, closefd=False)
+        return _file_endpoint(sys.stdin.fileno(), timeout, closefd=False)
     try:
         fd = os.open(source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise Failure(EXIT_CONNECTION, f"cannot open {source!r}: {exc.strerror}") from None
-    return _file_endpoint(source, fd, timeout, closefd=True)
+    return _file_endpoint(fd, timeout, closefd=True)
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -179,7 +182,6 @@ def _host_port(url: str) -> tuple[str, int]:
 
 
 def _open_socket(
-    name: str,
     host: str,
     port: int,
     timeout: float | None,
@@ -207,7 +209,7 @@ def _open_socket(
                 EXIT_CONNECTION, f"TLS with {host}:{port} failed: {_reason(exc)}"
             ) from None
     sock.settimeout(timeout)
-    return Endpoint(name, sock.recv_into, sock.sendall, sock.close)
+    return Endpoint(sock.recv_into, sock.sendall, sock.close)
 
 
 def _open_serial(device: str, baud: int, timeout: float | None) -> Endpoint:
@@ -235,10 +237,10 @@ def _open_serial(device: str, baud: int, timeout: float | None) -> Endpoint:
         port.write(data)
         port.flush()
 
-    return Endpoint(device, read_into, send, port.close)
+    return Endpoint(read_into, send, port.close)
 
 
-def _file_endpoint(name: str, fd: int, timeout: float | None, *, closefd: bool) -> Endpoint:
+def _file_endpoint(fd: int, timeout: float | None, *, closefd: bool) -> Endpoint:
     stream = open(fd, "rb", buffering=0, closefd=closefd)  # noqa: SIM115 - closed by Endpoint
 
     def read_into(view: memoryview) -> int:
@@ -248,7 +250,11 @@ def _file_endpoint(name: str, fd: int, timeout: float | None, *, closefd: bool) 
                 raise TimeoutError(f"no data for {timeout} s")
         return stream.readinto(view) or 0
 
-    return Endpoint(name, read_into, None, stream.close)
+    return Endpoint(read_into, _read_only, stream.close)
+
+
+def _read_only(data: bytes) -> None:
+    raise AssertionError("open_endpoint(writable=False) gave a read-only endpoint")
 
 
 def _reason(exc: BaseException) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import socket
 import sys
@@ -13,7 +12,6 @@ from typing import IO
 
 from . import (
     BufferManager,
-    Delimited,
     FrameTooLarge,
     FramingError,
     Rule,
@@ -81,15 +79,13 @@ def run_read(args: argparse.Namespace, rule: Rule) -> int:
 
 
 def _batches(source: Meter, mgr: BufferManager, rule: Rule) -> Iterator[list[bytes]]:
-    """The payloads of the stream, a list per read, until it ends cleanly.
+    """The payloads of the stream, a list per read (the batch path), until it ends cleanly.
 
-    Delimiter rules take every buffered frame at once (``mgr.drain``); other rules go one frame
-    at a time, so that a framing error is raised only after every frame before it was yielded.
+    An error met after some frames of a read is raised once those frames are out.
     """
-    batched = isinstance(rule, Delimited)
     while True:
         try:
-            frame = read_with_rule(source, mgr, rule)
+            frame = read_with_rule(source, mgr, rule)  # reads at most once
         except StreamClosed as exc:
             if exc.partial:
                 raise
@@ -98,10 +94,16 @@ def _batches(source: Meter, mgr: BufferManager, rule: Rule) -> Iterator[list[byt
             continue
         with frame:
             batch = [frame.tobytes()]
-        if batched:
-            # An error here is raised again by the next read_with_rule, once this batch is out.
-            with contextlib.suppress(FrameTooLarge, StreamClosed):
-                batch += mgr.drain(rule)
+        try:
+            batch += mgr.drain(rule)  # every other frame that read completed
+        except StreamClosed as exc:
+            yield batch
+            if exc.partial:
+                raise
+            return
+        except Exception:
+            yield batch
+            raise
         yield batch
 
 
@@ -180,13 +182,14 @@ def _stream_failure(
     raise exc
 
 
-def _open(args: argparse.Namespace) -> Endpoint:
+def _open(args: argparse.Namespace, *, writable: bool = False) -> Endpoint:
     return open_endpoint(
         args.source,
         timeout=args.timeout,
         baud=args.baud,
         cafile=args.cafile,
         insecure=args.insecure,
+        writable=writable,
     )
 
 
@@ -196,16 +199,23 @@ def _open(args: argparse.Namespace) -> Endpoint:
 
 def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
     """Send ``args.command``, print the reply framed by ``rule``; return the exit code."""
-    endpoint = _open(args)
-    meter = Meter(endpoint.read_into)
+    endpoint = _open(args, writable=True)
+    first_byte = bytearray()  # of the reply: b"#" starts a block
+
+    def read_into(view: memoryview) -> int:
+        received = endpoint.read_into(view)
+        if received and not first_byte:
+            first_byte.append(view[0])
+        return received
+
+    meter = Meter(read_into)
     mgr = BufferManager(max_size=args.max_size)
     try:
         endpoint.send(args.command.encode() + args.write_term)
         frame = read_frame(meter, mgr, rule)
         with frame:
-            with mgr.view() as unconsumed:
-                is_block = is_scpi and unconsumed[0] == ord("#")
             payload = frame.tobytes()
+        is_block = is_scpi and first_byte == b"#"
     except StreamClosed as exc:
         if exc.partial:
             raise _stream_failure(exc, mgr, meter, args.timeout) from None
