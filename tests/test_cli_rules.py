@@ -134,6 +134,11 @@ def test_read_framing_error_names_offset_and_bytes_after_earlier_frames() -> Non
             b"hi\nyou\n",
         ),
         (["--length-prefixed", "1", "--length-adjust", "-1"], b"\x03hi\x01", b"hi\n\n"),
+        (
+            ["--length-prefixed", "1", "--payload-offset", "0", "--format", "hex"],
+            b"\x01A",
+            b"01 41\n",
+        ),
     ],
 )
 def test_read_other_rules(args: list[str], stream: bytes, expected: bytes) -> None:

@@ -166,7 +166,11 @@ def _framing_options(*, query: bool = False) -> argparse.ArgumentParser:
         help="add N to the length field's value (default 0)",
     )
     rules.add_argument(
-        "--include-header", action="store_true", help="keep the header in the payload"
+        "--payload-offset",
+        type=_natural_int,
+        metavar="N",
+        help="the payload starts N bytes into the frame (default: right after the length "
+        "field; 0 keeps the whole frame)",
     )
     rules.add_argument("--fixed", type=_positive_int, metavar="N", help="frames of N bytes")
     rules.add_argument(
@@ -276,7 +280,7 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
             ("--length-offset", args.length_offset),
             ("--byteorder", args.byteorder),
             ("--length-adjust", args.length_adjust),
-            ("--include-header", args.include_header or None),
+            ("--payload-offset", args.payload_offset),
         )
         if value is not None
     ]
@@ -303,7 +307,7 @@ def _plain_rule(args: argparse.Namespace) -> Rule:
             offset=args.length_offset or 0,
             byteorder=args.byteorder or "big",
             adjust=args.length_adjust or 0,
-            include_header=args.include_header,
+            payload_offset=args.payload_offset,
         )
     return until_delim(_delimiter(args))
 
