@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     read = commands.add_parser(
         "read",
-        parents=[_framing_options(), _source_options()],
+        parents=[_framing_options(), _source_options(timeout=None)],
         help="print the frames of a stream",
         description="Read SOURCE and print one frame at a time until it ends (or --count).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = commands.add_parser(
         "query",
-        parents=[_framing_options(query=True), _source_options()],
+        parents=[_framing_options(query=True), _source_options(timeout=5.0)],
         help="send one command and print the framed reply",
-        description="Send COMMAND and the write terminator, then print the reply, framed as a "
-        "SCPI response (an IEEE 488.2 block, or a line ended by --delim) unless another rule is "
-        "chosen.",
+        description="Send COMMAND and the write terminator, then print the reply, framed as a\n"
+        "SCPI response (an IEEE 488.2 block, or a line ended by --delim) unless another\n"
+        "rule is chosen.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_EXIT_CODES,
     )
@@ -106,7 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: text replies as text, blocks as a size and hex summary "
         "(default); the others as for 'read'",
     )
-    query.set_defaults(timeout=5.0)
     return parser
 
 
@@ -179,14 +178,16 @@ def _framing_options(*, query: bool = False) -> argparse.ArgumentParser:
     return options
 
 
-def _source_options() -> argparse.ArgumentParser:
+def _source_options(*, timeout: float | None) -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("source")
     group.add_argument(
         "--timeout",
         type=_positive_float,
+        default=timeout,
         metavar="SECONDS",
-        help="give up when no byte arrives for SECONDS (exit code 3)",
+        help="give up when no byte arrives for SECONDS (exit code 3; default: "
+        + ("wait forever)" if timeout is None else f"{timeout:g})"),
     )
     group.add_argument(
         "--max-size",
