@@ -93,6 +93,7 @@ class BufferManager:
         "_overflowed",
         "_pending",
         "_reserved",
+        "_reserved_size",
         "_rule",
         "_scan",
         "_skip",
@@ -122,6 +123,7 @@ class BufferManager:
         self._view: memoryview | None = None
         self._backlog: list[bytes] | None = None
         self._reserved: memoryview | None = None
+        self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = _check_max_size(max_size)
         if isinstance(read_size, bool) or not isinstance(read_size, int):
@@ -165,7 +167,7 @@ class BufferManager:
         """How many bytes are buffered and not yet consumed (an outstanding frame included)."""
         size = len(self._buf) - self._head
         if self._reserved is not None:
-            size -= len(self._reserved)
+            size -= self._reserved_size
         if self._backlog is not None:
             size += sum(map(len, self._backlog))
         return size
@@ -256,6 +258,7 @@ class BufferManager:
         except BufferError:
             raise FrameLifecycleError(_EXPORTED) from None
         view = self._reserved = memoryview(buf)[at:]
+        self._reserved_size = size
         self._pending = _RESERVED
         return view
 
@@ -264,9 +267,9 @@ class BufferManager:
         view = self._reserved
         if view is None:
             raise FrameLifecycleError("commit() without reserve()")
-        unused = len(view) - nbytes
-        if not 0 <= nbytes <= len(view):
-            raise ValueError(f"commit({nbytes}) outside the {len(view)} reserved bytes")
+        unused = self._reserved_size - nbytes
+        if not 0 <= nbytes <= self._reserved_size:
+            raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         try:
             view.release()
             if unused:
