@@ -185,6 +185,7 @@ def run_demo(seed: int | None, out: TextIO) -> int:
         f"{meter.received} bytes in {meter.reads} reads; {spanned} frames spanned several reads\n"
         f"         {matching} of {len(instrument.sent)} frames match what the instrument sent; "
         f"{leftover} bytes left over\n"
+        "\nnext, on a real instrument: streamframer query tcp://HOST:5025 '*IDN?'\n"
     )
     ok = matching == len(QUERIES) == len(instrument.sent) and leftover == 0
     return 0 if ok else 1
