@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from cli_peers import Peer, receive_line, run_cli, send_pieces, stderr_lines, wait_for_close
+from streamframer import _demo
+from streamframer._cli import main
 
 # --------------------------------------------------------------------------------------------
 # demo
@@ -84,6 +86,33 @@ def test_demo_is_deterministic_with_a_seed(demo: subprocess.CompletedProcess[byt
     assert again.stdout == demo.stdout
     assert other.returncode == 0
     assert other.stdout != demo.stdout
+
+
+def test_demo_exits_1_when_a_frame_differs_from_what_was_sent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = _demo.Instrument.reply
+
+    def altered(self: _demo.Instrument, command: str) -> tuple[bytes, bytes]:
+        wire, payload = reply(self, command)
+        return wire.replace(b"E+00", b"E+01"), payload  # the measurements arrive changed
+
+    monkeypatch.setattr(_demo.Instrument, "reply", altered)
+    assert main(["demo", "--seed", "1"]) == 1
+    assert "3 of 6 frames match what the instrument sent" in capsys.readouterr().out
+
+
+def test_demo_reports_an_instrument_failure(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(self: _demo.Instrument, command: str) -> tuple[bytes, bytes]:
+        raise OSError("simulated fault")
+
+    monkeypatch.setattr(_demo.Instrument, "reply", broken)
+    assert main(["demo", "--seed", "1"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("streamframer demo: error: the demo failed: ")
+    assert "(the instrument: simulated fault)" in error
 
 
 # --------------------------------------------------------------------------------------------

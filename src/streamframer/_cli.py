@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.subcommand == "demo":
-            from ._demo import run_demo
+            from ._demo import run_demo  # threads and random: loaded only for the demo
 
             return run_demo(args.seed, sys.stdout)
         rule, is_scpi = build_rule(args, scpi_default=args.subcommand == "query")

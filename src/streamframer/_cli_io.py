@@ -122,7 +122,7 @@ class Meter:
         self.received = 0
 
     def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
-        received = self._read_into(buffer)
+        received = self._read_into(buffer[:nbytes] if nbytes else buffer)
         self.reads += 1
         self.received += received
         if self._on_read is not None:
@@ -272,7 +272,7 @@ def writer(fmt: str, out: IO[bytes]) -> Callable[[list[bytes], int], None]:
 
     def text(batch: list[bytes], index: int) -> None:
         data = b"\n".join(batch)
-        if not data.isascii():  # invalid UTF-8 shows as \xNN, one frame stays one line per \n
+        if not data.isascii():  # bytes that are not UTF-8 are shown as \xNN
             data = data.decode("utf-8", "backslashreplace").encode("utf-8")
         out.write(data + b"\n")
 

@@ -19,8 +19,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from . import BufferManager, StreamClosed, iter_frames, read_frame, until_delim, until_eot
-from ._cli_io import Meter, library_rule
+from . import (
+    BufferManager,
+    StreamClosed,
+    StreamFramerError,
+    iter_frames,
+    read_frame,
+    until_delim,
+    until_eot,
+)
+from ._cli_io import EXIT_FRAMING, Failure, Meter, library_rule
 
 if TYPE_CHECKING:
     from . import Rule
@@ -99,7 +107,7 @@ class Instrument:
                         if not self.piece_read.wait(READ_WAIT):
                             raise TimeoutError("the demo stopped reading")
                         time.sleep(PIECE_DELAY)
-        except (OSError, StreamClosed) as exc:  # the demo went away: it reports what it saw
+        except (OSError, StreamClosed) as exc:  # reported by run_demo if the demo fails
             self.error = exc
 
 
@@ -146,13 +154,14 @@ def run_demo(seed: int | None, out: TextIO) -> int:
     )
     instrument.start()
     received: list[bytes] = []
-    read_sizes: list[int] = []
-    counted = [0]  # bytes received up to the previous read
+    read_sizes: list[int] = []  # of the reads that brought the current reply
+    counted = 0  # bytes received up to the previous read
     spanned = 0
 
     def on_read() -> None:
-        read_sizes.append(meter.received - counted[0])
-        counted[0] = meter.received
+        nonlocal counted
+        read_sizes.append(meter.received - counted)
+        counted = meter.received
         instrument.piece_read.set()
 
     try:
@@ -176,6 +185,9 @@ def run_demo(seed: int | None, out: TextIO) -> int:
                 )
                 out.flush()
             leftover = len(mgr)
+    except (OSError, StreamFramerError) as exc:
+        cause = f" (the instrument: {instrument.error})" if instrument.error else ""
+        raise Failure(EXIT_FRAMING, f"the demo failed: {exc}{cause}") from None
     finally:
         instrument.stop()
 
