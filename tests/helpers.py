@@ -113,20 +113,27 @@ def check_error(
     for name, chunks in chunkings(data, seed):
         mgr = BufferManager(None)
         payloads: list[bytes] = []
-        fed = b""
+        fed = bytearray()
         with pytest.raises(error, match=match) as caught:
-            for chunk in chunks:
-                mgr.feed(chunk)
-                fed += chunk
-                while (frame := mgr.next_frame(rule)) is not None:
-                    payloads.append(bytes(frame))
-                    frame.consume()
+            _feed_all(mgr, rule, chunks, payloads, fed)
         assert payloads == list(before), name
         if offset is not None:
             assert getattr(caught.value, "offset", None) == offset, name
         # Nothing is lost: the bad bytes are still buffered, to inspect or discard.
         with mgr.view() as rest:
-            assert rest.tobytes() and fed.endswith(rest.tobytes()), name
+            assert rest.tobytes(), name
+            assert fed.endswith(rest.tobytes()), name
+
+
+def _feed_all(
+    mgr: BufferManager, rule: Rule, chunks: list[bytes], payloads: list[bytes], fed: bytearray
+) -> None:
+    for chunk in chunks:
+        mgr.feed(chunk)
+        fed += chunk
+        while (frame := mgr.next_frame(rule)) is not None:
+            payloads.append(bytes(frame))
+            frame.consume()
 
 
 class CountingRule:

@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import PROPERTY, check_error, check_frames, count_work, run_rule, split_at
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import PROPERTY, check_error, check_frames, count_work, run_rule, split_at
 from streamframer import (
     BufferManager,
     FrameDiscarded,
@@ -201,7 +201,8 @@ def test_modbus_frames_from_pymodbus() -> None:
     check_frames(whole, stream, response_bytes, partial=response_bytes[0][:9])
     used, pdu = client.handleFrame(stream, 0, 0)
     assert used == len(response_bytes[0])
-    assert pdu is not None and pdu.registers == [1, 0x0D0A, 65535]
+    assert pdu is not None
+    assert pdu.registers == [1, 0x0D0A, 65535]
 
 
 # ------------------------------------------------------------------------------------------------
