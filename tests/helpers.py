@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from streamframer import BufferManager, Rule, RuleResult
+from streamframer import BufferManager, NeedMore, Rule, RuleResult
 
 #: Settings for property tests: deterministic (derandomized, no example database) and cheap.
 PROPERTY = settings(
@@ -157,3 +158,45 @@ def count_work(rule: Rule, data: bytes, piece: int = 1024) -> tuple[CountingRule
     counting = CountingRule(rule)
     payloads, _ = run_rule(counting, split_at(data, [piece]))
     return counting, payloads
+
+
+class CountingBuffer(bytearray):
+    """A bytearray that counts the bytes its searches and slices examine: the real work of a
+    rule, hidden rescans included (the contract's ``len(buffer) - scan`` trusts the rule)."""
+
+    examined = 0
+
+    def find(self, sub: Any, start: Any = 0, end: Any = None) -> int:  # type: ignore[override]
+        stop = len(self) if end is None else min(end, len(self))
+        index = super().find(sub, start, stop)
+        self.examined += max(0, (index + len(sub) if index >= 0 else stop) - start)
+        return index
+
+    def startswith(self, prefix: Any, start: Any = 0, end: Any = None) -> bool:  # type: ignore[override]
+        self.examined += len(prefix)
+        return super().startswith(prefix, start, end)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            self.examined += len(range(*key.indices(len(self))))
+        return super().__getitem__(key)
+
+
+def drive_counting(rule: Rule, data: bytes, piece: int = 1024) -> tuple[int, list[bytes]]:
+    """Run ``rule`` by hand the way a manager does (append a read, call with the stored scan,
+    cut consumed frames from the front) over a :class:`CountingBuffer`; return the bytes examined
+    and the payloads."""
+    buffer = CountingBuffer()
+    scan = 0
+    payloads = []
+    for chunk in split_at(data, [piece]):
+        buffer += chunk
+        while True:
+            result = rule(buffer, scan)
+            if isinstance(result, NeedMore):
+                scan = result.resume
+                break
+            payloads.append(bytes(memoryview(buffer)[result.start : result.end]))
+            del buffer[: result.consume]
+            scan = 0
+    return buffer.examined, payloads

@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import PROPERTY, check_error, check_frames, count_work, run_rule, split_at
+from helpers import (
+    PROPERTY,
+    check_error,
+    check_frames,
+    count_work,
+    drive_counting,
+    run_rule,
+    split_at,
+)
 from streamframer import (
     BufferManager,
     FrameDiscarded,
@@ -66,6 +74,9 @@ def test_fixed_size_is_linear() -> None:
     counting, payloads = count_work(fixed_size(len(data)), data)
     assert payloads == [data]
     assert counting.examined <= len(data)
+    examined, payloads = drive_counting(fixed_size(len(data)), data)
+    assert payloads == [data]
+    assert examined == 0  # never looks at a byte
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,9 +339,14 @@ def test_length_prefixed_accepts_the_extremes() -> None:
 
 def test_length_prefixed_is_linear() -> None:
     body = bytes(range(256)) * 1024
-    counting, payloads = count_work(length_prefixed(4), struct.pack(">I", len(body)) + body)
+    frame = struct.pack(">I", len(body)) + body
+    counting, payloads = count_work(length_prefixed(4), frame)
     assert payloads == [body]
     assert counting.examined <= len(body) + 4
+    # The body is never scanned: each read costs a look at the 4-byte header.
+    examined, payloads = drive_counting(length_prefixed(4), frame)
+    assert payloads == [body]
+    assert examined <= 4 * (len(frame) // 1024 + 1)
 
 
 @st.composite

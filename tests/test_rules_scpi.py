@@ -11,7 +11,15 @@ import pyvisa.util
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import PROPERTY, check_error, check_frames, count_work, run_rule, split_at
+from helpers import (
+    PROPERTY,
+    check_error,
+    check_frames,
+    count_work,
+    drive_counting,
+    run_rule,
+    split_at,
+)
 from streamframer import (
     BufferManager,
     FrameLifecycleError,
@@ -187,6 +195,11 @@ def test_ieee_block_is_linear() -> None:
     counting, payloads = count_work(ieee_block(), block(data))
     assert payloads == [data]
     assert counting.examined <= len(data) + 16
+    # The data is never scanned: each read costs a look at the header (at most 11 bytes) and
+    # the place of the terminator.
+    examined, payloads = drive_counting(ieee_block(), block(data))
+    assert payloads == [data]
+    assert examined <= 16 * (len(data) // 1024 + 1)
 
 
 def test_indefinite_block_is_linear() -> None:
@@ -194,6 +207,9 @@ def test_indefinite_block_is_linear() -> None:
     counting, payloads = count_work(ieee_block(indefinite="terminator"), b"#0" + data + b"\n")
     assert payloads == [data]
     assert counting.examined <= 2 * len(data)
+    examined, payloads = drive_counting(ieee_block(indefinite="terminator"), b"#0" + data + b"\n")
+    assert payloads == [data]
+    assert examined <= 2 * len(data)
 
 
 @PROPERTY
@@ -278,6 +294,9 @@ def test_scpi_response_is_linear() -> None:
     counting, payloads = count_work(scpi_response(), line + b"\n")
     assert payloads == [line]
     assert counting.examined <= 2 * len(line)
+    examined, payloads = drive_counting(scpi_response(), line + b"\n")
+    assert payloads == [line]
+    assert examined <= 2 * len(line)
     data = b"\n" * (1 << 20)
     counting, payloads = count_work(scpi_response(), block(data))
     assert payloads == [data]

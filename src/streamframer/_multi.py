@@ -105,16 +105,13 @@ class Between:
 
     def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
         start, stop = self.start, self.stop
-        # Where the start marker is, from (buffer, scan) alone. ``scan`` is either the position
-        # of the start marker (after skipped bytes), where the search for the stop marker
-        # resumes (no skipped bytes: the marker is at 0), or where the search for the start
-        # marker resumes (none found yet; everything before ``scan`` holds none).
+        # Where the start marker is, from (buffer, scan) alone. With no skipped bytes it is at 0,
+        # and ``scan`` is where the search for the stop marker resumes. Otherwise ``scan`` is
+        # where the search for the start marker resumes (everything before it holds none), or
+        # the start marker itself once found: the search finds it there at once.
         if buffer.startswith(start):
             begin = 0
             body = max(scan, len(start))
-        elif buffer.startswith(start, scan):
-            begin = scan
-            body = scan + len(start)
         else:
             begin = buffer.find(start, scan)
             if begin < 0:
