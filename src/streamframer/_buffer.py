@@ -50,6 +50,8 @@ _NO_LIMIT = sys.maxsize
 _ZEROS_SIZE = DEFAULT_READ_SIZE
 _ZEROS = memoryview(bytes(_ZEROS_SIZE))
 
+_RESERVED = object()  # BufferManager._pending between reserve() and commit()
+
 _EXPORTED = (
     "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
     "the frame, or BufferManager.view() is alive; release it, then try again"
@@ -91,6 +93,7 @@ class BufferManager:
         "_overflowed",
         "_pending",
         "_reserved",
+        "_reserved_size",
         "_rule",
         "_scan",
         "_skip",
@@ -113,11 +116,14 @@ class BufferManager:
         self._head = 0
         self._scan = 0
         self._rule: Rule | None = None
-        self._pending: Frame | None = None
+        # What the buffer is lent out to: the outstanding Frame, or _RESERVED between reserve()
+        # and commit(). Either way the buffer must not move, and reading waits.
+        self._pending: object = None
         self._start = self._end = self._consume = 0
         self._view: memoryview | None = None
         self._backlog: list[bytes] | None = None
         self._reserved: memoryview | None = None
+        self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = _check_max_size(max_size)
         if isinstance(read_size, bool) or not isinstance(read_size, int):
@@ -160,16 +166,20 @@ class BufferManager:
     def __len__(self) -> int:
         """How many bytes are buffered and not yet consumed (an outstanding frame included)."""
         size = len(self._buf) - self._head
+        if self._reserved is not None:
+            size -= self._reserved_size
         if self._backlog is not None:
             size += sum(map(len, self._backlog))
         return size
 
     def view(self) -> memoryview:
-        """A read-only view of the unconsumed bytes, without copying.
+        """A read-only view of the unconsumed bytes, without copying (not while a frame or a
+        reservation is outstanding: the frame is the view then).
 
         Release it (``with mgr.view() as v: ...``) before the next read: while it is alive the
         buffer cannot grow, and reads raise :class:`FrameLifecycleError`.
         """
+        self._check_idle()
         self._flush_backlog()
         return memoryview(self._buf)[self._head :].toreadonly()
 
@@ -188,10 +198,9 @@ class BufferManager:
             raise ValueError(
                 f"cannot discard {n} bytes: {len(self._buf) - self._head} are buffered"
             )
-        self._head += n
+        self._head += n  # deleted lazily, like consumed frames
         self._scan = self._head
         self._overflowed = False
-        self._compact()
 
     # ----------------------------------------------------------------------------------------
     # Bytes in
@@ -202,12 +211,13 @@ class BufferManager:
         It may be called while a frame is outstanding (an event loop delivers data whenever it
         likes); those bytes wait, in order, until the frame is consumed.
         """
-        if self._pending is not None or self._reserved is not None or self._eof:
+        if self._pending is not None or self._backlog is not None or self._eof:
             if self._eof:
                 raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
+            data = bytes(memoryview(data))  # refuses str and int, as bytearray += does
             if self._backlog is None:
                 self._backlog = []
-            self._backlog.append(bytes(data))
+            self._backlog.append(data)  # after the backlog, in order; the next read appends it
             return
         if self._head:
             self._compact()
@@ -229,10 +239,8 @@ class BufferManager:
         (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
         capped so that the buffer never holds more than ``max_size`` bytes.
         """
-        if self._pending is not None or self._reserved is not None or self._backlog is not None:
+        if self._pending is not None or self._backlog is not None:
             self._check_idle()
-            if self._reserved is not None:
-                raise FrameLifecycleError("reserve() called again before commit()")
             self._flush_backlog()
         if self._head:
             self._compact()
@@ -250,6 +258,8 @@ class BufferManager:
         except BufferError:
             raise FrameLifecycleError(_EXPORTED) from None
         view = self._reserved = memoryview(buf)[at:]
+        self._reserved_size = size
+        self._pending = _RESERVED
         return view
 
     def commit(self, nbytes: int) -> None:
@@ -257,9 +267,9 @@ class BufferManager:
         view = self._reserved
         if view is None:
             raise FrameLifecycleError("commit() without reserve()")
-        unused = len(view) - nbytes
-        if not 0 <= nbytes <= len(view):
-            raise ValueError(f"commit({nbytes}) outside the {len(view)} reserved bytes")
+        unused = self._reserved_size - nbytes
+        if not 0 <= nbytes <= self._reserved_size:
+            raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         try:
             view.release()
             if unused:
@@ -269,11 +279,12 @@ class BufferManager:
                 "the view reserve() returned is still exported; release it before commit()"
             ) from None
         self._reserved = None
+        self._pending = None
         # A full read suggests more is waiting: ask for twice as much next time. A short one
         # shows what the source delivers: ask for about that, and zero-fill no more than needed.
         self._next_read = min(self.read_size, max(_MIN_READ_SIZE, nbytes if unused else 2 * nbytes))
         if self._backlog is not None:
-            self._flush_backlog()
+            self._settle_backlog()
 
     # ----------------------------------------------------------------------------------------
     # Frames out
@@ -293,6 +304,8 @@ class BufferManager:
             if self._deferred is not None:
                 exc, self._deferred = self._deferred, None
                 raise exc
+            if self._backlog is not None:
+                self._flush_backlog()
             if self._overflowed:
                 raise FrameLifecycleError(
                     f"the buffer still holds the frame that exceeded max_size={self._limit}: "
@@ -368,12 +381,13 @@ class BufferManager:
         except FrameTooLarge as exc:
             if not payloads:
                 raise
-            # Raised on the next call, after the frames that came before it.
+            # Raised once, on the next call, after the frames that came before it.
             self._deferred = exc
             self._rule = None
-        except StreamClosed:
+        except Exception:
             if not payloads:
                 raise
+            # Nothing was consumed for the failing frame, so the next call meets it again.
         return payloads
 
     def _split(self, rule: Delimited) -> list[bytes] | None:
@@ -389,8 +403,11 @@ class BufferManager:
             # The guard that keeps a frame arriving in many reads linear: nothing is split
             # (nor rescanned) until its delimiter is there.
             self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-            self._need_more(None)
-            return []
+            last = self._need_more(None)  # raises at the limit; the tail at EOF with on_eof="frame"
+            if last is None:
+                return []
+            with last:
+                return [last.tobytes()]
         # split() parses left to right like repeated find(), so self-overlapping delimiters
         # (b"aba") end frames exactly where next_frame would.
         payloads = memoryview(buf)[self._head :].tobytes().split(delimiter)
@@ -507,16 +524,16 @@ class BufferManager:
             self._scan -= head
 
     def _flush_backlog(self) -> None:
-        """Append the bytes fed while a frame was outstanding."""
+        """Append the bytes fed while the buffer was lent out, once it is free. Raises
+        :class:`FrameLifecycleError`, with nothing lost, while a view of the buffer is alive."""
         backlog = self._backlog
-        if backlog is not None and self._pending is None and self._reserved is None:
-            self._backlog = None
+        if backlog is not None and self._pending is None:
             self._compact()
             try:
                 self._buf += b"".join(backlog)
             except BufferError:
-                self._backlog = backlog
                 raise FrameLifecycleError(_EXPORTED) from None
+            self._backlog = None
 
     def _full(self) -> FrameLifecycleError:
         # next_frame raises FrameTooLarge when a full buffer holds no frame, so a read into a
@@ -526,11 +543,21 @@ class BufferManager:
             "frames with next_frame() before reading more"
         )
 
+    def _settle_backlog(self) -> None:
+        """Flush the backlog now if possible, otherwise at the next read: the buffer was just
+        handed back (consume, commit), and that must not fail because a view blocks the flush."""
+        try:
+            self._flush_backlog()
+        except FrameLifecycleError:
+            self._rule = None  # routes the next next_frame() to the flush
+
     def _check_idle(self) -> None:
         if self._pending is not None:
             raise self._outstanding()
 
     def _outstanding(self) -> FrameLifecycleError:
+        if self._pending is _RESERVED:
+            return FrameLifecycleError("reserve() is waiting for its commit(): call commit() first")
         return FrameLifecycleError(
             f"the previous frame ({self._end - self._start} bytes) is still outstanding: "
             "call frame.consume() (or use 'with frame:') before reading the next one"
