@@ -173,9 +173,11 @@ def test_uwsgi() -> None:
 
 
 def test_modbus_frames_from_pymodbus() -> None:
+    # Written against the API shared by pymodbus 3.8 (the last for Python 3.9) and later.
     from pymodbus.framer import FramerSocket
-    from pymodbus.pdu import DecodePDU, ExceptionResponse, ReadHoldingRegistersRequest
+    from pymodbus.pdu import DecodePDU, ExceptionResponse
     from pymodbus.pdu.register_message import (
+        ReadHoldingRegistersRequest,
         ReadHoldingRegistersResponse,
         WriteMultipleRegistersRequest,
     )
@@ -185,12 +187,12 @@ def test_modbus_frames_from_pymodbus() -> None:
     requests = [
         ReadHoldingRegistersRequest(address=1, count=3, dev_id=5, transaction_id=7),
         WriteMultipleRegistersRequest(
-            address=100, registers=[0x0A0D, 0, 0xFFFF], dev_id=1, transaction_id=8
+            address=100, count=3, registers=[0x0A0D, 0, 0xFFFF], dev_id=1, transaction_id=8
         ),
     ]
     responses = [
         ReadHoldingRegistersResponse(registers=[1, 0x0D0A, 65535], dev_id=5, transaction_id=7),
-        ExceptionResponse(0x10, 2, device_id=1, transaction=8),
+        ExceptionResponse(0x10, 2, 1, 8),  # function, exception code, device, transaction
     ]
     request_bytes = [client.buildFrame(r) for r in requests]
     response_bytes = [server.buildFrame(r) for r in responses]
@@ -199,7 +201,7 @@ def test_modbus_frames_from_pymodbus() -> None:
     rule = length_prefixed(2, offset=4, payload_offset=7, max_length=254)
     pdus, rest = run_rule(rule, split_at(b"".join(request_bytes), [3, 5]))
     assert rest == b""
-    decoded = [DecodePDU(is_server=True).decode(pdu) for pdu in pdus]
+    decoded = [server.decoder.decode(pdu) for pdu in pdus]
     assert [(d.function_code, d.address, d.count) for d in decoded if d is not None] == [
         (3, 1, 3),
         (16, 100, 3),
@@ -210,10 +212,11 @@ def test_modbus_frames_from_pymodbus() -> None:
     stream = b"".join(response_bytes)
     whole = length_prefixed(2, offset=4, payload_offset=0)
     check_frames(whole, stream, response_bytes, partial=response_bytes[0][:9])
-    used, pdu = client.handleFrame(stream, 0, 0)
-    assert used == len(response_bytes[0])
-    assert pdu is not None
-    assert pdu.registers == [1, 0x0D0A, 65535]
+    used, device, transaction, pdu_bytes = client.decode(stream)
+    assert (used, device, transaction) == (len(response_bytes[0]), 5, 7)
+    response = client.decoder.decode(pdu_bytes)
+    assert response is not None
+    assert response.registers == [1, 0x0D0A, 65535]
 
 
 # ------------------------------------------------------------------------------------------------
