@@ -77,6 +77,18 @@ def test_blocks_from_pyvisa(datatype: str, big_endian: bool, dtype: str) -> None
     assert len(mgr) == 0
 
 
+def test_blocks_from_pyvisas_generic_writer() -> None:
+    # to_binary_block takes the header as given: the caller supplies "#" and the length.
+    wires = [
+        pyvisa.util.to_binary_block(b"ab\ncd", b"#15", "s", False),
+        pyvisa.util.to_binary_block([1, 2, 10], "#16", "h", True),
+    ]
+    assert wires[1] == b"#16\x00\x01\x00\x02\x00\n"
+    check_frames(
+        ieee_block(None), b"".join(wires), [b"ab\ncd", b"\x00\x01\x00\x02\x00\n"], partial=b"#1"
+    )
+
+
 def test_payload_is_a_view_not_a_copy() -> None:
     mgr = BufferManager()
     mgr.feed(block(np.arange(4, dtype=">f4").tobytes()))
