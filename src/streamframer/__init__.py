@@ -14,7 +14,10 @@ from ._errors import (
     StreamFramerError,
 )
 from ._frame import Frame
+from ._length import fixed_size, length_prefixed
+from ._multi import between, until_any
 from ._rules import Delimited, FrameSpan, NeedMore, Rule, RuleResult, until_delim, until_eot
+from ._scpi import ieee_block, scpi_response
 from ._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 
 __version__ = "0.1.0"
@@ -36,10 +39,16 @@ __all__ = [
     "Source",
     "StreamClosed",
     "StreamFramerError",
+    "between",
+    "fixed_size",
+    "ieee_block",
     "iter_frames",
     "iter_payloads",
+    "length_prefixed",
     "read_frame",
     "read_with_rule",
+    "scpi_response",
+    "until_any",
     "until_delim",
     "until_eot",
 ]

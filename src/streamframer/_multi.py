@@ -1,0 +1,169 @@
+"""Rules with several markers: any of several delimiters, and start/stop markers.
+
+Both follow the rule contract of :mod:`streamframer._rules` and keep no state: where to resume
+lives in the ``scan`` the manager stores. Goals, in order:
+
+* The frames found never depend on how the stream was split into reads. A delimiter that may
+  still grow into a longer or earlier one (``b"\\r"`` when ``b"\\r\\n"`` is also a delimiter) is
+  not acted on until the next byte settles it.
+* Linear time: each call examines the bytes from ``scan`` on plus a look-back shorter than the
+  longest marker, so a frame arriving one byte at a time costs O(its length) in total (a DoS
+  guard). The one exception is spelled out in :func:`between`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ._args import bytes_arg, int_arg
+from ._rules import FrameSpan, NeedMore, RuleResult
+
+__all__ = ["Between", "UntilAny", "between", "until_any"]
+
+
+class UntilAny:
+    """The rule :func:`until_any` builds: a frame ends at the first of several delimiters."""
+
+    __slots__ = ("_longest", "_pattern", "delimiters")
+
+    def __init__(self, delimiters: tuple[bytes, ...]) -> None:
+        #: The delimiters, longest first (the order in which a tie at one position is settled).
+        self.delimiters = delimiters
+        self._longest = len(delimiters[0])
+        # Alternatives are tried left to right at each position, and the leftmost position wins:
+        # longest first gives "earliest start, then longest", in one C-level pass that stops at
+        # the first match (no per-delimiter find() running to the end of a long buffer).
+        self._pattern = re.compile(b"|".join(re.escape(d) for d in delimiters))
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        size = len(buffer)
+        # Only the last len(longest) - 1 bytes can hold a delimiter that is still incomplete.
+        tail = size - self._longest + 1
+        match = self._pattern.search(buffer, scan)
+        if match is None:
+            return NeedMore(max(scan, tail))
+        start = match.start()
+        # A delimiter starting at or before the match but running past the buffer's end may
+        # still complete, and then it wins (earlier start, or longer at the same start).
+        for position in range(max(scan, tail), start + 1):
+            pending = buffer[position:]
+            for delimiter in self.delimiters:
+                if len(delimiter) <= len(pending):
+                    break  # longest first: the rest cannot run past the end either
+                if delimiter.startswith(pending):
+                    return NeedMore(position)
+        return FrameSpan(0, start, match.end())
+
+    def __repr__(self) -> str:
+        return f"until_any({self.delimiters!r})"
+
+
+def until_any(delims: Iterable[bytes]) -> UntilAny:
+    """A rule for frames that end with any of several delimiters; the payload excludes it.
+
+    ``delims`` is a collection of non-empty bytes, e.g. ``(b"\\r\\n", b"\\n", b"\\r")`` for lines
+    ended by CR LF, LF or CR. The frame ends at the delimiter that *starts* first; of several
+    that start at the same byte, the longest wins, so ``b"a\\r\\nb\\n"`` gives ``b"a"`` then
+    ``b"b"``, not an empty line. The result never depends on how the bytes were split into reads.
+
+    That has one visible consequence: with ``b"\\r"`` and ``b"\\r\\n"`` both delimiters, a buffer
+    ending in ``b"\\r"`` holds no frame yet, because the next byte may be ``b"\\n"``. A device that
+    ends its last line with a bare CR and then falls silent leaves that line unread until more
+    bytes come; at the end of the stream the manager raises :class:`~streamframer.StreamClosed`
+    with the line (CR included) in ``partial``.
+    """
+    if isinstance(delims, (bytes, bytearray, memoryview, str)):
+        raise TypeError(
+            "delims must be a collection of bytes such as (b'\\r\\n', b'\\n'), "
+            f"not a single {type(delims).__name__}"
+        )
+    try:
+        items = list(delims)
+    except TypeError:
+        raise TypeError(
+            f"delims must be a collection of bytes, not {type(delims).__name__}"
+        ) from None
+    delimiters = {bytes_arg("each delimiter", item) for item in items}
+    if not delimiters:
+        raise ValueError("delims must hold at least one delimiter")
+    # Longest first, then bytewise, so that the repr (and the pattern) is deterministic.
+    return UntilAny(tuple(sorted(delimiters, key=lambda d: (-len(d), d))))
+
+
+class Between:
+    """The rule :func:`between` builds: a frame is a start marker, a body, a stop marker and an
+    optional fixed trailer; bytes before the start marker are skipped."""
+
+    __slots__ = ("keep_markers", "start", "stop", "trailer")
+
+    def __init__(self, start: bytes, stop: bytes, trailer: int, keep_markers: bool) -> None:
+        self.start = start
+        self.stop = stop
+        self.trailer = trailer
+        self.keep_markers = keep_markers
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        start, stop = self.start, self.stop
+        # Where the start marker is, from (buffer, scan) alone. With no skipped bytes it is at 0,
+        # and ``scan`` is where the search for the stop marker resumes. Otherwise ``scan`` is
+        # where the search for the start marker resumes (everything before it holds none), or
+        # the start marker itself once found: the search finds it there at once.
+        if buffer.startswith(start):
+            begin = 0
+            body = max(scan, len(start))
+        else:
+            begin = buffer.find(start, scan)
+            if begin < 0:
+                return NeedMore(max(scan, len(buffer) - len(start) + 1))
+            body = begin + len(start)
+        index = buffer.find(stop, body)
+        if index < 0:
+            # With skipped bytes before the marker, two positions would be needed (the marker
+            # and the search frontier) but ``scan`` holds one: keep the marker, rescan the body.
+            resume = max(body, len(buffer) - len(stop) + 1) if begin == 0 else begin
+            return NeedMore(resume)
+        consume = index + len(stop) + self.trailer
+        if consume > len(buffer):
+            return NeedMore(index if begin == 0 else begin, frame_size=consume)
+        if self.keep_markers:
+            return FrameSpan(begin, consume, consume)
+        return FrameSpan(begin + len(start), index, consume)
+
+    def __repr__(self) -> str:
+        options = ""
+        if self.trailer:
+            options += f", trailer={self.trailer}"
+        if self.keep_markers:
+            options += ", keep_markers=True"
+        return f"between({self.start!r}, {self.stop!r}{options})"
+
+
+def between(start: bytes, stop: bytes, *, trailer: int = 0, keep_markers: bool = False) -> Between:
+    """A rule for frames framed by a start and a stop marker, then ``trailer`` more bytes.
+
+    For example ``between(b"\\x02", b"\\x03", trailer=1)`` reads STX ... ETX followed by a
+    one-byte BCC (many serial instruments); ASTM E1381 frames (STX ... ETX, two checksum digits,
+    CR LF) are ``between(b"\\x02", b"\\x03", trailer=4)``.
+
+    * The frame begins at the first start marker. Bytes before it are *skipped* (the stream is
+      resynchronised after noise or a frame cut in half): consuming the frame removes them too.
+      The rule's :class:`~streamframer.FrameSpan` tells how many: ``span.start - len(start)``
+      (``span.start`` with ``keep_markers=True``). Through a manager, the bytes ``consume()``
+      removes minus the frame's length, markers and trailer are the skipped ones.
+    * The body ends at the first stop marker after the start marker; a start marker inside the
+      body is data. There is no escaping: a body containing the stop marker cannot be framed
+      this way.
+    * The payload is the body, without markers and trailer; ``keep_markers=True`` makes it the
+      whole frame (start marker, body, stop marker, trailer) so that a checksum can be verified.
+
+    Cost: linear in the bytes received, with one exception. While the first frame after skipped
+    bytes is incomplete, each call rescans it from its start marker, because the rule's single
+    resume position must then mark the start marker. That frame costs O(its length) per read,
+    like a rule without a resume position; frames that follow each other directly, and the
+    skipping itself, are linear.
+    """
+    start_marker = bytes_arg("start", start)
+    stop_marker = bytes_arg("stop", stop)
+    trailer = int_arg("trailer", trailer, 0)
+    return Between(start_marker, stop_marker, trailer, bool(keep_markers))
