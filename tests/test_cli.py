@@ -357,6 +357,8 @@ def test_read_missing_file(tmp_path: Path) -> None:
         (["read", "-", "--eot", "--fixed", "4"], "choose one framing rule, not --eot and --fixed"),
         (["read", "-", "--delim", ",", "--eot"], "--delim cannot be combined with --eot"),
         (["read", "-", "--length-offset", "2"], "--length-offset needs --length-prefixed"),
+        (["read", "-", "--length-prefixed", "9"], "length_size must be 1-8 bytes, got 9"),
+        (["read", "-", "--any", ""], "each delimiter must not be empty"),
         (["read", "-", "--count", "0"], "must be at least 1, got 0"),
         (["read", "-", "--max-size", "12Q"], "not an integer: '12Q'"),
         (["read", "-", "--timeout", "0"], "must be positive, got 0"),

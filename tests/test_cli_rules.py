@@ -1,4 +1,4 @@
-"""The command's paths that use the rules beyond delimiters: the demo, --scpi, --any, --fixed,
+"""The command with the rules beyond delimiters: the demo, --scpi, --any, --fixed,
 --length-prefixed, framing errors, and query's default SCPI rule."""
 
 from __future__ import annotations

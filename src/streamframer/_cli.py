@@ -13,8 +13,16 @@ from collections.abc import Sequence
 
 import streamframer
 
-from . import Rule, until_delim, until_eot
-from ._cli_io import EXIT_USAGE, Failure, library_rule, parse_bytes
+from . import (
+    Rule,
+    fixed_size,
+    length_prefixed,
+    scpi_response,
+    until_any,
+    until_delim,
+    until_eot,
+)
+from ._cli_io import EXIT_USAGE, Failure, parse_bytes
 from ._cli_read import run_query, run_read
 
 __all__ = ["main"]
@@ -289,7 +297,7 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
         raise Failure(EXIT_USAGE, f"{length_options[0]} needs --length-prefixed")
     try:
         if scpi:
-            return library_rule("scpi_response")(_delimiter(args)), True
+            return scpi_response(_delimiter(args)), True
         return _plain_rule(args), False
     except (TypeError, ValueError) as exc:
         raise Failure(EXIT_USAGE, str(exc)) from None
@@ -299,11 +307,11 @@ def _plain_rule(args: argparse.Namespace) -> Rule:
     if args.eot:
         return until_eot(0x04)
     if args.any:
-        return library_rule("until_any")(args.any)
+        return until_any(args.any)
     if args.fixed:
-        return library_rule("fixed_size")(args.fixed)
+        return fixed_size(args.fixed)
     if args.length_prefixed:
-        return library_rule("length_prefixed")(
+        return length_prefixed(
             args.length_prefixed,
             offset=args.length_offset or 0,
             byteorder=args.byteorder or "big",

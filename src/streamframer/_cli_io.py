@@ -13,19 +13,13 @@ import select
 import socket
 import sys
 from json import dumps
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, Any, Callable
 from urllib.parse import urlsplit
-
-import streamframer
-
-if TYPE_CHECKING:
-    from . import Rule
 
 __all__ = [
     "Endpoint",
     "Failure",
     "Meter",
-    "library_rule",
     "open_endpoint",
     "parse_bytes",
     "plural",
@@ -80,14 +74,6 @@ def parse_bytes(text: str) -> bytes:
                 f"unknown escape {text[i : i + 2]!r} (known: \\n \\r \\t \\0 \\a \\e \\\\ \\xHH)"
             )
     return bytes(out)
-
-
-def library_rule(name: str) -> Callable[..., Rule]:
-    """The rule factory ``streamframer.<name>``; a usage failure when this version lacks it."""
-    factory: Callable[..., Rule] | None = getattr(streamframer, name, None)
-    if factory is None:
-        raise Failure(EXIT_USAGE, f"this streamframer has no {name}() rule")
-    return factory
 
 
 # --------------------------------------------------------------------------------------------

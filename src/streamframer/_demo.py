@@ -25,10 +25,11 @@ from . import (
     StreamFramerError,
     iter_frames,
     read_frame,
+    scpi_response,
     until_delim,
     until_eot,
 )
-from ._cli_io import EXIT_FRAMING, Failure, Meter, library_rule
+from ._cli_io import EXIT_FRAMING, Failure, Meter
 
 if TYPE_CHECKING:
     from . import Rule
@@ -146,7 +147,7 @@ def run_demo(seed: int | None, out: TextIO) -> int:
     if seed is None:
         seed = random.SystemRandom().randrange(1 << 16)
     instrument = Instrument(random.Random(seed))
-    scpi: Rule = library_rule("scpi_response")(b"\n")
+    scpi: Rule = scpi_response(b"\n")
     eot: Rule = until_eot(EOT)
     out.write(
         f"streamframer demo (seed {seed}): a simulated SCPI instrument on a loopback port\n"
