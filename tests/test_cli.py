@@ -249,6 +249,30 @@ def test_read_progress_line_when_stderr_is_a_terminal() -> None:
     assert final.startswith(b"streamframer: 2 frames")  # after the line was cleared
 
 
+def test_read_progress_line_is_cleared_before_frames_on_a_shared_terminal() -> None:
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "streamframer", "read", "-"],
+            input=b"a\nb\n",
+            stdout=slave,
+            stderr=slave,
+            timeout=WAIT,
+            check=False,
+        )
+        os.close(slave)
+        terminal = _read_all(master)
+    finally:
+        os.close(master)
+    assert result.returncode == 0
+    progress, frames, final = terminal.partition(b"a\nb\n")
+    assert progress.startswith(b"\r0 frames")
+    assert progress.endswith(b" \r")  # blanked out, back at the start of the line
+    assert frames == b"a\nb\n"
+    assert final.rpartition(b"\r")[2].startswith(b"streamframer: 2 frames")
+
+
 def _read_all(master: int) -> bytes:
     data = b""
     while True:

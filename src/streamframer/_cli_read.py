@@ -47,7 +47,10 @@ def run_read(args: argparse.Namespace, rule: Rule) -> int:
     out = sys.stdout.buffer
     write = writer(args.format, out)
     stats = _Stats(sys.stderr)
-    meter = Meter(endpoint.read_into, stats.progress if sys.stderr.isatty() else None)
+    progress = sys.stderr.isatty()
+    # On a shared terminal the frames would land after the progress text: clear it first.
+    clear_first = progress and out.isatty()
+    meter = Meter(endpoint.read_into, stats.progress if progress else None)
     stats.meter = meter
     mgr = BufferManager(max_size=args.max_size)
     remaining = args.count
@@ -56,6 +59,8 @@ def run_read(args: argparse.Namespace, rule: Rule) -> int:
             if remaining is not None:
                 del batch[remaining:]
                 remaining -= len(batch)
+            if clear_first:
+                stats.clear_progress()
             write(batch, stats.frames)
             out.flush()
             stats.frames += len(batch)
@@ -140,9 +145,14 @@ class _Stats:
             self.stream.flush()
             self._progress_width = len(text)
 
-    def report(self) -> None:
+    def clear_progress(self) -> None:
         if self._progress_width:
             self.stream.write("\r" + " " * self._progress_width + "\r")
+            self.stream.flush()
+            self._progress_width = 0
+
+    def report(self) -> None:
+        self.clear_progress()
         self.stream.write(f"streamframer: {self.line()}\n")
         self.stream.flush()
 
