@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal, Union
 
 from ._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
 from ._frame import Frame, _new, new_frame
-from ._rules import Delimited, FrameSpan, NeedMore
+from ._rules import Delimited, FrameSpan, NeedMore, Skip
 
 if TYPE_CHECKING:
     from ._rules import Rule
@@ -102,6 +102,7 @@ class BufferManager:
         "on_eof",
         "on_overflow",
         "read_size",
+        "skipped",
     )
 
     def __init__(
@@ -144,6 +145,8 @@ class BufferManager:
         self._deferred: FrameTooLarge | None = None
         self._discarded: int | None = None
         self._skip = 0
+        #: Bytes rules skipped as belonging to no frame (:class:`Skip`), over the stream's life.
+        self.skipped = 0
 
     # ----------------------------------------------------------------------------------------
     # Inspection and recovery
@@ -347,6 +350,9 @@ class BufferManager:
 
         self._compact()
         result = rule(buf, self._scan)
+        while type(result) is Skip:
+            self._skip_bytes(rule, result)
+            result = rule(buf, self._scan)
         if type(result) is FrameSpan:
             start, end, consume = result
             if not 0 <= start <= end <= consume <= len(buf) or consume == 0:
@@ -357,7 +363,19 @@ class BufferManager:
                 raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
             self._scan = result.resume
             return self._need_more(result.frame_size)
-        raise TypeError(f"a rule must return NeedMore or FrameSpan, {rule!r} returned {result!r}")
+        raise TypeError(
+            f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
+        )
+
+    def _skip_bytes(self, rule: Rule, result: Skip) -> None:
+        """Drop the bytes a rule said belong to no frame (noise before a start marker)."""
+        count = result.nbytes
+        if not 0 < count <= len(self._buf) - self._head:
+            raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(self)} bytes")
+        self._head += count
+        self._scan = self._head
+        self.skipped += count
+        self._compact()
 
     def drain(self, rule: Rule) -> list[bytes]:
         """Every complete frame buffered now, as ``bytes`` copies, all consumed.
@@ -474,6 +492,10 @@ class BufferManager:
         if rule is not None:
             self._compact()
             result = rule(self._buf, self._scan)
+            if type(result) is Skip:
+                # The rule resynchronises by itself: the oversized frame's rest is its noise.
+                self._drop(result.nbytes)
+                self._report_discard()
             if type(result) is FrameSpan:
                 self._drop(result.consume - self._head)
                 self._report_discard()
