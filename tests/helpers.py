@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from streamframer import BufferManager, NeedMore, Rule, RuleResult
+from streamframer import BufferManager, NeedMore, Rule, RuleResult, Skip
 
 #: Settings for property tests: deterministic (derandomized, no example database) and cheap.
 PROPERTY = settings(
@@ -196,6 +196,10 @@ def drive_counting(rule: Rule, data: bytes, piece: int = 1024) -> tuple[int, lis
             if isinstance(result, NeedMore):
                 scan = result.resume
                 break
+            if isinstance(result, Skip):
+                del buffer[: result.nbytes]
+                scan = 0
+                continue
             payloads.append(bytes(memoryview(buffer)[result.start : result.end]))
             del buffer[: result.consume]
             scan = 0

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from helpers import (
     PROPERTY,
     CountingBuffer,
+    CountingRule,
     check_frames,
     count_work,
     drive_counting,
@@ -19,8 +20,10 @@ from helpers import (
 )
 from streamframer import (
     BufferManager,
+    FrameDiscarded,
     FrameSpan,
     NeedMore,
+    Skip,
     StreamClosed,
     between,
     until_any,
@@ -224,24 +227,38 @@ def test_trailer_equal_to_the_markers() -> None:
 def test_bytes_before_the_start_marker_are_skipped() -> None:
     # Noise, a stop marker without a start, and half a frame: all skipped.
     stream = b"noise" + ETX + b"Z" + b"tail of a frame" + ETX + b"!" + stx_frame(b"ok")
-    check_frames(between(STX, ETX, trailer=1), stream, [b"ok"], partial=b"junk" + STX + b"x")
+    check_frames(between(STX, ETX, trailer=1), stream, [b"ok"], partial=STX + b"x")
 
 
-def test_skipped_count_is_observable() -> None:
+def test_skipped_bytes_are_dropped_at_once_and_counted() -> None:
     rule = between(STX, ETX, trailer=1)
-    buffer = bytearray(b"xyz" + stx_frame(b"ok"))
-    span = rule(buffer, 0)
-    assert span == FrameSpan(4, 6, 8)
-    assert span.start - len(STX) == 3
-    # Through a manager: what consume() removes, less payload, markers and trailer.
+    assert rule(bytearray(b"xyz" + stx_frame(b"ok")), 0) == Skip(3)
+    assert rule(bytearray(b"noise"), 0) == Skip(5)
+    assert rule(bytearray(b"ab" + STX), 0) == Skip(2)
     mgr = BufferManager()
-    mgr.feed(b"xyz" + stx_frame(b"ok") + stx_frame(b"next"))
-    before = len(mgr)
+    mgr.feed(b"xyz" + stx_frame(b"ok") + b"more noise")
     frame = mgr.next_frame(rule)
-    assert frame is not None
-    size = len(frame)
+    assert frame == b"ok"
+    assert mgr.skipped == 3
     frame.consume()
-    assert before - len(mgr) - size - len(STX) - len(ETX) - 1 == 3
+    assert mgr.next_frame(rule) is None
+    assert (mgr.skipped, len(mgr)) == (13, 0)  # noise never waits in the buffer
+
+
+def test_noise_and_frames_in_one_byte_reads_cost_linear_scanning() -> None:
+    rule = between(STX, ETX, trailer=1)
+    counting = CountingRule(rule)
+    mgr = BufferManager(max_size=None)
+    stream = b"n" * 5000 + STX + b"b" * 5000 + ETX + b"!"
+    frames = []
+    for i in range(len(stream)):
+        mgr.feed(stream[i : i + 1])
+        frame = mgr.next_frame(counting)
+        if frame is not None:
+            frames.append(bytes(frame))
+            frame.consume()
+    assert frames == [b"b" * 5000]
+    assert counting.examined <= 2 * len(stream)
 
 
 def test_start_marker_inside_the_body_is_data() -> None:
@@ -273,13 +290,14 @@ def test_keep_markers_lets_the_checksum_be_verified() -> None:
         assert frame[:1] == STX
         assert frame[-4:-2] == b"%02X" % (sum(frame[1:-4]) % 256)
     check_frames(rule, stream, frames)
-    assert rule(bytearray(b"\x05" + astm(1, b"x")), 0) == FrameSpan(1, 9, 9)
+    assert rule(bytearray(b"\x05" + astm(1, b"x")), 0) == Skip(1)
+    assert rule(bytearray(astm(1, b"x")), 0) == FrameSpan(0, 8, 8)
 
 
 def test_trailer_pending_reports_the_frame_size() -> None:
     rule = between(STX, ETX, trailer=2)
     assert rule(bytearray(STX + b"ab" + ETX + b"c"), 0) == NeedMore(3, frame_size=6)
-    assert rule(bytearray(b"zz" + STX + b"ab" + ETX), 0) == NeedMore(2, frame_size=8)
+    assert rule(bytearray(b"zz" + STX + b"ab" + ETX), 0) == Skip(2)
 
 
 def test_between_repr() -> None:
@@ -326,15 +344,13 @@ def test_between_is_linear_while_skipping() -> None:
     assert examined <= 2 * len(noise)
 
 
-def test_between_cost_after_skipped_bytes() -> None:
-    # The documented exception: while the first frame after skipped bytes is incomplete, each
-    # read rescans it from its start marker. Quadratic in that frame, linear again after it.
-    body = bytes(range(4, 256)) * 64  # 16 KiB
+def test_between_after_skipped_bytes_is_linear() -> None:
+    body = bytes(range(4, 256)) * 64  # 16 KiB, arriving in 1 KiB reads after noise
     rule = between(STX, ETX, trailer=1)
-    examined, payloads = drive_counting(rule, b"noise" + stx_frame(body) + stx_frame(body))
+    stream = b"noise" + stx_frame(body) + stx_frame(body)
+    examined, payloads = drive_counting(rule, stream)
     assert payloads == [body, body]
-    reads = len(body) // 1024
-    assert examined <= len(body) * (reads + 1) // 2 + 2 * len(body) + 1024
+    assert examined <= 2 * len(stream)
 
 
 @PROPERTY
@@ -354,15 +370,41 @@ def test_between_round_trip(frames: list[tuple[bytes, bytes, bytes]], sizes: lis
     mgr = BufferManager()
     rule = between(STX, ETX, trailer=2)
     got = []
+    skipped = 0
     for chunk in split_at(stream, sizes):
         mgr.feed(chunk)
         while True:
-            before = len(mgr)
             frame = mgr.next_frame(rule)
             if frame is None:
                 break
-            body = bytes(frame)
+            got.append((mgr.skipped - skipped, bytes(frame)))
+            skipped = mgr.skipped
             frame.consume()
-            got.append((before - len(mgr) - len(body) - 4, body))
     assert got == [(len(noise), body) for noise, body, _ in frames]
     assert len(mgr) == 0
+
+
+def test_discarding_an_oversized_frame_keeps_the_next_good_one() -> None:
+    mgr = BufferManager(max_size=16, on_overflow="discard")
+    rule = between(STX, ETX, trailer=1)
+    stream = stx_frame(b"x" * 40) + stx_frame(b"ok")
+    events: list[object] = []
+    for i in range(0, len(stream), 5):
+        mgr.feed(stream[i : i + 5])
+        while True:
+            try:
+                frame = mgr.next_frame(rule)
+            except FrameDiscarded as exc:
+                events.append(("discarded", exc.size))
+                continue
+            if frame is None:
+                break
+            with frame:
+                events.append(bytes(frame))
+    assert events[-1] == b"ok"
+    reports = [e for e in events if isinstance(e, tuple)]
+    assert len(reports) == 1  # reported exactly once
+    discarded = reports[0][1]
+    assert discarded >= 16
+    # What the discard did not drop, the rule skipped as noise: nothing else is lost.
+    assert discarded + mgr.skipped + len(stx_frame(b"ok")) == len(stream)

@@ -16,7 +16,16 @@ from ._errors import (
 from ._frame import Frame
 from ._length import fixed_size, length_prefixed
 from ._multi import between, until_any
-from ._rules import Delimited, FrameSpan, NeedMore, Rule, RuleResult, until_delim, until_eot
+from ._rules import (
+    Delimited,
+    FrameSpan,
+    NeedMore,
+    Rule,
+    RuleResult,
+    Skip,
+    until_delim,
+    until_eot,
+)
 from ._scpi import ieee_block, scpi_response
 from ._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 
@@ -36,6 +45,7 @@ __all__ = [
     "NeedMore",
     "Rule",
     "RuleResult",
+    "Skip",
     "Source",
     "StreamClosed",
     "StreamFramerError",

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 
 from ._args import bytes_arg, int_arg
-from ._rules import FrameSpan, NeedMore, RuleResult
+from ._rules import FrameSpan, NeedMore, RuleResult, Skip
 
 __all__ = ["Between", "UntilAny", "between", "until_any"]
 
@@ -105,30 +105,27 @@ class Between:
 
     def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
         start, stop = self.start, self.stop
-        # Where the start marker is, from (buffer, scan) alone. With no skipped bytes it is at 0,
-        # and ``scan`` is where the search for the stop marker resumes. Otherwise ``scan`` is
-        # where the search for the start marker resumes (everything before it holds none), or
-        # the start marker itself once found: the search finds it there at once.
-        if buffer.startswith(start):
-            begin = 0
-            body = max(scan, len(start))
-        else:
+        if not buffer.startswith(start):
+            # Noise: drop everything before the start marker, or all but the bytes that may
+            # be the beginning of one. The manager calls again with the marker at 0.
             begin = buffer.find(start, scan)
             if begin < 0:
-                return NeedMore(max(scan, len(buffer) - len(start) + 1))
-            body = begin + len(start)
+                keep = len(start) - 1
+                if len(buffer) > keep:
+                    return Skip(len(buffer) - keep)
+                return NeedMore(0)
+            if begin:
+                return Skip(begin)
+        body = max(scan, len(start))
         index = buffer.find(stop, body)
         if index < 0:
-            # With skipped bytes before the marker, two positions would be needed (the marker
-            # and the search frontier) but ``scan`` holds one: keep the marker, rescan the body.
-            resume = max(body, len(buffer) - len(stop) + 1) if begin == 0 else begin
-            return NeedMore(resume)
+            return NeedMore(max(body, len(buffer) - len(stop) + 1))
         consume = index + len(stop) + self.trailer
         if consume > len(buffer):
-            return NeedMore(index if begin == 0 else begin, frame_size=consume)
+            return NeedMore(index, frame_size=consume)
         if self.keep_markers:
-            return FrameSpan(begin, consume, consume)
-        return FrameSpan(begin + len(start), index, consume)
+            return FrameSpan(0, consume, consume)
+        return FrameSpan(len(start), index, consume)
 
     def __repr__(self) -> str:
         options = ""
@@ -147,21 +144,16 @@ def between(start: bytes, stop: bytes, *, trailer: int = 0, keep_markers: bool =
     CR LF) are ``between(b"\\x02", b"\\x03", trailer=4)``.
 
     * The frame begins at the first start marker. Bytes before it are *skipped* (the stream is
-      resynchronised after noise or a frame cut in half): consuming the frame removes them too.
-      The rule's :class:`~streamframer.FrameSpan` tells how many: ``span.start - len(start)``
-      (``span.start`` with ``keep_markers=True``). Through a manager, the bytes ``consume()``
-      removes minus the frame's length, markers and trailer are the skipped ones.
+      resynchronised after noise or a frame cut in half): the rule answers
+      :class:`~streamframer.Skip`, and the manager drops them and counts them in
+      ``BufferManager.skipped``.
     * The body ends at the first stop marker after the start marker; a start marker inside the
       body is data. There is no escaping: a body containing the stop marker cannot be framed
       this way.
     * The payload is the body, without markers and trailer; ``keep_markers=True`` makes it the
       whole frame (start marker, body, stop marker, trailer) so that a checksum can be verified.
 
-    Cost: linear in the bytes received, with one exception. While the first frame after skipped
-    bytes is incomplete, each call rescans it from its start marker, because the rule's single
-    resume position must then mark the start marker. That frame costs O(its length) per read,
-    like a rule without a resume position; frames that follow each other directly, and the
-    skipping itself, are linear.
+    Cost: linear in the bytes received, noise included.
     """
     start_marker = bytes_arg("start", start)
     stop_marker = bytes_arg("stop", stop)
