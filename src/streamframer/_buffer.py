@@ -27,7 +27,7 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Callable, Literal, Union
 
 from ._batch import drain
 from ._errors import FrameLifecycleError, FrameTooLarge
@@ -46,7 +46,7 @@ DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
-_MIN_READ_SIZE = 1024
+_MIN_READ_SIZE = 256
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 _NO_LIMIT = sys.maxsize
 _ZEROS_SIZE = DEFAULT_READ_SIZE
@@ -290,6 +290,54 @@ class BufferManager:
         self._next_read = min(self.read_size, max(_MIN_READ_SIZE, nbytes if unused else 2 * nbytes))
         if self._backlog is not None:
             self._settle_backlog()
+
+    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+        """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
+        ``commit()`` in one call, since it runs once per read. Returns what ``read_into``
+        returned: a count, ``0`` at the end of the stream, ``None`` from a non-blocking stream
+        with nothing to read."""
+        if self._pending is not None or self._backlog is not None:
+            self._check_idle()
+            self._flush_backlog()
+        if self._head:
+            self._compact()
+        buf = self._buf
+        at = len(buf)
+        size = self._next_read
+        if size > self._limit - at:
+            size = self._limit - at
+            if size <= 0:
+                raise self._full()
+        try:
+            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
+        except BufferError:
+            raise FrameLifecycleError(_EXPORTED) from None
+        view = memoryview(buf)[at:]
+        got = None
+        try:
+            got = read_into(view)
+        finally:
+            count = got or 0
+            try:
+                view.release()
+                if count < size:
+                    del buf[at + count :]
+            except BufferError:
+                raise FrameLifecycleError(
+                    f"{read_into!r} kept an export of the buffer it was given"
+                ) from None
+            # A full read suggests more is waiting: ask for twice as much next time. A short one
+            # shows what the source delivers: ask for about that, and zero-fill no more.
+            if count == size:
+                count *= 2
+            self._next_read = (
+                count
+                if _MIN_READ_SIZE <= count <= self.read_size
+                else _MIN_READ_SIZE
+                if count < _MIN_READ_SIZE
+                else self.read_size
+            )
+        return got
 
     # ----------------------------------------------------------------------------------------
     # Frames out
