@@ -68,7 +68,9 @@ class Frame:
 
     def tobytes(self) -> bytes:
         """A copy of the payload."""
-        mgr = self._live()
+        mgr = self._mgr
+        if mgr._pending is not self:
+            raise FrameLifecycleError(_CONSUMED)
         return bytes(mgr._buf[mgr._start : mgr._end])
 
     __bytes__ = tobytes

@@ -95,7 +95,11 @@ def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]
     """
     while True:
         try:
-            frame = read_frame(sock, mgr, rule)
+            frame = mgr.next_frame(rule)
+            if frame is None:
+                if _wait_readable(sock, None):
+                    _receive(sock, mgr)
+                continue
         except StreamClosed as exc:
             if exc.partial:
                 raise
@@ -116,9 +120,8 @@ def iter_payloads(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[byte
         try:
             payloads = mgr.drain(rule)
             if not payloads:
-                if not _wait_readable(sock, None):  # pragma: no cover - no deadline, never false
-                    continue
-                _receive(sock, mgr)
+                if _wait_readable(sock, None):
+                    _receive(sock, mgr)
                 continue
         except StreamClosed as exc:
             if exc.partial:
