@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from typing import SupportsIndex
 
 from streamframer import BufferManager, FrameSpan, NeedMore, Rule
@@ -72,3 +73,20 @@ def count_scanning(rule: Rule, stream: bytes, piece: int, buffer: CountingBuffer
             bytearray.__delitem__(buffer, slice(0, consume))
             scan = 0
     return payloads
+
+
+class Recorder:
+    """A socket stand-in that keeps a copy of every byte received: ``sendall`` and ``recv_into``
+    go to the real socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.received = bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        received = self.sock.recv_into(buffer, nbytes, flags)
+        self.received += buffer[:received]
+        return received
