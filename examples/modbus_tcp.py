@@ -7,11 +7,13 @@ that follow it (the unit id and the PDU)::
     | transaction id | protocol id | length | unit id | PDU: function, data |
     |    2 bytes     |  2 bytes, 0 |   2    |    1    |  length - 1 bytes   |
     +----------------+-------------+--------+---------+---------------------+
-    |<-- offset=4 -->|             |<------- length bytes ----------------->|
+    |<------ offset=4 ------------>|<------- length bytes ----------------->|
 
-so ``length_prefixed(2, offset=4)`` frames it: the frame is 4 + 2 + length bytes, its payload
-the unit id and the PDU. The manager knows the size as soon as six bytes are in and refuses
-a frame larger than ``max_size`` at once (a Modbus ADU is at most 260 bytes).
+so ``length_prefixed(2, offset=4)`` frames it: the frame is 4 + 2 + length bytes. The manager
+knows the size as soon as six bytes are in, before the rest arrives. ``payload_offset=0`` keeps
+the header in the payload, to match the transaction id of the response with the request's;
+``max_length=254`` is the specification's limit, so a corrupt length is a ``FramingError`` at
+once instead of a wait for bytes that never come.
 
 Run it against a server: ``python examples/modbus_tcp.py [PORT]`` (default 502 on 127.0.0.1).
 """
@@ -26,8 +28,9 @@ from streamframer import BufferManager, length_prefixed, read_frame
 
 __all__ = ["MBAP", "ModbusConnection", "ModbusError"]
 
-#: The MBAP rule: a 2-byte big-endian length field after the transaction and protocol ids.
-MBAP = length_prefixed(2, offset=4)
+#: The MBAP rule: a 2-byte big-endian length field after the transaction and protocol ids;
+#: the payload is the whole frame, header included.
+MBAP = length_prefixed(2, offset=4, payload_offset=0, max_length=254)
 
 READ_COILS = 1
 READ_HOLDING_REGISTERS = 3
@@ -62,9 +65,14 @@ class ModbusConnection:
         header = struct.pack(">HHHB", self.transaction, 0, len(pdu) + 1, self.unit)
         self.sock.sendall(header + pdu)
         with read_frame(self.sock, self.mgr, MBAP, timeout=5) as frame:
-            unit, response = frame.view[0], frame.tobytes()[1:]
-        if unit != self.unit:
-            raise ValueError(f"response from unit {unit}, expected {self.unit}")
+            adu = frame.tobytes()
+        transaction, protocol, _, unit = struct.unpack_from(">HHHB", adu)
+        if (transaction, protocol, unit) != (self.transaction, 0, self.unit):
+            raise ValueError(
+                f"response to transaction {transaction}, protocol {protocol}, unit {unit}; "
+                f"expected {self.transaction}, 0, {self.unit}"
+            )
+        response = adu[7:]
         function = pdu[0]
         if response[0] == function | 0x80:
             raise ModbusError(function, response[1])

@@ -91,10 +91,12 @@ def test_replayed_in_any_chunking(
         modbus = ModbusConnection(recorder)  # type: ignore[arg-type]
         values = [modbus.read_holding_registers(0, count) for count in counts]
     assert values == [modbus_server.registers[:count] for count in counts]
-    # Each response's payload: unit id, function 3, byte count, the registers.
+    # Each response's payload, the whole frame: transaction id (1, 2, ...), protocol 0, the
+    # length of what follows, unit id, function 3, byte count, the registers.
     expected = [
-        struct.pack(f">BBB{count}H", modbus.unit, 3, 2 * count, *modbus_server.registers[:count])
-        for count in counts
+        struct.pack(">HHHBBB", transaction, 0, 3 + 2 * count, modbus.unit, 3, 2 * count)
+        + struct.pack(f">{count}H", *modbus_server.registers[:count])
+        for transaction, count in enumerate(counts, start=1)
     ]
     for piece in (1, 5, "random"):
         assert feed_in_pieces(MBAP, bytes(recorder.received), piece, seed=3) == expected
