@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Callable
 
 from streamframer import BufferManager, Rule, StreamClosed, scpi_response
@@ -27,7 +27,7 @@ __all__ = ["aiter_payloads"]
 
 async def aiter_payloads(
     receive: Callable[[], Awaitable[bytes]], mgr: BufferManager, rule: Rule
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield each frame's payload (a copy) as soon as it is complete.
 
     ``receive()`` waits for the next bytes and returns ``b""`` at the end of the stream. Ends
