@@ -26,7 +26,7 @@ import sys
 
 from streamframer import BufferManager, length_prefixed, read_frame
 
-__all__ = ["MBAP", "ModbusConnection", "ModbusError"]
+__all__ = ["MBAP", "ModbusConnection", "ModbusError", "transact"]
 
 #: The MBAP rule: a 2-byte big-endian length field after the transaction and protocol ids;
 #: the payload is the whole frame, header included.
@@ -62,23 +62,7 @@ class ModbusConnection:
     def request(self, pdu: bytes) -> bytes:
         """Send one PDU, return the response PDU (function code first)."""
         self.transaction = (self.transaction + 1) % 0x10000
-        header = struct.pack(">HHHB", self.transaction, 0, len(pdu) + 1, self.unit)
-        self.sock.sendall(header + pdu)
-        with read_frame(self.sock, self.mgr, MBAP, timeout=5) as frame:
-            adu = frame.tobytes()
-        transaction, protocol, _, unit = struct.unpack_from(">HHHB", adu)
-        if (transaction, protocol, unit) != (self.transaction, 0, self.unit):
-            raise ValueError(
-                f"response to transaction {transaction}, protocol {protocol}, unit {unit}; "
-                f"expected {self.transaction}, 0, {self.unit}"
-            )
-        response = adu[7:]
-        function = pdu[0]
-        if response[0] == function | 0x80:
-            raise ModbusError(function, response[1])
-        if response[0] != function:
-            raise ValueError(f"response to function {response[0]}, expected {function}")
-        return response
+        return transact(self.sock, self.mgr, self.transaction, self.unit, pdu)
 
     def read_holding_registers(self, address: int, count: int) -> list[int]:
         response = self.request(struct.pack(">BHH", READ_HOLDING_REGISTERS, address, count))
@@ -107,6 +91,24 @@ class ModbusConnection:
         pdu = struct.pack(">BHH", WRITE_SINGLE_COIL, address, 0xFF00 if value else 0)
         if self.request(pdu) != pdu:
             raise ValueError(f"write of coil {address} not echoed")
+
+
+def transact(
+    sock: socket.socket, mgr: BufferManager, transaction: int, unit: int, pdu: bytes
+) -> bytes:
+    """Send one request, wait for its response, return the response PDU."""
+    sock.sendall(struct.pack(">HHHB", transaction, 0, len(pdu) + 1, unit) + pdu)
+    with read_frame(sock, mgr, MBAP, timeout=5) as frame:
+        adu = frame.tobytes()  # MBAP header, unit id, PDU
+    header = struct.unpack_from(">HHHB", adu)
+    if header != (transaction, 0, len(adu) - 6, unit):
+        raise ValueError(f"response header {header} does not answer transaction {transaction}")
+    response, function = adu[7:], pdu[0]
+    if response[0] == function | 0x80:
+        raise ModbusError(function, response[1])
+    if response[0] != function:
+        raise ValueError(f"response to function {response[0]}, expected {function}")
+    return response
 
 
 def main(port: int = 502) -> None:

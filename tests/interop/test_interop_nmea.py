@@ -8,10 +8,18 @@ import os
 import sys
 import threading
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 import serial  # type: ignore[import-untyped]
-from nmea_reader import NMEA_LINE, ChecksumError, Sentence, parse_sentence, serial_sentences
+from nmea_reader import (
+    NMEA_LINE,
+    ChecksumError,
+    Sentence,
+    parse_sentence,
+    serial_sentences,
+    tcp_sentences,
+)
 from nmea_source import sentences
 
 from streamframer import BufferManager, iter_payloads
@@ -32,19 +40,24 @@ def _checksum_ok(line: bytes) -> bool:
     return xor == int(line[-2:], 16)
 
 
-@pytest.mark.parametrize("endings", ["crlf", "lf", "mixed"])
-def test_socat_served_sentences(
-    tmp_path: Path, endings: str, frames_checked: collections.Counter[str]
-) -> None:
+def _serve_with_socat(tmp_path: Path, endings: str, seed: int) -> tuple[Popen[bytes], int, Path]:
+    """socat listening on a free port, running nmea_source.py for the one client it accepts."""
     socat = require_program("socat")
     copy = tmp_path / "sent.txt"
     port = free_port()
     command = f"{sys.executable} {EXAMPLES / 'nmea_source.py'} --seconds {SECONDS}"
-    command += f" --seed 3 --endings {endings} --copy {copy}"
+    command += f" --seed {seed} --endings {endings} --copy {copy}"
     if "," in command or "!!" in command:  # socat's own separators in EXEC's command line
         pytest.fail(f"cannot pass this path to socat's EXEC: {command!r}", pytrace=False)
     listen = f"TCP-LISTEN:{port},bind={LOOPBACK},reuseaddr"
-    process = start([socat, listen, f"EXEC:{command}"])
+    return start([socat, listen, f"EXEC:{command}"]), port, copy
+
+
+@pytest.mark.parametrize("endings", ["crlf", "lf", "mixed"])
+def test_socat_served_sentences(
+    tmp_path: Path, endings: str, frames_checked: collections.Counter[str]
+) -> None:
+    process, port, copy = _serve_with_socat(tmp_path, endings, seed=3)
     try:
         with connect(port, process=process) as sock:
             lines = list(iter_payloads(sock, BufferManager(max_size=1024), NMEA_LINE))
@@ -68,6 +81,21 @@ def test_socat_served_sentences(
     }
     assert {sentence.talker for sentence in parsed} == {"GP"}
     frames_checked["nmea-socat"] += len(lines)
+
+
+def test_socat_tcp_sentences_recipe(
+    tmp_path: Path, frames_checked: collections.Counter[str]
+) -> None:
+    """nmea_reader.tcp_sentences, the cookbook's TCP reader, on the same kind of stream."""
+    process, port, copy = _serve_with_socat(tmp_path, "mixed", seed=8)
+    try:
+        with connect(port, process=process) as sock:
+            received = list(tcp_sentences(sock))
+        assert process.wait(10) == 0
+    finally:
+        stop(process)
+    assert received == _expected(copy.read_text().splitlines())
+    frames_checked["nmea-socat"] += len(received)
 
 
 def _stream(endings: tuple[bytes, ...], seed: int) -> tuple[list[str], bytes]:
