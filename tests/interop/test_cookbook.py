@@ -28,9 +28,3 @@ def test_each_python_block_is_an_exact_excerpt_or_compiles(source: str | None, c
         compile(code, "<cookbook>", "exec")  # a snippet for a library the tests do not have
     else:
         assert code in (ROOT / source).read_text("utf-8"), f"{source} no longer holds this code"
-
-
-def test_every_example_is_in_the_cookbook() -> None:
-    text = COOKBOOK.read_text("utf-8")
-    missing = [path.name for path in sorted(EXAMPLES.glob("*.py")) if path.name not in text]
-    assert not missing
