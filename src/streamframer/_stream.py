@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._buffer import BufferManager
@@ -33,7 +33,7 @@ __all__ = ["ReadsInto", "receive_from_stream", "stream_blocks"]
 
 
 class ReadsInto(Protocol):
-    def readinto(self, buffer: Any, /) -> Optional[int]: ...
+    def readinto(self, buffer: Any, /) -> int | None: ...
 
 
 def receive_from_stream(source: ReadsInto, mgr: BufferManager) -> bool:
