@@ -126,9 +126,13 @@ def test_end_of_stream_inside_a_frame_raises_with_the_partial_bytes() -> None:
         peer.send(b"done\nhal")
         peer.sock.close()
         frames = []
-        with pytest.raises(StreamClosed) as caught:
+
+        async def collect() -> None:
             async for frame in reader:
                 frames.append(bytes(frame))
+
+        with pytest.raises(StreamClosed) as caught:
+            await collect()
         assert frames == [b"done"]
         assert caught.value.partial == b"hal"
         writer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -9,6 +10,7 @@ import sys
 import tempfile
 import tty
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 import serial
@@ -37,10 +39,8 @@ def pipe() -> Iterator[tuple[io.FileIO, int]]:
         yield reader, write_fd
     finally:
         reader.close()
-        try:
+        with contextlib.suppress(OSError):  # unless the test closed it
             os.close(write_fd)
-        except OSError:
-            pass  # the test closed it
 
 
 @pytest.fixture
@@ -53,10 +53,8 @@ def pty_pair() -> Iterator[tuple[int, io.FileIO]]:
         yield controller, device
     finally:
         device.close()
-        try:
+        with contextlib.suppress(OSError):  # unless the test closed it
             os.close(controller)
-        except OSError:
-            pass  # the test closed it
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,7 +274,7 @@ def test_serial_read_asks_only_for_what_is_waiting() -> None:
     # pyserial's read(n) waits for all n bytes: asking for a whole reservation would stall
     # every frame until the port's timeout.
     class RecordingLoop(LoopSerial):  # type: ignore[misc]
-        sizes: list[int] = []
+        sizes: ClassVar[list[int]] = []
 
         def read(self, size: int = 1) -> bytes:
             self.sizes.append(size)
