@@ -28,7 +28,7 @@ uses: ``await reader.read_frame()`` or ``async for frame in reader``. Decisions,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ._buffer import DEFAULT_MAX_SIZE, BufferManager
@@ -207,17 +207,6 @@ class FramedProtocol(asyncio.BufferedProtocol):
             if transport is not None:
                 transport.resume_reading()
 
-    async def _wait_for_bytes(self) -> None:
-        if self._waiter is not None:
-            raise RuntimeError("read_frame() called while another task is waiting for a frame")
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
-        self._wanted = True
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            self._wanted = False
-
     def _check_lost(self) -> None:
         if self._lost:
             raise self._exception or ConnectionResetError("connection lost")
@@ -247,8 +236,9 @@ class FramedReader:
             protocol._settle()
         return protocol._mgr
 
-    async def read_frame(self, rule: Rule | None = None) -> Frame:
-        """Wait for the next complete frame; the caller consumes it.
+    def read_frame(self, rule: Rule | None = None) -> Coroutine[Any, Any, Frame]:
+        """Wait for the next complete frame (``await reader.read_frame()``); the caller
+        consumes it.
 
         Returns a buffered frame at once. Raises :class:`StreamClosed` at the end of the stream
         (with ``.partial`` if it ended inside a frame), :class:`FrameTooLarge` when the frame
@@ -256,27 +246,12 @@ class FramedReader:
         :class:`FrameLifecycleError` while the previous frame is outstanding. Cancelling it (a
         timeout) loses nothing: the next call carries on with every byte received.
         """
-        protocol = self._protocol
-        mgr = protocol._mgr
-        if rule is None:
-            rule = self.rule
-        while True:
-            if protocol._reserved:
-                protocol._settle()
-            if protocol._paused and len(mgr) <= protocol._read_ahead // 2:
-                protocol._resume()  # the task caught up: read on before it runs dry
-            frame = mgr.next_frame(rule)
-            if frame is not None:
-                return frame
-            if protocol._exception is not None:
-                raise protocol._exception
-            protocol._resume()
-            await protocol._wait_for_bytes()
+        return _read(self, self.rule if rule is None else rule, False)
 
     def __aiter__(self) -> FramedReader:
         return self
 
-    async def __anext__(self) -> Frame:
+    def __anext__(self) -> Coroutine[Any, Any, Frame]:
         """The next frame, after consuming the one the previous step gave (unless the loop
         body did). Ends cleanly when the peer closes between frames; a close inside a frame
         raises :class:`StreamClosed`. A frame kept past its step is gone: copy it first."""
@@ -285,23 +260,44 @@ class FramedReader:
             self._yielded = None
             if not previous.consumed:
                 previous.consume()
-        protocol = self._protocol
-        try:
-            # The per-frame path, without a read_frame() coroutine when a frame is buffered.
-            frame = None
-            if not (protocol._reserved or protocol._paused):
-                frame = protocol._mgr.next_frame(self.rule)
-            if frame is None:
-                frame = await self.read_frame()
-        except StreamClosed as exc:
-            if exc.partial:
-                raise
-            raise StopAsyncIteration from None
-        self._yielded = frame
-        return frame
+        return _read(self, self.rule, True)
 
     def __repr__(self) -> str:
         return f"<FramedReader rule={self.rule!r} {self._protocol._mgr!r}>"
+
+
+async def _read(reader: FramedReader, rule: Rule, iterating: bool) -> Frame:
+    """``read_frame()`` and ``__anext__()``: one coroutine per frame, the only one a waiting
+    connection holds (thousands of idle connections each keep one)."""
+    protocol = reader._protocol
+    mgr = protocol._mgr
+    try:
+        while True:
+            if protocol._reserved:
+                protocol._settle()
+            if protocol._paused and len(mgr) <= protocol._read_ahead // 2:
+                protocol._resume()  # the task caught up: read on before it runs dry
+            frame = mgr.next_frame(rule)
+            if frame is not None:
+                if iterating:
+                    reader._yielded = frame
+                return frame
+            if protocol._exception is not None:
+                raise protocol._exception
+            protocol._resume()
+            if protocol._waiter is not None:
+                raise RuntimeError("read_frame() called while another task is waiting for a frame")
+            waiter = protocol._waiter = asyncio.get_running_loop().create_future()
+            protocol._wanted = True
+            try:
+                await waiter
+            finally:
+                protocol._waiter = None
+                protocol._wanted = False
+    except StreamClosed as exc:
+        if iterating and not exc.partial:
+            raise StopAsyncIteration from None
+        raise
 
 
 class FramedWriter:
