@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import subprocess
 import sys
+import tty
 from collections.abc import Awaitable, Coroutine
 from typing import Any, Callable, TypeVar
 
@@ -380,6 +383,21 @@ def test_connection_lost_with_an_error_raises_it_after_the_buffered_frames() -> 
     run(main())
 
 
+def test_eio_from_a_pty_transport_is_the_end_of_the_stream() -> None:
+    protocol = FramedProtocol(LINE)
+    protocol.connection_made(ScriptedTransport())
+    deliver(protocol, b"last\n")
+    protocol.connection_lost(OSError(errno.EIO, "Input/output error"))
+
+    async def main() -> None:
+        with await protocol.reader.read_frame() as frame:
+            assert frame == b"last"
+        with pytest.raises(StreamClosed):
+            await protocol.reader.read_frame()
+
+    run(main())
+
+
 def test_eof_keeps_a_plain_transport_open_for_writing() -> None:
     protocol = FramedProtocol(LINE)
     protocol.connection_made(ScriptedTransport())
@@ -402,6 +420,83 @@ def test_bad_arguments() -> None:
 
     with pytest.raises(TypeError, match="handler must be callable"):
         run(server(None))
+
+
+def test_drain_waits_while_writing_is_paused_and_one_cancelled_waiter_spares_the_others() -> None:
+    protocol = FramedProtocol(LINE)
+    protocol.connection_made(ScriptedTransport())
+    writer = protocol.writer
+
+    async def main() -> None:
+        await writer.drain()  # not paused: returns at once
+        protocol.pause_writing()
+        first = asyncio.ensure_future(writer.drain())
+        second = asyncio.ensure_future(writer.drain())
+        await asyncio.sleep(0)
+        assert not first.done()
+        first.cancel()
+        await asyncio.sleep(0)
+        assert not second.done()
+        protocol.resume_writing()
+        await second
+        closed = asyncio.ensure_future(writer.wait_closed())
+        await asyncio.sleep(0)
+        assert not closed.done()
+        protocol.connection_lost(None)
+        await closed
+        with pytest.raises(ConnectionResetError, match="connection lost"):
+            await writer.drain()
+
+    run(main())
+
+
+# ------------------------------------------------------------------------------------------
+# Pipes and pseudo-terminals through loop.connect_read_pipe (bytes, not buffers)
+
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="read pipes are POSIX")
+
+
+@posix_only
+def test_connect_read_pipe_frames_a_pipe() -> None:
+    async def main() -> list[bytes]:
+        read_fd, write_fd = os.pipe()
+        os.write(write_fd, b"$GPGGA,1\r\n$GPV")
+        os.write(write_fd, b"TG,2\r\n")
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+            transport, protocol = await asyncio.get_running_loop().connect_read_pipe(
+                lambda: FramedProtocol(until_delim(b"\r\n")), pipe
+            )
+            frames = [bytes(frame) async for frame in protocol.reader]
+            transport.close()
+        return frames
+
+    assert run(main()) == [b"$GPGGA,1", b"$GPVTG,2"]
+
+
+@posix_only
+def test_connect_read_pipe_frames_a_pty_like_a_serial_device() -> None:
+    async def main() -> None:
+        controller, device_fd = os.openpty()
+        tty.setraw(device_fd)
+        with os.fdopen(device_fd, "rb", buffering=0) as device:
+            transport, protocol = await asyncio.get_running_loop().connect_read_pipe(
+                lambda: FramedProtocol(until_delim(b"\r\n")), device
+            )
+            reader = protocol.reader
+            os.write(controller, b"*IDN?\r\nME")
+            with await reader.read_frame() as frame:
+                assert frame == b"*IDN?"
+            os.write(controller, b"AS?\r\n")
+            with await reader.read_frame() as frame:
+                assert frame == b"MEAS?"
+            os.close(controller)  # the device goes away
+            with pytest.raises(StreamClosed):  # the end, as in the blocking API
+                await reader.read_frame()
+            transport.close()
+
+    run(main())
 
 
 # ------------------------------------------------------------------------------------------

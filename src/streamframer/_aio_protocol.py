@@ -28,6 +28,7 @@ uses: ``await reader.read_frame()`` or ``async for frame in reader``. Decisions,
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
@@ -135,6 +136,16 @@ class FramedProtocol(asyncio.BufferedProtocol):
         else:
             self._scratch = None
             mgr.feed(memoryview(scratch)[:nbytes])
+        self._received()
+
+    def data_received(self, data: bytes) -> None:
+        """For transports that deliver ``bytes`` instead (``connect_read_pipe``: pipes, ptys,
+        serial devices): one copy into the manager."""
+        self._mgr.feed(data)
+        self._received()
+
+    def _received(self) -> None:
+        mgr = self._mgr
         if not self._paused:
             buffered = len(mgr)
             limit = mgr.max_size
@@ -157,6 +168,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._settle()
         self._lost = True
+        if isinstance(exc, OSError) and exc.errno == errno.EIO:
+            exc = None  # a pty whose other end closed (Linux): the end, as in the blocking API
         if exc is not None:
             self._exception = exc
         elif not self._mgr.at_eof:
