@@ -143,6 +143,48 @@ def test_end_of_stream_inside_a_frame_raises_with_the_partial_bytes() -> None:
     run(main())
 
 
+def test_async_for_leaves_alone_a_frame_the_loop_body_consumed() -> None:
+    async def main() -> list[bytes]:
+        reader, writer, peer = await framed_pair()
+        peer.send(b"one\ntwo\n")
+        peer.sock.close()
+        got = []
+        async for frame in reader:
+            with frame:
+                got.append(bytes(frame))
+        assert repr(reader).startswith("<FramedReader rule=")
+        writer.close()
+        return got
+
+    assert run(main()) == [b"one", b"two"]
+
+
+def test_writer_is_a_thin_layer_over_the_transport() -> None:
+    async def main() -> None:
+        _, writer, peer = await framed_pair()
+        assert writer.can_write_eof()
+        assert writer.get_extra_info("socket") is not None
+        assert writer.get_extra_info("no such thing", 7) == 7
+        writer.writelines([b"a", b"b\n"])
+        await writer.drain()
+        assert peer.recv_exactly(3) == b"ab\n"
+        assert not writer.is_closing()
+        writer.close()
+        assert writer.is_closing()
+        with pytest.raises(ConnectionResetError):
+            await writer.drain()  # closing: connection_lost runs, then drain reports it
+        await writer.wait_closed()
+        await writer.wait_closed()  # already closed: returns at once
+        peer.sock.close()
+
+    run(main())
+
+
+def test_writer_before_the_connection_is_made() -> None:
+    with pytest.raises(RuntimeError, match="not made yet"):
+        FramedProtocol(LINE).writer.write(b"x")
+
+
 def test_read_frame_rule_overrides_the_default_for_one_frame() -> None:
     async def main() -> None:
         reader, writer, peer = await framed_pair()

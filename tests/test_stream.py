@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import socket
@@ -185,6 +186,42 @@ def test_readinto_writes_straight_into_the_managed_buffer() -> None:
     ((kind, underlying),) = source.buffers
     assert kind is memoryview
     assert isinstance(underlying, bytearray)  # the manager's own buffer, no bytes in between
+
+
+class _ScriptedRaw(io.RawIOBase):
+    """Raises the scripted exceptions from readinto, in turn, then delivers ``data``."""
+
+    def __init__(self, errors: list[OSError], data: bytes) -> None:
+        self.errors = errors
+        self.data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.errors:
+            raise self.errors.pop(0)
+        size = min(len(buffer), len(self.data))
+        buffer[:size] = self.data[:size]
+        self.data = self.data[size:]
+        return size
+
+
+def test_blocking_io_error_from_readinto_is_would_block() -> None:
+    source = _ScriptedRaw([BlockingIOError(errno.EAGAIN, "try again")], b"later\n")
+    mgr = BufferManager()
+    assert read_with_rule(source, mgr, LINE) is None
+    assert len(mgr) == 0
+    with read_with_rule(source, mgr, LINE) as frame:  # type: ignore[union-attr]
+        assert frame == b"later"
+
+
+def test_eio_from_something_else_than_a_terminal_propagates() -> None:
+    source = _ScriptedRaw([OSError(errno.EIO, "Input/output error")], b"")
+    mgr = BufferManager()
+    with pytest.raises(OSError, match="Input/output error"):
+        read_with_rule(source, mgr, LINE)
+    assert not mgr.at_eof
 
 
 def test_a_source_that_cannot_be_read_is_a_type_error() -> None:
