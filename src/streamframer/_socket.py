@@ -83,7 +83,10 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
         frame = mgr.next_frame(rule)
         if frame is not None:
             return frame
-        if not _wait_readable(sock, deadline):
+        # The deadline is checked before every read, so a peer that keeps trickling bytes
+        # cannot stretch the wait.
+        expired = deadline is not None and time.monotonic() >= deadline
+        if expired or not _wait_readable(sock, deadline):
             raise TimeoutError(f"no complete frame within {timeout} s ({len(mgr)} bytes buffered)")
         _receive(sock, mgr)
 
