@@ -19,6 +19,7 @@ from streamframer import (
     FrameDiscarded,
     FrameLifecycleError,
     StreamClosed,
+    scpi_response,
     until_delim,
     until_eot,
 )
@@ -198,6 +199,31 @@ def test_read_frame_rule_overrides_the_default_for_one_frame() -> None:
         await close(writer, peer)
 
     run(main())
+
+
+def test_scpi_lines_and_binary_blocks_arriving_byte_by_byte() -> None:
+    waveform = bytes(range(256)) * 4  # newlines and every other byte value inside
+    block = b"#41024" + waveform + b"\n"
+
+    async def main() -> list[bytes]:
+        reader, writer, peer = await framed_pair(lambda: FramedProtocol(scpi_response()))
+        stream = b"ACME,Model 7\n" + block + b"+1.25E+00\n"
+        task = asyncio.ensure_future(collect(reader, 3))
+        for index in range(len(stream)):
+            peer.send(stream[index : index + 1])
+            await asyncio.sleep(0)
+        got = await task
+        await close(writer, peer)
+        return got
+
+    async def collect(reader: FramedReader, count: int) -> list[bytes]:
+        got = []
+        for _ in range(count):
+            with await reader.read_frame() as frame:
+                got.append(bytes(frame))
+        return got
+
+    assert run(main()) == [b"ACME,Model 7", waveform, b"+1.25E+00"]
 
 
 def test_a_second_task_waiting_at_the_same_time_is_refused() -> None:

@@ -33,7 +33,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 from ._buffer import BufferManager
-from ._errors import FrameLifecycleError, FrameTooLarge, StreamClosed
+from ._errors import FrameLifecycleError, StreamClosed
 
 if TYPE_CHECKING:
     from ._frame import Frame
@@ -120,7 +120,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
             self._settle()
         try:
             view = self._mgr.reserve()
-        except (FrameLifecycleError, FrameTooLarge):
+        except FrameLifecycleError:
             # A frame is outstanding (or the buffer is full, and reading is about to pause).
             scratch = self._scratch = bytearray(min(self._mgr.read_size, _SCRATCH_SIZE))
             return scratch

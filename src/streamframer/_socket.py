@@ -195,8 +195,8 @@ def _wait_readable(sock: Source, deadline: float | None) -> bool:
         if deadline is None and stream_blocks(sock):
             return True
         fd = stream_fileno(sock)
-        if fd is None:  # nothing to wait on: read, under the source's own timeout, until the end
-            return deadline is None or time.monotonic() < deadline
+        if fd is None:
+            return True  # nothing to wait on: read, under the source's own timeout
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     if hasattr(select, "poll"):  # no FD_SETSIZE limit: servers have more than 1024 sockets
         poller = select.poll()
