@@ -68,7 +68,6 @@ class FramedProtocol(asyncio.BufferedProtocol):
         "_scratch",
         "_transport",
         "_waiter",
-        "_wanted",
         "_write_paused",
         "reader",
     )
@@ -91,8 +90,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._reserved = False  # a get_buffer() reservation awaits its buffer_updated()
         self._scratch: bytearray | None = None  # handed out instead when reserve() cannot be
-        self._waiter: asyncio.Future[None] | None = None  # a task waiting for bytes
-        self._wanted = False  # a task wants bytes (woken, maybe not yet running): keep reading
+        # A task waiting for bytes; set until that task runs again, woken or not.
+        self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._write_paused = False
         self._drained: asyncio.Future[None] | None = None
@@ -149,7 +148,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
         if not self._paused:
             buffered = len(mgr)
             limit = mgr.max_size
-            if (buffered > self._read_ahead and not self._wanted) or (
+            if (buffered > self._read_ahead and self._waiter is None) or (
                 limit is not None and buffered >= limit
             ):
                 self._paused = True
@@ -292,12 +291,10 @@ async def _read(reader: FramedReader, rule: Rule, iterating: bool) -> Frame:
             if protocol._waiter is not None:
                 raise RuntimeError("read_frame() called while another task is waiting for a frame")
             waiter = protocol._waiter = asyncio.get_running_loop().create_future()
-            protocol._wanted = True
             try:
                 await waiter
             finally:
                 protocol._waiter = None
-                protocol._wanted = False
     except StreamClosed as exc:
         if iterating and not exc.partial:
             raise StopAsyncIteration from None
