@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ._buffer import BufferManager
 
-__all__ = ["ReadsInto", "receive_from_stream", "stream_blocks"]
+__all__ = ["ReadsInto", "receive_from_stream", "stream_blocks", "stream_fileno"]
 
 
 class ReadsInto(Protocol):
