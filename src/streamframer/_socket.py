@@ -3,7 +3,8 @@
 The functions here only move bytes from a source into a :class:`BufferManager` and ask it for
 frames; all framing happens in the manager and the rule. A source is anything with
 ``recv_into(buffer)`` (preferred: the bytes land in the managed buffer without a copy) or
-``recv(n)``: ``socket.socket``, ``ssl.SSLSocket``, ``socket.socketpair()`` ends, or a test double.
+``recv(n)``: ``socket.socket``, ``ssl.SSLSocket``, ``socket.socketpair()`` ends, or a test double;
+or a file-like object with ``readinto`` (serial ports, pipes, pty ends, files: see ``_stream``).
 
 Semantics, the stdlib's own:
 
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol, Union, cast
 
 from ._errors import StreamClosed
+from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
     from ._buffer import BufferManager
@@ -49,8 +51,8 @@ class _Receives(Protocol):
     def recv(self, bufsize: int, flags: int = ...) -> bytes: ...
 
 
-#: What the read functions accept: an object with ``recv_into`` or ``recv``.
-Source = Union[_ReceivesInto, _Receives]
+#: What the read functions accept: an object with ``recv_into``, ``recv`` or ``readinto``.
+Source = Union[_ReceivesInto, _Receives, ReadsInto]
 
 
 def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None:
@@ -150,10 +152,17 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
         recv_into = getattr(sock, "recv_into", None)
         if recv_into is not None:
             received = mgr._fill(recv_into)
-        else:
+        elif hasattr(sock, "recv"):
             data = cast(_Receives, sock).recv(mgr._read_size())
             mgr.feed(data)
             received = len(data)
+        elif hasattr(sock, "readinto"):
+            return receive_from_stream(cast(ReadsInto, sock), mgr)
+        else:
+            raise TypeError(
+                f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
+                "or readinto()"
+            )
     except _WOULD_BLOCK:
         return False
     except socket.timeout as exc:
@@ -174,12 +183,20 @@ def _wait_readable(sock: Source, deadline: float | None) -> bool:
     if pending is not None and pending():
         return True  # TLS: bytes already decrypted, the raw socket may have nothing more
     gettimeout = getattr(sock, "gettimeout", None)
-    if deadline is None and (gettimeout is None or gettimeout() != 0.0):
-        return True  # a blocking read waits by itself, under the socket's own timeout
+    if gettimeout is not None:
+        if deadline is None and gettimeout() != 0.0:
+            return True  # a blocking read waits by itself, under the socket's own timeout
+        fd = fileno()
+    else:  # a file-like source: a serial port, pipe, pty end or file
+        if deadline is None and stream_blocks(sock):
+            return True
+        fd = stream_fileno(sock)
+        if fd is None:
+            return True  # nothing to wait on: read, under the source's own timeout
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     if hasattr(select, "poll"):  # no FD_SETSIZE limit: servers have more than 1024 sockets
         poller = select.poll()
-        poller.register(fileno(), select.POLLIN)
+        poller.register(fd, select.POLLIN)
         return bool(poller.poll(None if remaining is None else remaining * 1000))
-    readable, _, _ = select.select([fileno()], [], [], remaining)  # pragma: no cover - Windows
+    readable, _, _ = select.select([fd], [], [], remaining)  # pragma: no cover - Windows
     return bool(readable)
