@@ -213,8 +213,8 @@ class BufferManager:
     def feed(self, data: BytesLike) -> None:
         """Append received bytes (the sans-IO way in).
 
-        It may be called while a frame is outstanding (an event loop delivers data whenever it
-        likes); those bytes wait, in order, until the frame is consumed.
+        It may be called while a frame is outstanding or a :meth:`view` is alive (an event loop
+        delivers data whenever it likes); those bytes wait, in order, until the buffer is free.
         """
         if self._pending is not None or self._backlog is not None or self._eof:
             if self._eof:
@@ -224,12 +224,16 @@ class BufferManager:
                 self._backlog = []
             self._backlog.append(data)  # after the backlog, in order; the next read appends it
             return
-        if self._head:
-            self._compact()
         try:
+            if self._head:
+                self._compact()
             self._buf += data
-        except BufferError:
-            raise FrameLifecycleError(_EXPORTED) from None
+        except (BufferError, FrameLifecycleError):
+            # A view() of the buffer is alive. Event loops deliver bytes when they like, so
+            # feeding never fails for it: the bytes wait, in order, and the next read appends
+            # them (or reports the view that still blocks it).
+            self._backlog = [bytes(memoryview(data))]
+            self._rule = None
 
     def feed_eof(self) -> None:
         """Mark the end of the stream: once the buffered frames are taken, ``next_frame`` raises
