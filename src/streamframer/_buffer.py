@@ -94,6 +94,7 @@ class BufferManager:
         "_next_read",
         "_overflowed",
         "_pending",
+        "_plain",
         "_reserved",
         "_reserved_size",
         "_rule",
@@ -119,6 +120,7 @@ class BufferManager:
         self._head = 0
         self._scan = 0
         self._rule: Rule | None = None
+        self._plain = False  # _rule is a Delimited without options: read_with_rule's fast path
         # What the buffer is lent out to: the outstanding Frame, or _RESERVED between reserve()
         # and commit(). Either way the buffer must not move, and reading waits.
         self._pending: object = None
@@ -374,10 +376,11 @@ class BufferManager:
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
+            self._plain = type(rule) is Delimited and rule._plain
         buf = self._buf
         if type(rule) is Delimited:
             # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
-            index = buf.find(rule.delimiter, self._scan)
+            index = buf.find(rule._needle, self._scan)
             if index < 0:
                 # The delimiter may have begun in the last len(delimiter) - 1 bytes.
                 size = len(buf)

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol, Union, cast
 
 from ._errors import StreamClosed
+from ._frame import Frame, _new
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
@@ -64,6 +65,20 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
     the end of the stream raises :class:`StreamClosed`; ``max_size`` reached raises
     :class:`FrameTooLarge`.
     """
+    if mgr._pending is None and rule is mgr._rule and mgr._plain:
+        # The per-frame hot path, BufferManager.next_frame's for a plain delimiter, inline: a
+        # frame buffered with room to spare costs no further call. The rest goes through it.
+        index = mgr._buf.find(rule._needle, mgr._scan)  # type: ignore[attr-defined]
+        if index >= 0:
+            consume = index + rule._length  # type: ignore[attr-defined]
+            if consume - mgr._head <= mgr._limit:
+                mgr._start = mgr._head
+                mgr._end = index
+                mgr._consume = consume
+                taken: Frame = _new(Frame)
+                taken._mgr = mgr
+                mgr._pending = taken
+                return taken
     frame = mgr.next_frame(rule)
     if frame is None and _receive(sock, mgr):
         frame = mgr.next_frame(rule)
