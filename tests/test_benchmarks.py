@@ -24,6 +24,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import run  # noqa: E402
 from framebench import memory, sf_paths, timing  # noqa: E402
 from framebench import workloads as w  # noqa: E402
+from framebench.report import size  # noqa: E402
 
 SF_PATHS = [
     "streamframer per-frame: read_with_rule + consume",
@@ -68,8 +69,10 @@ TARGETS = [
     "iter_frames, 64 B lines vs Twisted",
     "iter_payloads, 64 B lines vs Twisted",
     "drain, 64 B lines vs Twisted",
-    "per-frame, 16 MiB frame vs asyncio",
-    "per-frame, 64 MiB vs 16 MiB per-byte cost",
+    # The one-frame workloads' sizes in --smoke mode.
+    f"per-frame, one {size(run.MODES['smoke'].frame16m)} frame vs asyncio",
+    f"per-frame, {size(run.MODES['smoke'].frame64m)} vs {size(run.MODES['smoke'].frame16m)} "
+    "frame per-byte cost",
     "loopback 64 B lines vs asyncio",
     "loopback 8 KiB lines vs raw recv_into",
     "memory peak, per-frame path, vs largest frame + 2x read size",
