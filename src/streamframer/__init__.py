@@ -6,6 +6,7 @@ ends; the caller gets a zero-copy :class:`Frame` and removes it with ``frame.con
 
 from ._buffer import DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, BufferManager
 from ._errors import (
+    FrameDiscarded,
     FrameLifecycleError,
     FrameTooLarge,
     FramingError,
@@ -24,6 +25,7 @@ __all__ = [
     "BufferManager",
     "Delimited",
     "Frame",
+    "FrameDiscarded",
     "FrameLifecycleError",
     "FrameSpan",
     "FrameTooLarge",

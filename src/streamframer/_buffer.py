@@ -26,10 +26,11 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+import sys
+from typing import TYPE_CHECKING, Literal, Union
 
-from ._errors import FrameLifecycleError, FrameTooLarge, StreamClosed
-from ._frame import Frame, new_frame
+from ._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
+from ._frame import Frame, _new, new_frame
 from ._rules import Delimited, FrameSpan, NeedMore
 
 if TYPE_CHECKING:
@@ -43,8 +44,13 @@ DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
-_MIN_READ_SIZE = 4096
-_ZEROS = memoryview(bytes(DEFAULT_READ_SIZE))
+_MIN_READ_SIZE = 1024
+# max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
+_NO_LIMIT = sys.maxsize
+_ZEROS_SIZE = DEFAULT_READ_SIZE
+_ZEROS = memoryview(bytes(_ZEROS_SIZE))
+
+_RESERVED = object()  # BufferManager._pending between reserve() and commit()
 
 _EXPORTED = (
     "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
@@ -60,6 +66,16 @@ class BufferManager:
     Bytes persist across reads until a frame is consumed. ``max_size`` bounds the bytes one frame
     may occupy (header, payload and delimiter); ``None`` opts out explicitly. ``read_size`` is the
     most one read asks the source for.
+
+    ``on_overflow`` says what happens to a frame larger than ``max_size``: ``"error"`` raises
+    :class:`FrameTooLarge` and keeps the bytes for inspection; ``"discard"`` drops the frame (up to
+    the end the rule finds, or the size its header declared), then raises
+    :class:`FrameDiscarded` once, with the count, and carries on with the next frame.
+
+    ``on_eof`` says what happens to a trailing partial frame when the stream ends: ``"raise"``
+    raises :class:`StreamClosed` with the bytes in ``.partial``; ``"frame"`` delivers them as a
+    last frame (for devices that simply close after their last message), then raises
+    :class:`StreamClosed` with nothing partial.
     """
 
     __slots__ = (
@@ -67,40 +83,67 @@ class BufferManager:
         "_backlog",
         "_buf",
         "_consume",
+        "_deferred",
+        "_discarded",
         "_end",
         "_eof",
         "_head",
-        "_max_size",
+        "_limit",
         "_next_read",
+        "_overflowed",
         "_pending",
         "_reserved",
+        "_reserved_size",
         "_rule",
         "_scan",
+        "_skip",
         "_start",
         "_view",
+        "on_eof",
+        "on_overflow",
         "read_size",
     )
 
     def __init__(
-        self, max_size: int | None = DEFAULT_MAX_SIZE, *, read_size: int = DEFAULT_READ_SIZE
+        self,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+        *,
+        read_size: int = DEFAULT_READ_SIZE,
+        on_overflow: Literal["error", "discard"] = "error",
+        on_eof: Literal["raise", "frame"] = "raise",
     ) -> None:
         self._buf = bytearray()
         self._head = 0
         self._scan = 0
         self._rule: Rule | None = None
-        self._pending: Frame | None = None
+        # What the buffer is lent out to: the outstanding Frame, or _RESERVED between reserve()
+        # and commit(). Either way the buffer must not move, and reading waits.
+        self._pending: object = None
         self._start = self._end = self._consume = 0
         self._view: memoryview | None = None
         self._backlog: list[bytes] | None = None
         self._reserved: memoryview | None = None
+        self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
-        self._max_size = _check_max_size(max_size)
+        self._limit = _check_max_size(max_size)
         if isinstance(read_size, bool) or not isinstance(read_size, int):
             raise TypeError(f"read_size must be an int, not {type(read_size).__name__}")
         if read_size < 1:
             raise ValueError(f"read_size must be positive, got {read_size}")
         self.read_size = read_size
         self._next_read = read_size
+        if on_overflow not in ("error", "discard"):
+            raise ValueError(f"on_overflow must be 'error' or 'discard', got {on_overflow!r}")
+        if on_eof not in ("raise", "frame"):
+            raise ValueError(f"on_eof must be 'raise' or 'frame', got {on_eof!r}")
+        self.on_overflow = on_overflow
+        self.on_eof = on_eof
+        # Discard policy state: bytes dropped so far of an oversized frame (None: not dropping),
+        # and how many more to drop when its size is known from a header.
+        self._overflowed = False
+        self._deferred: FrameTooLarge | None = None
+        self._discarded: int | None = None
+        self._skip = 0
 
     # ----------------------------------------------------------------------------------------
     # Inspection and recovery
@@ -108,11 +151,12 @@ class BufferManager:
     @property
     def max_size(self) -> int | None:
         """The most bytes one frame may occupy, or ``None`` for no limit. Settable."""
-        return self._max_size
+        return None if self._limit == _NO_LIMIT else self._limit
 
     @max_size.setter
     def max_size(self, value: int | None) -> None:
-        self._max_size = _check_max_size(value)
+        self._limit = _check_max_size(value)
+        self._overflowed = False
 
     @property
     def at_eof(self) -> bool:
@@ -122,16 +166,20 @@ class BufferManager:
     def __len__(self) -> int:
         """How many bytes are buffered and not yet consumed (an outstanding frame included)."""
         size = len(self._buf) - self._head
+        if self._reserved is not None:
+            size -= self._reserved_size
         if self._backlog is not None:
             size += sum(map(len, self._backlog))
         return size
 
     def view(self) -> memoryview:
-        """A read-only view of the unconsumed bytes, without copying.
+        """A read-only view of the unconsumed bytes, without copying (not while a frame or a
+        reservation is outstanding: the frame is the view then).
 
         Release it (``with mgr.view() as v: ...``) before the next read: while it is alive the
         buffer cannot grow, and reads raise :class:`FrameLifecycleError`.
         """
+        self._check_idle()
         self._flush_backlog()
         return memoryview(self._buf)[self._head :].toreadonly()
 
@@ -150,9 +198,9 @@ class BufferManager:
             raise ValueError(
                 f"cannot discard {n} bytes: {len(self._buf) - self._head} are buffered"
             )
-        self._head += n
+        self._head += n  # deleted lazily, like consumed frames
         self._scan = self._head
-        self._compact()
+        self._overflowed = False
 
     # ----------------------------------------------------------------------------------------
     # Bytes in
@@ -163,14 +211,16 @@ class BufferManager:
         It may be called while a frame is outstanding (an event loop delivers data whenever it
         likes); those bytes wait, in order, until the frame is consumed.
         """
-        if self._eof:
-            raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
-        if self._pending is not None or self._reserved is not None:
+        if self._pending is not None or self._backlog is not None or self._eof:
+            if self._eof:
+                raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
+            data = bytes(memoryview(data))  # refuses str and int, as bytearray += does
             if self._backlog is None:
                 self._backlog = []
-            self._backlog.append(bytes(data))
+            self._backlog.append(data)  # after the backlog, in order; the next read appends it
             return
-        self._compact()
+        if self._head:
+            self._compact()
         try:
             self._buf += data
         except BufferError:
@@ -189,18 +239,27 @@ class BufferManager:
         (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
         capped so that the buffer never holds more than ``max_size`` bytes.
         """
-        self._check_idle()
-        if self._reserved is not None:
-            raise FrameLifecycleError("reserve() called again before commit()")
-        self._compact()
-        size = self._read_size(size)
+        if self._pending is not None or self._backlog is not None:
+            self._check_idle()
+            self._flush_backlog()
+        if self._head:
+            self._compact()
         buf = self._buf
         at = len(buf)
+        room = self._limit - at
+        if size is None or size <= 0:
+            size = self._next_read
+        if size > room:
+            if room <= 0:
+                raise self._full()
+            size = room
         try:
-            buf += _ZEROS[:size] if size <= len(_ZEROS) else bytes(size)
+            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
         except BufferError:
             raise FrameLifecycleError(_EXPORTED) from None
         view = self._reserved = memoryview(buf)[at:]
+        self._reserved_size = size
+        self._pending = _RESERVED
         return view
 
     def commit(self, nbytes: int) -> None:
@@ -208,21 +267,24 @@ class BufferManager:
         view = self._reserved
         if view is None:
             raise FrameLifecycleError("commit() without reserve()")
-        if not 0 <= nbytes <= len(view):
-            raise ValueError(f"commit({nbytes}) outside the {len(view)} reserved bytes")
-        buf = self._buf
-        at = len(buf) - len(view)
+        unused = self._reserved_size - nbytes
+        if not 0 <= nbytes <= self._reserved_size:
+            raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         try:
             view.release()
-            del buf[at + nbytes :]
+            if unused:
+                del self._buf[-unused:]
         except BufferError:
             raise FrameLifecycleError(
                 "the view reserve() returned is still exported; release it before commit()"
             ) from None
         self._reserved = None
-        # Ask for about twice what the source delivered last time, within [4 KiB, read_size].
-        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, 2 * nbytes))
-        self._flush_backlog()
+        self._pending = None
+        # A full read suggests more is waiting: ask for twice as much next time. A short one
+        # shows what the source delivers: ask for about that, and zero-fill no more than needed.
+        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, nbytes if unused else 2 * nbytes))
+        if self._backlog is not None:
+            self._settle_backlog()
 
     # ----------------------------------------------------------------------------------------
     # Frames out
@@ -238,24 +300,50 @@ class BufferManager:
         if self._pending is not None:
             raise self._outstanding()
         if rule is not self._rule:
+            # Overflows clear _rule, so that their state is checked here, off the hot path.
+            if self._deferred is not None:
+                exc, self._deferred = self._deferred, None
+                raise exc
+            if self._backlog is not None:
+                self._flush_backlog()
+            if self._overflowed:
+                raise FrameLifecycleError(
+                    f"the buffer still holds the frame that exceeded max_size={self._limit}: "
+                    "recover with clear(), discard(n) or a larger max_size before reading on"
+                )
+            if self._discarded is not None:
+                self._discard_step(rule)
+                return None  # still inside the frame (the step raises once it is gone)
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
         buf = self._buf
         if type(rule) is Delimited:
-            # The contract of Delimited.__call__, inline: no compaction, no result objects.
-            delimiter = rule.delimiter
-            index = buf.find(delimiter, self._scan)
+            # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
+            index = buf.find(rule.delimiter, self._scan)
             if index < 0:
-                self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-                self._need_more(None)
-                return None
-            consume = index + len(delimiter)
+                # The delimiter may have begun in the last len(delimiter) - 1 bytes.
+                size = len(buf)
+                scan = size - rule._length + 1
+                self._scan = scan if scan > self._head else self._head
+                if size - self._head < self._limit and not self._eof:
+                    return None
+                return self._need_more(None)
+            head = self._head
+            consume = index + rule._length
+            if consume - head > self._limit:
+                return self._frame(head, index, consume)  # raises or discards
             if rule.keep_delimiter:
-                return self._frame(self._head, consume, consume)
-            if index > self._head and buf[index - 1] == rule.strip:
-                return self._frame(self._head, index - 1, consume)
-            return self._frame(self._head, index, consume)
+                index = consume
+            elif rule.strip is not None and index > head and buf[index - 1] == rule.strip:
+                index -= 1
+            self._start = head
+            self._end = index
+            self._consume = consume
+            frame: Frame = _new(Frame)
+            frame._mgr = self
+            self._pending = frame
+            return frame
 
         self._compact()
         result = rule(buf, self._scan)
@@ -268,8 +356,7 @@ class BufferManager:
             if not 0 <= result.resume <= len(buf):
                 raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
             self._scan = result.resume
-            self._need_more(result.frame_size)
-            return None
+            return self._need_more(result.frame_size)
         raise TypeError(f"a rule must return NeedMore or FrameSpan, {rule!r} returned {result!r}")
 
     def drain(self, rule: Rule) -> list[bytes]:
@@ -289,11 +376,18 @@ class BufferManager:
         payloads = []
         try:
             while (frame := self.next_frame(rule)) is not None:
-                payloads.append(bytes(self._buf[self._start : self._end]))
+                payloads.append(frame.tobytes())
                 frame.consume()
-        except (FrameTooLarge, StreamClosed):
+        except FrameTooLarge as exc:
             if not payloads:
                 raise
+            # Raised once, on the next call, after the frames that came before it.
+            self._deferred = exc
+            self._rule = None
+        except Exception:
+            if not payloads:
+                raise
+            # Nothing was consumed for the failing frame, so the next call meets it again.
         return payloads
 
     def _split(self, rule: Delimited) -> list[bytes] | None:
@@ -302,22 +396,23 @@ class BufferManager:
         Returns ``None`` when the frame-by-frame path must decide (an oversized frame).
         """
         if rule is not self._rule:
-            self._rule = rule
-            self._scan = self._head
+            return None  # a new rule or an overflow: next_frame sorts that out
         buf = self._buf
         delimiter = rule.delimiter
         if buf.find(delimiter, self._scan) < 0:
             # The guard that keeps a frame arriving in many reads linear: nothing is split
             # (nor rescanned) until its delimiter is there.
             self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-            self._need_more(None)
-            return []
+            last = self._need_more(None)  # raises at the limit; the tail at EOF with on_eof="frame"
+            if last is None:
+                return []
+            with last:
+                return [last.tobytes()]
         # split() parses left to right like repeated find(), so self-overlapping delimiters
         # (b"aba") end frames exactly where next_frame would.
         payloads = memoryview(buf)[self._head :].tobytes().split(delimiter)
         leftover = len(payloads.pop())
-        limit = self._max_size
-        if limit is not None and max(map(len, payloads)) + len(delimiter) > limit:
+        if max(map(len, payloads)) + len(delimiter) > self._limit:
             return None
         self._head = len(buf) - leftover
         self._scan = max(self._head, len(buf) - len(delimiter) + 1)
@@ -327,38 +422,95 @@ class BufferManager:
     # Internals shared with Frame and the I/O adapters
 
     def _frame(self, start: int, end: int, consume: int) -> Frame:
-        limit = self._max_size
-        if limit is not None and consume - self._head > limit:
-            raise FrameTooLarge(limit, consume - self._head)
+        limit = self._limit
+        if consume - self._head > limit:
+            if self.on_overflow == "error":
+                raise self._overflow(consume - self._head)
+            self._discarded = 0
+            self._drop(consume - self._head)
+            self._report_discard()
         self._start = start
         self._end = end
         self._consume = consume
         frame = self._pending = new_frame(self)
         return frame
 
-    def _need_more(self, frame_size: int | None) -> None:
+    def _need_more(self, frame_size: int | None) -> Frame | None:
+        """The rule needs more bytes: enforce the end of the stream and the limit."""
         buffered = len(self._buf) - self._head
         if self._eof:
+            if buffered and self.on_eof == "frame":
+                end = len(self._buf)
+                return self._frame(self._head, end, end)
             raise StreamClosed(bytes(self._buf[self._head :]))
-        limit = self._max_size
-        if limit is not None:
-            if frame_size is not None and frame_size > limit:
-                raise FrameTooLarge(limit, frame_size)
-            if buffered >= limit:
-                raise FrameTooLarge(limit, buffered)
+        limit = self._limit
+        declared = frame_size is not None and frame_size > limit
+        if declared or buffered >= limit:
+            size = frame_size if declared and frame_size is not None else buffered
+            if self.on_overflow == "error":
+                raise self._overflow(size)
+            self._discarded = 0
+            self._rule = None  # routes the next calls to _discard_step
+            if declared:
+                self._skip = size
+            self._discard_step(None)
+        return None
+
+    def _overflow(self, size: int) -> FrameTooLarge:
+        """The error for a frame of ``size`` bytes over the limit, raised once: until the caller
+        recovers, reads raise :class:`FrameLifecycleError` instead of looping on it."""
+        self._overflowed = True
+        self._rule = None
+        return FrameTooLarge(self._limit, size)
+
+    def _discard_step(self, rule: Rule | None) -> None:
+        """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded`
+        once all of it is gone. ``rule`` finds where the frame ends when its size is unknown."""
+        if self._skip:  # the size is known from a header: drop exactly that many bytes
+            self._skip -= self._drop(min(self._skip, len(self._buf) - self._head))
+            if not self._skip:
+                self._report_discard()
+            return
+        if rule is not None:
+            self._compact()
+            result = rule(self._buf, self._scan)
+            if type(result) is FrameSpan:
+                self._drop(result.consume - self._head)
+                self._report_discard()
+            assert type(result) is NeedMore, result
+            self._scan = result.resume
+        if self._eof:
+            self._drop(len(self._buf) - self._head)
+            self._report_discard()
+        # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
+        # the rule re-examines from the start (no progress), only dropping everything frees room.
+        examined = self._scan - self._head
+        if examined > 0:
+            self._drop(examined)
+        elif len(self._buf) - self._head >= self._limit:
+            self._drop(len(self._buf) - self._head)
+
+    def _drop(self, n: int) -> int:
+        """Forget ``n`` bytes of the oversized frame being discarded."""
+        self._head += n
+        self._scan = max(self._scan, self._head)
+        assert self._discarded is not None
+        self._discarded += n
+        return n
+
+    def _report_discard(self) -> None:
+        discarded, self._discarded, self._skip = self._discarded, None, 0
+        raise FrameDiscarded(self._limit, discarded or 0)
 
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so
         that the buffer never holds more than ``max_size`` bytes."""
         if size is None or size <= 0:
             size = self._next_read
-        limit = self._max_size
-        if limit is not None:
-            buffered = len(self)
-            if buffered >= limit:
-                raise FrameTooLarge(limit, buffered)
-            size = min(size, limit - buffered)
-        return size
+        room = self._limit - len(self)
+        if room <= 0:
+            raise self._full()
+        return size if size < room else room
 
     def _compact(self) -> None:
         """Delete the consumed prefix, so that index 0 is the first unconsumed byte."""
@@ -372,22 +524,40 @@ class BufferManager:
             self._scan -= head
 
     def _flush_backlog(self) -> None:
-        """Append the bytes fed while a frame was outstanding."""
+        """Append the bytes fed while the buffer was lent out, once it is free. Raises
+        :class:`FrameLifecycleError`, with nothing lost, while a view of the buffer is alive."""
         backlog = self._backlog
-        if backlog is not None and self._pending is None and self._reserved is None:
-            self._backlog = None
+        if backlog is not None and self._pending is None:
             self._compact()
             try:
                 self._buf += b"".join(backlog)
             except BufferError:
-                self._backlog = backlog
                 raise FrameLifecycleError(_EXPORTED) from None
+            self._backlog = None
+
+    def _full(self) -> FrameLifecycleError:
+        # next_frame raises FrameTooLarge when a full buffer holds no frame, so a read into a
+        # full buffer means frames were left untaken.
+        return FrameLifecycleError(
+            f"the buffer is full ({len(self)} bytes, max_size={self._limit}): take the buffered "
+            "frames with next_frame() before reading more"
+        )
+
+    def _settle_backlog(self) -> None:
+        """Flush the backlog now if possible, otherwise at the next read: the buffer was just
+        handed back (consume, commit), and that must not fail because a view blocks the flush."""
+        try:
+            self._flush_backlog()
+        except FrameLifecycleError:
+            self._rule = None  # routes the next next_frame() to the flush
 
     def _check_idle(self) -> None:
         if self._pending is not None:
             raise self._outstanding()
 
     def _outstanding(self) -> FrameLifecycleError:
+        if self._pending is _RESERVED:
+            return FrameLifecycleError("reserve() is waiting for its commit(): call commit() first")
         return FrameLifecycleError(
             f"the previous frame ({self._end - self._start} bytes) is still outstanding: "
             "call frame.consume() (or use 'with frame:') before reading the next one"
@@ -396,12 +566,12 @@ class BufferManager:
     def __repr__(self) -> str:
         state = " frame outstanding" if self._pending is not None else ""
         eof = " eof" if self._eof else ""
-        return f"<BufferManager {len(self)} bytes buffered, max_size={self._max_size}{state}{eof}>"
+        return f"<BufferManager {len(self)} bytes buffered, max_size={self.max_size}{state}{eof}>"
 
 
-def _check_max_size(value: int | None) -> int | None:
+def _check_max_size(value: int | None) -> int:
     if value is None:
-        return None
+        return _NO_LIMIT
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"max_size must be an int or None, not {type(value).__name__}")
     if value < 1:

@@ -11,6 +11,7 @@ No error loses data: whatever was buffered when an error was raised is still in 
 from __future__ import annotations
 
 __all__ = [
+    "FrameDiscarded",
     "FrameLifecycleError",
     "FrameTooLarge",
     "FramingError",
@@ -30,9 +31,10 @@ class FrameTooLarge(StreamFramerError):
     finds a frame longer than ``max_size``, or when a length header declares one (checked before
     the body is awaited). It is the peer's fault, or a limit set too low.
 
-    The buffered bytes stay in the manager. The condition persists, so reading again raises again
-    until you recover: ``mgr.clear()`` drops everything, ``mgr.discard(n)`` drops the first ``n``
-    bytes, or raise ``mgr.max_size``.
+    It is raised once. The buffered bytes stay in the manager for inspection, and reading again
+    raises :class:`FrameLifecycleError` until you recover: ``mgr.clear()`` drops everything,
+    ``mgr.discard(n)`` drops the first ``n`` bytes, or a larger ``mgr.max_size`` lets the frame
+    complete. (A manager with ``on_overflow="discard"`` recovers by itself.)
     """
 
     def __init__(self, limit: int, size: int) -> None:
@@ -41,6 +43,18 @@ class FrameTooLarge(StreamFramerError):
         self.limit = limit
         #: The frame size known so far: the buffered bytes, or the size a header declared.
         self.size = size
+
+
+class FrameDiscarded(FrameTooLarge):
+    """Raised once after a manager with ``on_overflow="discard"`` dropped an oversized frame.
+
+    ``size`` is the number of bytes dropped. Nothing else was lost: the next read carries on
+    with the frame after it. Being a :class:`FrameTooLarge`, it is caught where that is.
+    """
+
+    def __init__(self, limit: int, size: int) -> None:
+        super().__init__(limit, size)
+        self.args = (f"discarded a frame of {size} bytes exceeding max_size={limit}",)
 
 
 class FramingError(StreamFramerError):

@@ -85,10 +85,11 @@ class Delimited:
     what makes the per-frame path fast; calling it follows the public contract like any rule.
     """
 
-    __slots__ = ("delimiter", "keep_delimiter", "strip")
+    __slots__ = ("_length", "delimiter", "keep_delimiter", "strip")
 
     def __init__(self, delimiter: bytes, *, strip: int | None, keep_delimiter: bool) -> None:
         self.delimiter = delimiter
+        self._length = len(delimiter)
         self.strip = strip
         self.keep_delimiter = keep_delimiter
 
