@@ -140,7 +140,15 @@ def run_in_memory(key: str, sizes: Sizes) -> tuple[str, list[Result]]:
     return wl.title, results
 
 
-def header(mode: str, sizes: Sizes) -> str:
+def load() -> str:
+    """The 1-minute load average: how busy the machine was (the numbers are relative to it)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # pragma: no cover - platforms without it
+        return "unknown"
+
+
+def header(mode: str, sizes: Sizes, load_at_start: str) -> str:
     versions = [f"streamframer {streamframer.__version__}"]
     for module in ("twisted", "h11"):
         try:
@@ -152,7 +160,8 @@ def header(mode: str, sizes: Sizes) -> str:
     return (
         f"# streamframer benchmarks ({mode})\n\n"
         f"{python} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, {today}; "
-        f"{', '.join(versions)}. Best of {sizes.repeats}; ratios are of the same run.\n"
+        f"{', '.join(versions)}. Best of {sizes.repeats}; ratios are of the same run. "
+        f"Load average {load_at_start} at the start, {load()} at the end.\n"
     )
 
 
@@ -176,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(ALL)}")
 
-    out = [header(mode, sizes)]
+    load_at_start = load()
+    out: list[str] = []
     by_key: dict[str, list[Result]] = {}
     in_memory = []
     for key in (k for k in IN_MEMORY if k in selected):
@@ -218,12 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle = memory.idle_manager_bytes()
         peaks = (found, bound)
         out.append(
-            f"## Memory: {report.size(payload + 1)} frames over a {report.size(stream)} stream, "
+            f"## Memory: frames of {report.size(payload)} + b'\\n' over a {report.size(stream)} "
+            "stream, "
             f"{report.size(read_size)} reads; bound = largest frame + 2 x read size = "
             f"{report.size(bound)}\n"
         )
         out.append(report.memory_table(found, bound, idle) + "\n")
 
+    out.insert(0, header(mode, sizes, load_at_start))
     found_targets = report.targets(by_key, per_byte, peaks, idle)
     if found_targets:
         out.append("## Targets\n")
