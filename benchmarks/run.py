@@ -25,7 +25,7 @@ from typing import Callable
 
 from framebench import loopback, memory, peers, report, sf_paths
 from framebench import workloads as w
-from framebench.timing import Expected, Result, measure
+from framebench.timing import Expected, Result, allocation_cost, measure
 from framebench.workloads import KiB, MiB, Workload
 
 import streamframer
@@ -199,7 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     per_byte = None
     if "frame16m" in by_key and "frame64m" in by_key:
-        text, per_byte = report.per_byte_table(by_key["frame16m"], by_key["frame64m"])
+        reference = tuple(
+            allocation_cost(by_key[key][0].stream_bytes, sizes.repeats)
+            for key in ("frame16m", "frame64m")
+        )
+        text, per_byte = report.per_byte_table(by_key["frame16m"], by_key["frame64m"], reference)
         out.append("## Per-byte cost of one large frame in 1 KiB reads: must stay flat\n")
         out.append(text + "\n")
 

@@ -79,9 +79,10 @@ def _cells(result: Result, ref: Result | None) -> list[str]:
 
 
 def per_byte_table(
-    small: Sequence[Result], large: Sequence[Result]
+    small: Sequence[Result], large: Sequence[Result], reference: tuple[float, float]
 ) -> tuple[str, dict[str, float]]:
-    """Per-byte cost of the large frame over that of the small one, per implementation."""
+    """Per-byte cost of the large frame over that of the small one, per implementation, and
+    the same for allocating and filling one block of each size (``reference``, in seconds)."""
     ratios = {}
     rows = []
     by_name = {r.impl: r for r in small}
@@ -94,6 +95,9 @@ def per_byte_table(
         ratios[result.impl] = large_ns / small_ns
         cells = [f"{small_ns:.3f}", f"{large_ns:.3f}", f"{large_ns / small_ns:.2f}"]
         rows.append([result.impl, *cells])
+    small_ns, large_ns = (t / r[0].stream_bytes * 1e9 for t, r in zip(reference, (small, large)))
+    cells = [f"{small_ns:.3f}", f"{large_ns:.3f}", f"{large_ns / small_ns:.2f}"]
+    rows.append(["reference: allocate and fill one block of the frame's size, no framing", *cells])
     small_size, large_size = size(small[0].stream_bytes), size(large[0].stream_bytes)
     header = ["implementation", f"ns/byte, {small_size}", f"ns/byte, {large_size}", "ratio"]
     return table(header, rows, numeric=3), ratios

@@ -152,6 +152,19 @@ def timed(impl: Impl) -> tuple[float, tuple[int, int]]:
         return time.process_time() - start, got
 
 
+def allocation_cost(size: int, repeats: int) -> float:
+    """Best CPU time to allocate and fill one ``size``-byte object: what memory itself costs
+    at that size on this machine (large blocks may come from fresh, page-faulting memory)."""
+    best = float("inf")
+    for _ in range(repeats):
+        with gc_off():
+            start = time.process_time()
+            block = b"\x01" * size
+            best = min(best, time.process_time() - start)
+        del block
+    return best
+
+
 @contextmanager
 def gc_off() -> Iterator[None]:
     gc.collect()
