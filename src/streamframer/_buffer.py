@@ -27,11 +27,13 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Callable, Literal, Union
 
-from ._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
+from ._batch import drain
+from ._errors import FrameLifecycleError, FrameTooLarge
 from ._frame import Frame, _new, new_frame
-from ._rules import Delimited, FrameSpan, NeedMore
+from ._limits import discard_step, need_more, oversized_frame
+from ._rules import Delimited, FrameSpan, NeedMore, Skip
 
 if TYPE_CHECKING:
     from ._rules import Rule
@@ -44,7 +46,7 @@ DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
-_MIN_READ_SIZE = 1024
+_MIN_READ_SIZE = 256
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 _NO_LIMIT = sys.maxsize
 _ZEROS_SIZE = DEFAULT_READ_SIZE
@@ -102,6 +104,7 @@ class BufferManager:
         "on_eof",
         "on_overflow",
         "read_size",
+        "skipped",
     )
 
     def __init__(
@@ -144,6 +147,8 @@ class BufferManager:
         self._deferred: FrameTooLarge | None = None
         self._discarded: int | None = None
         self._skip = 0
+        #: Bytes rules skipped as belonging to no frame (:class:`Skip`), over the stream's life.
+        self.skipped = 0
 
     # ----------------------------------------------------------------------------------------
     # Inspection and recovery
@@ -286,6 +291,54 @@ class BufferManager:
         if self._backlog is not None:
             self._settle_backlog()
 
+    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+        """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
+        ``commit()`` in one call, since it runs once per read. Returns what ``read_into``
+        returned: a count, ``0`` at the end of the stream, ``None`` from a non-blocking stream
+        with nothing to read."""
+        if self._pending is not None or self._backlog is not None:
+            self._check_idle()
+            self._flush_backlog()
+        if self._head:
+            self._compact()
+        buf = self._buf
+        at = len(buf)
+        size = self._next_read
+        if size > self._limit - at:
+            size = self._limit - at
+            if size <= 0:
+                raise self._full()
+        try:
+            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
+        except BufferError:
+            raise FrameLifecycleError(_EXPORTED) from None
+        view = memoryview(buf)[at:]
+        got = None
+        try:
+            got = read_into(view)
+        finally:
+            count = got or 0
+            try:
+                view.release()
+                if count < size:
+                    del buf[at + count :]
+            except BufferError:
+                raise FrameLifecycleError(
+                    f"{read_into!r} kept an export of the buffer it was given"
+                ) from None
+            # A full read suggests more is waiting: ask for twice as much next time. A short one
+            # shows what the source delivers: ask for about that, and zero-fill no more.
+            if count == size:
+                count *= 2
+            self._next_read = (
+                count
+                if _MIN_READ_SIZE <= count <= self.read_size
+                else _MIN_READ_SIZE
+                if count < _MIN_READ_SIZE
+                else self.read_size
+            )
+        return got
+
     # ----------------------------------------------------------------------------------------
     # Frames out
 
@@ -312,7 +365,7 @@ class BufferManager:
                     "recover with clear(), discard(n) or a larger max_size before reading on"
                 )
             if self._discarded is not None:
-                self._discard_step(rule)
+                discard_step(self, rule)
                 return None  # still inside the frame (the step raises once it is gone)
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
@@ -328,7 +381,7 @@ class BufferManager:
                 self._scan = scan if scan > self._head else self._head
                 if size - self._head < self._limit and not self._eof:
                     return None
-                return self._need_more(None)
+                return need_more(self, None)
             head = self._head
             consume = index + rule._length
             if consume - head > self._limit:
@@ -347,6 +400,9 @@ class BufferManager:
 
         self._compact()
         result = rule(buf, self._scan)
+        while type(result) is Skip:
+            self._skip_bytes(rule, result)
+            result = rule(buf, self._scan)
         if type(result) is FrameSpan:
             start, end, consume = result
             if not 0 <= start <= end <= consume <= len(buf) or consume == 0:
@@ -356,8 +412,20 @@ class BufferManager:
             if not 0 <= result.resume <= len(buf):
                 raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
             self._scan = result.resume
-            return self._need_more(result.frame_size)
-        raise TypeError(f"a rule must return NeedMore or FrameSpan, {rule!r} returned {result!r}")
+            return need_more(self, result.frame_size)
+        raise TypeError(
+            f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
+        )
+
+    def _skip_bytes(self, rule: Rule, result: Skip) -> None:
+        """Drop the bytes a rule said belong to no frame (noise before a start marker)."""
+        count = result.nbytes
+        if not 0 < count <= len(self._buf) - self._head:
+            raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(self)} bytes")
+        self._head += count
+        self._scan = self._head
+        self.skipped += count
+        self._compact()
 
     def drain(self, rule: Rule) -> list[bytes]:
         """Every complete frame buffered now, as ``bytes`` copies, all consumed.
@@ -367,56 +435,7 @@ class BufferManager:
         like :meth:`next_frame`, but only once the frames before the trouble were returned by
         an earlier call: frames already found are never dropped.
         """
-        if self._pending is not None:
-            raise self._outstanding()
-        if type(rule) is Delimited and rule.strip is None and not rule.keep_delimiter:
-            split = self._split(rule)
-            if split is not None:
-                return split
-        payloads = []
-        try:
-            while (frame := self.next_frame(rule)) is not None:
-                payloads.append(frame.tobytes())
-                frame.consume()
-        except FrameTooLarge as exc:
-            if not payloads:
-                raise
-            # Raised once, on the next call, after the frames that came before it.
-            self._deferred = exc
-            self._rule = None
-        except Exception:
-            if not payloads:
-                raise
-            # Nothing was consumed for the failing frame, so the next call meets it again.
-        return payloads
-
-    def _split(self, rule: Delimited) -> list[bytes] | None:
-        """``drain`` for a plain delimiter, in C: one ``find``, one copy, one ``split``.
-
-        Returns ``None`` when the frame-by-frame path must decide (an oversized frame).
-        """
-        if rule is not self._rule:
-            return None  # a new rule or an overflow: next_frame sorts that out
-        buf = self._buf
-        delimiter = rule.delimiter
-        if buf.find(delimiter, self._scan) < 0:
-            # The guard that keeps a frame arriving in many reads linear: nothing is split
-            # (nor rescanned) until its delimiter is there.
-            self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-            last = self._need_more(None)  # raises at the limit; the tail at EOF with on_eof="frame"
-            if last is None:
-                return []
-            with last:
-                return [last.tobytes()]
-        # split() parses left to right like repeated find(), so self-overlapping delimiters
-        # (b"aba") end frames exactly where next_frame would.
-        payloads = memoryview(buf)[self._head :].tobytes().split(delimiter)
-        leftover = len(payloads.pop())
-        if max(map(len, payloads)) + len(delimiter) > self._limit:
-            return None
-        self._head = len(buf) - leftover
-        self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-        return payloads
+        return drain(self, rule)
 
     # ----------------------------------------------------------------------------------------
     # Internals shared with Frame and the I/O adapters
@@ -424,83 +443,12 @@ class BufferManager:
     def _frame(self, start: int, end: int, consume: int) -> Frame:
         limit = self._limit
         if consume - self._head > limit:
-            if self.on_overflow == "error":
-                raise self._overflow(consume - self._head)
-            self._discarded = 0
-            self._drop(consume - self._head)
-            self._report_discard()
+            oversized_frame(self, consume - self._head)
         self._start = start
         self._end = end
         self._consume = consume
         frame = self._pending = new_frame(self)
         return frame
-
-    def _need_more(self, frame_size: int | None) -> Frame | None:
-        """The rule needs more bytes: enforce the end of the stream and the limit."""
-        buffered = len(self._buf) - self._head
-        if self._eof:
-            if buffered and self.on_eof == "frame":
-                end = len(self._buf)
-                return self._frame(self._head, end, end)
-            raise StreamClosed(bytes(self._buf[self._head :]))
-        limit = self._limit
-        declared = frame_size is not None and frame_size > limit
-        if declared or buffered >= limit:
-            size = frame_size if declared and frame_size is not None else buffered
-            if self.on_overflow == "error":
-                raise self._overflow(size)
-            self._discarded = 0
-            self._rule = None  # routes the next calls to _discard_step
-            if declared:
-                self._skip = size
-            self._discard_step(None)
-        return None
-
-    def _overflow(self, size: int) -> FrameTooLarge:
-        """The error for a frame of ``size`` bytes over the limit, raised once: until the caller
-        recovers, reads raise :class:`FrameLifecycleError` instead of looping on it."""
-        self._overflowed = True
-        self._rule = None
-        return FrameTooLarge(self._limit, size)
-
-    def _discard_step(self, rule: Rule | None) -> None:
-        """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded`
-        once all of it is gone. ``rule`` finds where the frame ends when its size is unknown."""
-        if self._skip:  # the size is known from a header: drop exactly that many bytes
-            self._skip -= self._drop(min(self._skip, len(self._buf) - self._head))
-            if not self._skip:
-                self._report_discard()
-            return
-        if rule is not None:
-            self._compact()
-            result = rule(self._buf, self._scan)
-            if type(result) is FrameSpan:
-                self._drop(result.consume - self._head)
-                self._report_discard()
-            assert type(result) is NeedMore, result
-            self._scan = result.resume
-        if self._eof:
-            self._drop(len(self._buf) - self._head)
-            self._report_discard()
-        # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
-        # the rule re-examines from the start (no progress), only dropping everything frees room.
-        examined = self._scan - self._head
-        if examined > 0:
-            self._drop(examined)
-        elif len(self._buf) - self._head >= self._limit:
-            self._drop(len(self._buf) - self._head)
-
-    def _drop(self, n: int) -> int:
-        """Forget ``n`` bytes of the oversized frame being discarded."""
-        self._head += n
-        self._scan = max(self._scan, self._head)
-        assert self._discarded is not None
-        self._discarded += n
-        return n
-
-    def _report_discard(self) -> None:
-        discarded, self._discarded, self._skip = self._discarded, None, 0
-        raise FrameDiscarded(self._limit, discarded or 0)
 
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so

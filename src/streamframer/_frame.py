@@ -78,7 +78,9 @@ class Frame:
     __bytes__ = tobytes
 
     def __len__(self) -> int:
-        mgr = self._live()
+        mgr = self._mgr
+        if mgr._pending is not self:  # _live() inline: len() is on many hot loops
+            raise FrameLifecycleError(_CONSUMED)
         return mgr._end - mgr._start
 
     def consume(self) -> None:

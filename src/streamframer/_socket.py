@@ -147,13 +147,9 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
     if mgr.at_eof:
         return True
     try:
-        if hasattr(sock, "recv_into"):
-            view = mgr.reserve()
-            received = 0
-            try:
-                received = sock.recv_into(view)
-            finally:
-                mgr.commit(received)
+        recv_into = getattr(sock, "recv_into", None)
+        if recv_into is not None:
+            received = mgr._fill(recv_into)
         else:
             data = sock.recv(mgr._read_size())
             mgr.feed(data)
