@@ -107,7 +107,10 @@ def section(all_tables: dict[str, list[list[str]]], prefix: str) -> list[list[st
 
 
 def base_name(name: str) -> str:
-    """The row name without the rule in brackets, which depends on the rules available."""
+    """The row name without the rule in brackets, which depends on the rules available (the
+    user-written rule's own row, present once a built-in rule exists, keeps its name)."""
+    if name == USER_RULE_ROW:
+        return name
     return re.sub(r" \[(length_prefixed\(4\)|ieee_block\(\)|user-written rule)\]$", "", name)
 
 
