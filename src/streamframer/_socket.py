@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol, Union
+from typing import TYPE_CHECKING, Protocol, Union, cast
 
 from ._errors import StreamClosed
 
@@ -144,14 +144,14 @@ else:  # pragma: no cover - exercised on 3.9 only
 def _receive(sock: Source, mgr: BufferManager) -> bool:
     """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
     False if a non-blocking source had nothing to read."""
-    if mgr.at_eof:
+    if mgr._eof:
         return True
     try:
         recv_into = getattr(sock, "recv_into", None)
         if recv_into is not None:
             received = mgr._fill(recv_into)
         else:
-            data = sock.recv(mgr._read_size())
+            data = cast(_Receives, sock).recv(mgr._read_size())
             mgr.feed(data)
             received = len(data)
     except _WOULD_BLOCK:
