@@ -288,6 +288,8 @@ async def _read(reader: FramedReader, rule: Rule, iterating: bool) -> Frame:
             if protocol._exception is not None:
                 raise protocol._exception
             protocol._resume()
+            if not len(mgr):
+                mgr.shrink()  # idle connections, thousands of them, hold no spare capacity
             if protocol._waiter is not None:
                 raise RuntimeError("read_frame() called while another task is waiting for a frame")
             waiter = protocol._waiter = asyncio.get_running_loop().create_future()

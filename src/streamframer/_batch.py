@@ -56,11 +56,12 @@ def _split(mgr: BufferManager, rule: Delimited) -> list[bytes] | None:
     if rule is not mgr._rule:
         return None  # a new rule or an overflow: next_frame sorts that out
     buf = mgr._buf
+    tail = mgr._tail
     delimiter = rule.delimiter
-    if buf.find(delimiter, mgr._scan) < 0:
+    if buf.find(delimiter, mgr._scan, tail) < 0:
         # The guard that keeps a frame arriving in many reads linear: nothing is split
         # (nor rescanned) until its delimiter is there.
-        mgr._scan = max(mgr._head, len(buf) - len(delimiter) + 1)
+        mgr._scan = max(mgr._head, tail - len(delimiter) + 1)
         last = need_more(mgr, None)  # raises at the limit; the tail at EOF with on_eof="frame"
         if last is None:
             return []
@@ -68,10 +69,10 @@ def _split(mgr: BufferManager, rule: Delimited) -> list[bytes] | None:
             return [last.tobytes()]
     # split() parses left to right like repeated find(), so self-overlapping delimiters
     # (b"aba") end frames exactly where next_frame would.
-    payloads = memoryview(buf)[mgr._head :].tobytes().split(delimiter)
+    payloads = memoryview(buf)[mgr._head : tail].tobytes().split(delimiter)
     leftover = len(payloads.pop())
     if max(map(len, payloads)) + len(delimiter) > mgr._limit:
         return None
-    mgr._head = len(buf) - leftover
-    mgr._scan = max(mgr._head, len(buf) - len(delimiter) + 1)
+    mgr._head = tail - leftover
+    mgr._scan = max(mgr._head, tail - len(delimiter) + 1)
     return payloads

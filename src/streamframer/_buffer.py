@@ -15,8 +15,13 @@ Goals, in order:
 
 Layout of ``_buf`` (absolute indices)::
 
-    0 ........ _head ............. _scan ........ len(_buf)
-    | consumed | unconsumed, already examined | not yet examined |
+    0 ........ _head ............. _scan ............ _tail ........ len(_buf)
+    | consumed | unconsumed, already examined | not yet examined | spare |
+
+The spare capacity after ``_tail`` is kept between reads, so that a read neither zero-fills nor
+resizes the bytearray in the common case; it is trimmed to about the next read's size, and away
+entirely before a custom rule sees the buffer (the rule contract promises exactly the unconsumed
+bytes).
 
 While a frame is outstanding, its span is ``_start:_end`` and consuming it sets ``_head`` to
 ``_consume``. A memoryview of the buffer pins its size (CPython refuses to resize an exported
@@ -101,6 +106,7 @@ class BufferManager:
         "_scan",
         "_skip",
         "_start",
+        "_tail",
         "_view",
         "on_eof",
         "on_overflow",
@@ -118,6 +124,7 @@ class BufferManager:
     ) -> None:
         self._buf = bytearray()
         self._head = 0
+        self._tail = 0  # end of the received bytes; spare capacity follows
         self._scan = 0
         self._rule: Rule | None = None
         self._plain = False  # _rule is a Delimited without options: read_with_rule's fast path
@@ -172,9 +179,7 @@ class BufferManager:
 
     def __len__(self) -> int:
         """How many bytes are buffered and not yet consumed (an outstanding frame included)."""
-        size = len(self._buf) - self._head
-        if self._reserved is not None:
-            size -= self._reserved_size
+        size = self._tail - self._head
         if self._backlog is not None:
             size += sum(map(len, self._backlog))
         return size
@@ -188,7 +193,14 @@ class BufferManager:
         """
         self._check_idle()
         self._flush_backlog()
-        return memoryview(self._buf)[self._head :].toreadonly()
+        return memoryview(self._buf)[self._head : self._tail].toreadonly()
+
+    def shrink(self) -> None:
+        """Give back the spare capacity kept for the next read: the buffer then holds just its
+        unconsumed bytes. For a connection about to sit idle (the asyncio reader calls it before
+        it waits with nothing buffered); reads work the same afterwards."""
+        self._check_idle()
+        self._trim()
 
     def clear(self) -> None:
         """Drop every unconsumed byte: the recovery after a :class:`FrameTooLarge` or
@@ -201,10 +213,8 @@ class BufferManager:
             raise TypeError(f"n must be an int, not {type(n).__name__}")
         self._check_idle()
         self._flush_backlog()
-        if not 0 <= n <= len(self._buf) - self._head:
-            raise ValueError(
-                f"cannot discard {n} bytes: {len(self._buf) - self._head} are buffered"
-            )
+        if not 0 <= n <= self._tail - self._head:
+            raise ValueError(f"cannot discard {n} bytes: {self._tail - self._head} are buffered")
         self._head += n  # deleted lazily, like consumed frames
         self._scan = self._head
         self._overflowed = False
@@ -227,9 +237,9 @@ class BufferManager:
             self._backlog.append(data)  # after the backlog, in order; the next read appends it
             return
         try:
-            if self._head:
-                self._compact()
+            self._trim()
             self._buf += data
+            self._tail = len(self._buf)
         except (BufferError, FrameLifecycleError):
             # A view() of the buffer is alive. Event loops deliver bytes when they like, so
             # feeding never fails for it: the bytes wait, in order, and the next read appends
@@ -256,7 +266,7 @@ class BufferManager:
         if self._head:
             self._compact()
         buf = self._buf
-        at = len(buf)
+        at = self._tail
         room = self._limit - at
         if size is None or size <= 0:
             size = self._next_read
@@ -264,11 +274,13 @@ class BufferManager:
             if room <= 0:
                 raise self._full()
             size = room
-        try:
-            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
-        except BufferError:
-            raise FrameLifecycleError(_EXPORTED) from None
-        view = self._reserved = memoryview(buf)[at:]
+        missing = at + size - len(buf)
+        if missing > 0:
+            try:
+                buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
+            except BufferError:
+                raise FrameLifecycleError(_EXPORTED) from None
+        view = self._reserved = memoryview(buf)[at : at + size]
         self._reserved_size = size
         self._pending = _RESERVED
         return view
@@ -278,22 +290,18 @@ class BufferManager:
         view = self._reserved
         if view is None:
             raise FrameLifecycleError("commit() without reserve()")
-        unused = self._reserved_size - nbytes
         if not 0 <= nbytes <= self._reserved_size:
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         try:
             view.release()
-            if unused:
-                del self._buf[-unused:]
         except BufferError:
             raise FrameLifecycleError(
                 "the view reserve() returned is still exported; release it before commit()"
             ) from None
         self._reserved = None
         self._pending = None
-        # A full read suggests more is waiting: ask for twice as much next time. A short one
-        # shows what the source delivers: ask for about that, and zero-fill no more than needed.
-        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, nbytes if unused else 2 * nbytes))
+        self._tail += nbytes
+        self._plan_next_read(nbytes, self._reserved_size)
         if self._backlog is not None:
             self._settle_backlog()
 
@@ -308,41 +316,32 @@ class BufferManager:
         if self._head:
             self._compact()
         buf = self._buf
-        at = len(buf)
+        at = self._tail
         size = self._next_read
         if size > self._limit - at:
             size = self._limit - at
             if size <= 0:
                 raise self._full()
-        try:
-            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
-        except BufferError:
-            raise FrameLifecycleError(_EXPORTED) from None
-        view = memoryview(buf)[at:]
+        missing = at + size - len(buf)
+        if missing > 0:
+            try:
+                buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
+            except BufferError:
+                raise FrameLifecycleError(_EXPORTED) from None
+        view = memoryview(buf)[at : at + size]
         got = None
         try:
             got = read_into(view)
         finally:
-            count = got or 0
             try:
                 view.release()
-                if count < size:
-                    del buf[at + count :]
             except BufferError:
                 raise FrameLifecycleError(
                     f"{read_into!r} kept an export of the buffer it was given"
                 ) from None
-            # A full read suggests more is waiting: ask for twice as much next time. A short one
-            # shows what the source delivers: ask for about that, and zero-fill no more.
-            if count == size:
-                count *= 2
-            self._next_read = (
-                count
-                if _MIN_READ_SIZE <= count <= self.read_size
-                else _MIN_READ_SIZE
-                if count < _MIN_READ_SIZE
-                else self.read_size
-            )
+            if got:
+                self._tail = at + got
+            self._plan_next_read(got or 0, size)
         return got
 
     # ----------------------------------------------------------------------------------------
@@ -380,10 +379,10 @@ class BufferManager:
         buf = self._buf
         if type(rule) is Delimited:
             # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
-            index = buf.find(rule._needle, self._scan)
+            index = buf.find(rule._needle, self._scan, self._tail)
             if index < 0:
                 # The delimiter may have begun in the last len(delimiter) - 1 bytes.
-                size = len(buf)
+                size = self._tail
                 scan = size - rule._length + 1
                 self._scan = scan if scan > self._head else self._head
                 if size - self._head < self._limit and not self._eof:
@@ -405,7 +404,7 @@ class BufferManager:
             self._pending = frame
             return frame
 
-        self._compact()
+        self._trim()
         result = rule(buf, self._scan)
         while type(result) is Skip:
             self._skip_bytes(rule, result)
@@ -427,7 +426,7 @@ class BufferManager:
     def _skip_bytes(self, rule: Rule, result: Skip) -> None:
         """Drop the bytes a rule said belong to no frame (noise before a start marker)."""
         count = result.nbytes
-        if not 0 < count <= len(self._buf) - self._head:
+        if not 0 < count <= self._tail - self._head:
             raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(self)} bytes")
         self._head += count
         self._scan = self._head
@@ -457,6 +456,17 @@ class BufferManager:
         frame = self._pending = new_frame(self)
         return frame
 
+    def _plan_next_read(self, got: int, asked: int) -> None:
+        """Size the next read after one that brought ``got`` of ``asked`` bytes, and keep about
+        that much spare capacity (an idle connection should not hold a large buffer)."""
+        # A full read suggests more is waiting: ask for twice as much next time. A short one
+        # shows what the source delivers: ask for about that.
+        wanted = 2 * got if got == asked else got
+        wanted = _MIN_READ_SIZE if wanted < _MIN_READ_SIZE else wanted
+        self._next_read = wanted = self.read_size if wanted > self.read_size else wanted
+        if len(self._buf) - self._tail > wanted:
+            del self._buf[self._tail + wanted :]
+
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so
         that the buffer never holds more than ``max_size`` bytes."""
@@ -477,17 +487,30 @@ class BufferManager:
                 raise FrameLifecycleError(_EXPORTED) from None
             self._head = 0
             self._scan -= head
+            self._tail -= head
+
+    def _trim(self) -> None:
+        """Compact, and drop the spare capacity: the buffer then holds exactly the unconsumed
+        bytes, as the rule contract promises a custom rule."""
+        if self._head:
+            self._compact()
+        if len(self._buf) != self._tail:
+            try:
+                del self._buf[self._tail :]
+            except BufferError:
+                raise FrameLifecycleError(_EXPORTED) from None
 
     def _flush_backlog(self) -> None:
         """Append the bytes fed while the buffer was lent out, once it is free. Raises
         :class:`FrameLifecycleError`, with nothing lost, while a view of the buffer is alive."""
         backlog = self._backlog
         if backlog is not None and self._pending is None:
-            self._compact()
+            self._trim()
             try:
                 self._buf += b"".join(backlog)
             except BufferError:
                 raise FrameLifecycleError(_EXPORTED) from None
+            self._tail = len(self._buf)
             self._backlog = None
 
     def _full(self) -> FrameLifecycleError:

@@ -137,6 +137,7 @@ def _release_view(mgr: BufferManager) -> None:
     view.release()  # never handed out, so it has no exports of its own
     try:
         del mgr._buf[: mgr._consume]
+        mgr._tail -= mgr._consume
     except BufferError:
         mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
         raise FrameLifecycleError(

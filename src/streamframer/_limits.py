@@ -33,12 +33,12 @@ __all__ = ["discard_step", "need_more", "oversized_frame"]
 def need_more(mgr: BufferManager, frame_size: int | None) -> Frame | None:
     """The rule needs more bytes: apply the end of the stream and the limit. Returns the last
     frame under ``on_eof="frame"``, else ``None`` (or raises)."""
-    buffered = len(mgr._buf) - mgr._head
+    buffered = mgr._tail - mgr._head
     if mgr._eof:
         if buffered and mgr.on_eof == "frame":
-            end = len(mgr._buf)
+            end = mgr._tail
             return mgr._frame(mgr._head, end, end)
-        raise StreamClosed(bytes(mgr._buf[mgr._head :]))
+        raise StreamClosed(bytes(mgr._buf[mgr._head : mgr._tail]))
     limit = mgr._limit
     declared = frame_size is not None and frame_size > limit
     if declared or buffered >= limit:
@@ -66,12 +66,12 @@ def discard_step(mgr: BufferManager, rule: Rule | None) -> None:
     """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded` once
     all of it is gone. ``rule`` finds where the frame ends when its size is unknown."""
     if mgr._skip:  # the size is known from a header: drop exactly that many bytes
-        mgr._skip -= _drop(mgr, min(mgr._skip, len(mgr._buf) - mgr._head))
+        mgr._skip -= _drop(mgr, min(mgr._skip, mgr._tail - mgr._head))
         if not mgr._skip:
             _report_discard(mgr)
         return
     if rule is not None:
-        mgr._compact()
+        mgr._trim()
         result = rule(mgr._buf, mgr._scan)
         if type(result) is Skip:
             # The rule resynchronises by itself: the rest of the oversized frame is its noise.
@@ -83,15 +83,15 @@ def discard_step(mgr: BufferManager, rule: Rule | None) -> None:
         assert type(result) is NeedMore, result
         mgr._scan = result.resume
     if mgr._eof:
-        _drop(mgr, len(mgr._buf) - mgr._head)
+        _drop(mgr, mgr._tail - mgr._head)
         _report_discard(mgr)
     # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
     # the rule re-examines from the start (no progress), only dropping everything frees room.
     examined = mgr._scan - mgr._head
     if examined > 0:
         _drop(mgr, examined)
-    elif len(mgr._buf) - mgr._head >= mgr._limit:
-        _drop(mgr, len(mgr._buf) - mgr._head)
+    elif mgr._tail - mgr._head >= mgr._limit:
+        _drop(mgr, mgr._tail - mgr._head)
 
 
 def _overflow_error(mgr: BufferManager, size: int) -> FrameTooLarge:

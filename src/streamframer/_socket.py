@@ -69,7 +69,7 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
         # The per-frame hot path, BufferManager.next_frame's for a plain delimiter, inline: a
         # frame buffered with room to spare costs no further call. The rest goes through it.
         buf = mgr._buf
-        index = buf.find(rule._needle, mgr._scan)  # type: ignore[attr-defined]
+        index = buf.find(rule._needle, mgr._scan, mgr._tail)  # type: ignore[attr-defined]
         if index >= 0:
             consume = index + rule._length  # type: ignore[attr-defined]
             if consume - mgr._head <= mgr._limit:
@@ -80,10 +80,10 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                 taken._mgr = mgr
                 mgr._pending = taken
                 return taken
-        elif len(buf) - mgr._head < mgr._limit and not mgr._eof:
+        elif mgr._tail - mgr._head < mgr._limit and not mgr._eof:
             # No frame, and room to read: note how far the search went, as next_frame would,
             # and read without searching again first.
-            scan = len(buf) - rule._length + 1  # type: ignore[attr-defined]
+            scan = mgr._tail - rule._length + 1  # type: ignore[attr-defined]
             mgr._scan = scan if scan > mgr._head else mgr._head
             return mgr.next_frame(rule) if _receive(sock, mgr) else None
     frame = mgr.next_frame(rule)
