@@ -66,13 +66,19 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
     :class:`FrameTooLarge`.
     """
     if mgr._pending is None and rule is mgr._rule and mgr._plain:
-        # The per-frame hot path, BufferManager.next_frame's for a plain delimiter, inline: a
-        # frame buffered with room to spare costs no further call. The rest goes through it.
+        # The per-frame and per-read hot path: BufferManager.next_frame's search for a plain
+        # delimiter, inline, around at most one read. Whatever is not simply "a frame" or "no
+        # frame yet" (the limit, the end of the stream, an oversized frame) is left to it.
         buf = mgr._buf
-        index = buf.find(rule._needle, mgr._scan, mgr._tail)  # type: ignore[attr-defined]
-        if index >= 0:
-            consume = index + rule._length  # type: ignore[attr-defined]
-            if consume - mgr._head <= mgr._limit:
+        needle = rule._needle  # type: ignore[attr-defined]
+        length: int = rule._length  # type: ignore[attr-defined]
+        has_read = False
+        while True:
+            index = buf.find(needle, mgr._scan, mgr._tail)
+            if index >= 0:
+                consume = index + length
+                if consume - mgr._head > mgr._limit:
+                    break
                 mgr._start = mgr._head
                 mgr._end = index
                 mgr._consume = consume
@@ -80,12 +86,16 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                 taken._mgr = mgr
                 mgr._pending = taken
                 return taken
-        elif mgr._tail - mgr._head < mgr._limit and not mgr._eof:
-            # No frame, and room to read: note how far the search went, as next_frame would,
-            # and read without searching again first.
-            scan = mgr._tail - rule._length + 1  # type: ignore[attr-defined]
+            if mgr._tail - mgr._head >= mgr._limit or mgr._eof:
+                break
+            # The delimiter may have begun in the last len(delimiter) - 1 bytes.
+            scan = mgr._tail - length + 1
             mgr._scan = scan if scan > mgr._head else mgr._head
-            return mgr.next_frame(rule) if _receive(sock, mgr) else None
+            if has_read or not _receive(sock, mgr):
+                return None
+            has_read = True
+        if has_read:
+            return mgr.next_frame(rule)
     frame = mgr.next_frame(rule)
     if frame is None and _receive(sock, mgr):
         frame = mgr.next_frame(rule)
