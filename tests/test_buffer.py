@@ -1,0 +1,609 @@
+"""BufferManager: bytes in (feed, reserve/commit), frames out (next_frame, drain), inspection and
+recovery, custom rule results, rule switching, and the overflow / EOF policies.
+
+Limits, memory and linear time are in ``test_buffer_limits.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamframer import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_READ_SIZE,
+    BufferManager,
+    FrameDiscarded,
+    FrameLifecycleError,
+    FrameSpan,
+    FramingError,
+    FrameTooLarge,
+    NeedMore,
+    StreamClosed,
+    until_delim,
+    until_eot,
+)
+
+LINE = until_delim(b"\n")
+
+
+def buffered(mgr: BufferManager) -> bytes:
+    with mgr.view() as view:
+        return bytes(view)
+
+
+def take(mgr: BufferManager, rule: Any = LINE) -> bytes | None:
+    """The next frame's payload, consumed; None when no frame is complete."""
+    frame = mgr.next_frame(rule)
+    if frame is None:
+        return None
+    with frame:
+        return bytes(frame)
+
+
+# --------------------------------------------------------------------------------------------
+# Construction
+
+
+def test_defaults() -> None:
+    mgr = BufferManager()
+    assert mgr.max_size == DEFAULT_MAX_SIZE == 16 * 1024 * 1024
+    assert mgr.read_size == DEFAULT_READ_SIZE
+    assert len(mgr) == 0
+    assert not mgr.at_eof
+    assert buffered(mgr) == b""
+    assert mgr.next_frame(LINE) is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"max_size": 0}, ValueError, "max_size must be positive"),
+        ({"max_size": -1}, ValueError, "max_size must be positive"),
+        ({"max_size": 1.5}, TypeError, "max_size must be an int or None, not float"),
+        ({"max_size": True}, TypeError, "not bool"),
+        ({"max_size": "10"}, TypeError, "not str"),
+        ({"read_size": 0}, ValueError, "read_size must be positive"),
+        ({"read_size": 1.0}, TypeError, "read_size must be an int"),
+        ({"read_size": False}, TypeError, "not bool"),
+        ({"on_overflow": "drop"}, ValueError, "on_overflow must be"),
+        ({"on_eof": "ignore"}, ValueError, "on_eof must be"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        BufferManager(**kwargs)
+
+
+def test_max_size_is_settable_and_checked() -> None:
+    mgr = BufferManager(max_size=None)
+    assert mgr.max_size is None
+    mgr.max_size = 10
+    assert mgr.max_size == 10
+    with pytest.raises(ValueError, match="positive"):
+        mgr.max_size = 0
+    with pytest.raises(TypeError, match="not float"):
+        mgr.max_size = 2.0  # type: ignore[assignment]
+    assert mgr.max_size == 10
+
+
+# --------------------------------------------------------------------------------------------
+# feed()
+
+
+def test_feed_accepts_bytes_like() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a")
+    mgr.feed(bytearray(b"b"))
+    mgr.feed(memoryview(b"xcx")[1:2])
+    mgr.feed(b"")
+    mgr.feed(b"\n")
+    assert len(mgr) == 4
+    assert take(mgr) == b"abc"
+
+
+def test_feed_while_a_frame_is_outstanding_keeps_order() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb")
+    frame = mgr.next_frame(LINE)
+    assert frame == b"a"
+    mgr.feed(b"\nc")
+    mgr.feed(bytearray(b"\n"))
+    mgr.feed(memoryview(b"d\n"))
+    assert len(mgr) == 8  # the outstanding frame, its delimiter and everything fed since
+    assert frame == b"a"  # the frame did not move
+    frame.consume()
+    assert [take(mgr), take(mgr), take(mgr), take(mgr)] == [b"b", b"c", b"d", None]
+
+
+def test_feed_while_view_alive_then_consume_loses_nothing() -> None:
+    """B1: a backlog flushed while BufferManager.view() is alive must not be dropped."""
+    mgr = BufferManager()
+    mgr.feed(b"a\n")
+    frame = mgr.next_frame(LINE)
+    assert frame is not None
+    view = mgr.view()
+    mgr.feed(b"b\n")
+    try:
+        frame.consume()
+    except FrameLifecycleError:
+        assert not frame.consumed, "consume() raised, yet the frame is gone"
+        view.release()
+        frame.consume()
+    view.release()
+    assert len(mgr) == 2
+    assert take(mgr) == b"b"
+
+
+@pytest.mark.parametrize("data", [5, "text", None, 1.5, [1, 2]])
+def test_feed_rejects_non_bytes_whatever_the_state(data: Any) -> None:
+    """B6: feed(5) while a frame is outstanding must not append five NUL bytes."""
+    idle = BufferManager()
+    with pytest.raises(TypeError):
+        idle.feed(data)
+    assert len(idle) == 0
+    busy = BufferManager()
+    busy.feed(b"a\n")
+    frame = busy.next_frame(LINE)
+    assert frame is not None
+    with pytest.raises(TypeError):
+        busy.feed(data)
+    frame.consume()
+    assert len(busy) == 0
+
+
+def test_feed_after_feed_eof_is_refused() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb")
+    mgr.feed_eof()
+    with pytest.raises(FrameLifecycleError, match="after feed_eof"):
+        mgr.feed(b"\n")
+    assert take(mgr) == b"a"
+    with pytest.raises(StreamClosed) as info:
+        mgr.next_frame(LINE)
+    assert info.value.partial == b"b"
+    assert buffered(mgr) == b"b"  # the partial bytes stay in the manager too
+    with pytest.raises(StreamClosed):  # and the end is reported again
+        mgr.next_frame(LINE)
+
+
+def test_clean_eof_reports_empty_partial() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\n")
+    mgr.feed_eof()
+    assert take(mgr) == b"a"
+    with pytest.raises(StreamClosed, match="cleanly") as info:
+        mgr.next_frame(LINE)
+    assert info.value.partial == b""
+    assert isinstance(info.value, EOFError)
+
+
+# --------------------------------------------------------------------------------------------
+# reserve() / commit()
+
+
+def test_reserve_commit_appends_exactly_what_was_written() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"ab")
+    view = mgr.reserve()
+    assert len(view) >= 4096
+    assert not view.readonly
+    view[:4] = b"c\nde"
+    mgr.commit(4)
+    assert buffered(mgr) == b"abc\nde"
+    assert take(mgr) == b"abc"
+    mgr.reserve(100)
+    mgr.commit(0)  # a failed read
+    assert buffered(mgr) == b"de"
+
+
+def test_reserve_size_is_capped_by_max_size() -> None:
+    mgr = BufferManager(max_size=10)
+    mgr.feed(b"1234")
+    view = mgr.reserve(1000)
+    assert len(view) == 6
+    view[:] = b"567890"
+    mgr.commit(6)
+    with pytest.raises(FrameTooLarge) as info:
+        mgr.reserve()
+    assert (info.value.limit, info.value.size) == (10, 10)
+    assert buffered(mgr) == b"1234567890"
+
+
+def test_reserve_commit_misuse() -> None:
+    mgr = BufferManager()
+    with pytest.raises(FrameLifecycleError, match="without reserve"):
+        mgr.commit(0)
+    view = mgr.reserve(16)
+    with pytest.raises(FrameLifecycleError, match="again before commit"):
+        mgr.reserve(16)
+    with pytest.raises(ValueError, match="outside the 16 reserved bytes"):
+        mgr.commit(17)
+    with pytest.raises(ValueError, match="outside"):
+        mgr.commit(-1)
+    view[:2] = b"x\n"
+    mgr.commit(2)  # the failed commits changed nothing
+    with pytest.raises(FrameLifecycleError, match="without reserve"):
+        mgr.commit(2)
+    assert take(mgr) == b"x"
+
+
+def test_reserve_while_a_frame_is_outstanding_is_refused() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb")
+    frame = mgr.next_frame(LINE)
+    assert frame is not None
+    with pytest.raises(FrameLifecycleError, match="outstanding"):
+        mgr.reserve()
+    assert frame == b"a"
+    frame.consume()
+    mgr.reserve(1)[0] = ord("\n")
+    mgr.commit(1)
+    assert take(mgr) == b"b"
+
+
+def test_reading_between_reserve_and_commit_is_refused() -> None:
+    """B3: the reserved (zero-filled) bytes are not data: nothing may scan or count them."""
+    mgr = BufferManager()
+    mgr.feed(b"ab")
+    view = mgr.reserve()
+    assert len(mgr) == 2, "len() counts the reserved bytes"
+    with pytest.raises(FrameLifecycleError):
+        mgr.next_frame(LINE)
+    with pytest.raises(FrameLifecycleError):
+        mgr.drain(until_eot(0))
+    view[:2] = b"c\n"
+    mgr.commit(2)
+    assert take(mgr) == b"abc"
+
+
+def test_next_frame_during_reserve_never_frames_reserved_zeros() -> None:
+    """B3 again, with a NUL terminator: the zero fill must never come out as frames."""
+    mgr = BufferManager()
+    mgr.reserve()
+    try:
+        frame = mgr.next_frame(until_eot(0))
+    except FrameLifecycleError:
+        frame = None
+    assert frame is None
+    mgr.commit(0)
+    assert len(mgr) == 0
+
+
+def test_feed_during_reserve_waits_for_commit() -> None:
+    mgr = BufferManager()
+    view = mgr.reserve(8)
+    mgr.feed(b"2\n")
+    view[:2] = b"1\n"
+    mgr.commit(2)
+    assert [take(mgr), take(mgr), take(mgr)] == [b"1", b"2", None]
+
+
+# --------------------------------------------------------------------------------------------
+# Inspection and recovery
+
+
+def test_view_len_clear_discard() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"abc\ndef")
+    assert len(mgr) == 7
+    view = mgr.view()
+    assert view.readonly
+    assert bytes(view) == b"abc\ndef"
+    view.release()
+    mgr.discard(2)
+    assert buffered(mgr) == b"c\ndef"
+    assert take(mgr) == b"c"
+    mgr.clear()
+    assert len(mgr) == 0
+    mgr.feed(b"x\n")
+    assert take(mgr) == b"x"
+
+
+@pytest.mark.parametrize(("n", "error"), [(-1, ValueError), (4, ValueError), (1.0, TypeError)])
+def test_discard_bad_argument_changes_nothing(n: Any, error: type) -> None:
+    mgr = BufferManager()
+    mgr.feed(b"abc")
+    with pytest.raises(error):
+        mgr.discard(n)
+    assert buffered(mgr) == b"abc"
+
+
+def test_discard_and_clear_refused_while_a_frame_is_outstanding() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb")
+    frame = mgr.next_frame(LINE)
+    assert frame is not None
+    for call in (lambda: mgr.discard(1), mgr.clear):
+        with pytest.raises(FrameLifecycleError, match="outstanding"):
+            call()
+    assert frame == b"a"
+    assert len(mgr) == 3
+
+
+def test_discard_refused_while_view_alive_changes_nothing() -> None:
+    """B4: an error saying "release it, then try again" must not have discarded already."""
+    mgr = BufferManager()
+    mgr.feed(b"a\nbcdef")
+    assert take(mgr) == b"a"
+    view = mgr.view()
+    try:
+        mgr.discard(3)
+    except FrameLifecycleError:
+        assert len(mgr) == 5, "discard() raised but dropped the bytes anyway"
+        view.release()
+        mgr.discard(3)
+    view.release()
+    assert buffered(mgr) == b"ef"
+
+
+def test_view_while_a_frame_is_outstanding_shows_every_unconsumed_byte() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\n")
+    frame = mgr.next_frame(LINE)
+    mgr.feed(b"b\n")
+    assert len(mgr) == 4
+    assert buffered(mgr) == b"a\nb\n", "view() and len() disagree while a frame is outstanding"
+    assert frame is not None
+    frame.consume()
+
+
+# --------------------------------------------------------------------------------------------
+# Custom rules: bad results, errors, scan bookkeeping
+
+
+@pytest.mark.parametrize(
+    ("result", "error"),
+    [
+        (None, TypeError),
+        ((0, 1, 1), TypeError),
+        (3, TypeError),
+        (FrameSpan(0, 0, 0), ValueError),  # consume must be > 0
+        (FrameSpan(2, 1, 3), ValueError),  # start > end
+        (FrameSpan(0, 3, 2), ValueError),  # end > consume
+        (FrameSpan(0, 1, 5), ValueError),  # consume > len(buffer)
+        (FrameSpan(-1, 1, 2), ValueError),
+        (NeedMore(-1), ValueError),
+        (NeedMore(5), ValueError),  # resume > len(buffer)
+    ],
+)
+def test_invalid_rule_results_are_refused(result: Any, error: type) -> None:
+    def bad(buffer: bytearray, scan: int) -> Any:
+        return result
+
+    mgr = BufferManager()
+    mgr.feed(b"ab\nc")
+    with pytest.raises(error, match=r"bad|NeedMore or FrameSpan"):
+        mgr.next_frame(bad)
+    assert buffered(mgr) == b"ab\nc"
+    assert take(mgr) == b"ab"
+
+
+def test_custom_rule_sees_exactly_the_unconsumed_bytes_and_its_own_scan() -> None:
+    calls: list[tuple[bytes, int]] = []
+
+    def rule(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+        calls.append((bytes(buffer), scan))
+        return LINE(buffer, scan)
+
+    mgr = BufferManager()
+    mgr.feed(b"ab\ncd")
+    assert take(mgr, rule) == b"ab"
+    assert take(mgr, rule) is None
+    mgr.feed(b"ef")
+    assert take(mgr, rule) is None
+    mgr.feed(b"\n")
+    assert take(mgr, rule) == b"cdef"
+    assert calls == [(b"ab\ncd", 0), (b"cd", 0), (b"cdef", 2), (b"cdef\n", 4)]
+
+
+def test_switching_rules_starts_the_new_scan_afresh() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"xx\x04yy")
+    assert take(mgr, LINE) is None  # LINE examined everything and asks to resume at 5
+    assert take(mgr, until_eot(4)) == b"xx"  # the new rule must look from the start
+    scans: list[int] = []
+
+    def recording(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+        scans.append(scan)
+        return LINE(buffer, scan)
+
+    mgr.feed(b"zz")
+    assert take(mgr, LINE) is None
+    assert take(mgr, recording) is None
+    assert take(mgr, LINE) is None
+    assert take(mgr, recording) is None
+    assert scans == [0, 0]
+    mgr.feed(b"\n")
+    assert take(mgr, recording) == b"yyzz"
+
+
+def test_equal_rules_frame_alike() -> None:
+    """Two equal rule objects give the same frames, whichever is used for which frame."""
+    one, other = until_delim(b"\r\n"), until_delim(b"\r\n")
+    mgr = BufferManager()
+    mgr.feed(b"a\r")
+    assert take(mgr, one) is None
+    mgr.feed(b"\nb\r")
+    assert take(mgr, other) == b"a"
+    assert take(mgr, one) is None
+    mgr.feed(b"\n")
+    assert take(mgr, other) == b"b"
+
+
+# --------------------------------------------------------------------------------------------
+# drain()
+
+
+def test_drain_returns_every_buffered_frame_once() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb\n\nc")
+    assert mgr.drain(LINE) == [b"a", b"b", b""]
+    assert mgr.drain(LINE) == []
+    mgr.feed(b"\n")
+    assert mgr.drain(LINE) == [b"c"]
+    assert len(mgr) == 0
+
+
+def test_drain_refused_while_a_frame_is_outstanding() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb\n")
+    frame = mgr.next_frame(LINE)
+    assert frame is not None
+    with pytest.raises(FrameLifecycleError, match="outstanding"):
+        mgr.drain(LINE)
+    frame.consume()
+    assert mgr.drain(LINE) == [b"b"]
+
+
+def test_drain_keeps_frames_found_before_a_framing_error() -> None:
+    """B2: frames consumed by drain() must be returned even when a later frame is corrupt."""
+
+    def strict(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+        if buffer.startswith(b"bad\n"):
+            raise FramingError("bad frame", 0)
+        return LINE(buffer, scan)
+
+    mgr = BufferManager()
+    mgr.feed(b"a\nb\nbad\nc\n")
+    got = []
+    try:
+        got += mgr.drain(strict)
+    except FramingError:
+        pass
+    assert got == [b"a", b"b"]
+    with pytest.raises(FramingError):
+        mgr.drain(strict)
+    assert buffered(mgr) == b"bad\nc\n"
+
+
+@pytest.mark.parametrize("rule", [LINE, until_delim(b"\n", strip=b"\r")], ids=repr)
+def test_drain_stops_before_an_oversized_frame(rule: Any) -> None:
+    mgr = BufferManager(max_size=8)
+    mgr.feed(b"a\nb\n" + b"x" * 20 + b"\nc\n")
+    assert mgr.drain(rule) == [b"a", b"b"]
+    for _ in range(2):  # the condition persists until the caller recovers
+        with pytest.raises(FrameTooLarge) as info:
+            mgr.drain(rule)
+        assert (info.value.limit, info.value.size) == (8, 21)
+    mgr.discard(21)
+    assert mgr.drain(rule) == [b"c"]
+
+
+def test_drain_at_eof() -> None:
+    mgr = BufferManager()
+    mgr.feed(b"a\nb\nc")
+    mgr.feed_eof()
+    assert mgr.drain(LINE) == [b"a", b"b"]
+    with pytest.raises(StreamClosed) as info:
+        mgr.drain(LINE)
+    assert info.value.partial == b"c"
+
+
+# --------------------------------------------------------------------------------------------
+# Overflow and EOF policies
+
+
+def test_on_eof_frame_delivers_the_tail_as_a_last_frame() -> None:
+    mgr = BufferManager(on_eof="frame")
+    mgr.feed(b"a\nb")
+    mgr.feed_eof()
+    assert take(mgr) == b"a"
+    assert take(mgr) == b"b"
+    with pytest.raises(StreamClosed) as info:
+        mgr.next_frame(LINE)
+    assert info.value.partial == b""
+
+
+def test_drain_on_eof_frame_delivers_the_tail() -> None:
+    """B7: drain() with on_eof="frame" must not leave an orphan outstanding frame."""
+    mgr = BufferManager(on_eof="frame")
+    mgr.feed(b"a\nb")
+    mgr.feed_eof()
+    got = mgr.drain(LINE)
+    got += mgr.drain(LINE)
+    assert got == [b"a", b"b"]
+    with pytest.raises(StreamClosed) as info:
+        mgr.drain(LINE)
+    assert info.value.partial == b""
+
+
+def test_on_overflow_discard_drops_the_frame_and_reports_it_once() -> None:
+    mgr = BufferManager(max_size=8, on_overflow="discard")
+    mgr.feed(b"a\n" + b"x" * 20 + b"\nb\n")
+    assert take(mgr) == b"a"
+    with pytest.raises(FrameDiscarded) as info:
+        mgr.next_frame(LINE)
+    assert (info.value.limit, info.value.size) == (8, 21)
+    assert isinstance(info.value, FrameTooLarge)
+    assert take(mgr) == b"b"
+
+
+def test_on_overflow_discard_across_reads() -> None:
+    mgr = BufferManager(max_size=8, on_overflow="discard")
+    mgr.feed(b"x" * 10)
+    assert take(mgr) is None
+    mgr.feed(b"y" * 10)
+    assert take(mgr) is None
+    mgr.feed(b"yy\nok\n")
+    with pytest.raises(FrameDiscarded) as info:
+        mgr.next_frame(LINE)
+    assert info.value.size == 23
+    assert take(mgr) == b"ok"
+
+
+def test_drain_reports_a_discarded_frame() -> None:
+    """B8: drain() must not swallow the one-time FrameDiscarded report."""
+    mgr = BufferManager(max_size=8, on_overflow="discard")
+    mgr.feed(b"a\n" + b"x" * 20 + b"\nb\n")
+    got: list[bytes] = []
+    reports = 0
+    for _ in range(4):
+        try:
+            got += mgr.drain(LINE)
+        except FrameDiscarded:
+            reports += 1
+    assert got == [b"a", b"b"]
+    assert reports == 1
+
+
+def test_drain_during_a_discard_skips_the_oversized_tail() -> None:
+    """B9: while an oversized frame is being dropped, drain() must not deliver its tail."""
+    mgr = BufferManager(max_size=8, on_overflow="discard")
+    mgr.feed(b"x" * 10)
+    assert mgr.drain(LINE) == []
+    mgr.feed(b"yy\nok\n")
+    got: list[bytes] = []
+    reports = 0
+    for _ in range(3):
+        try:
+            got += mgr.drain(LINE)
+        except FrameDiscarded:
+            reports += 1
+    assert (got, reports) == ([b"ok"], 1)
+
+
+def test_policies_with_chunked_input() -> None:
+    """The discard policy gives the same frames however the stream is cut."""
+    stream = b"ok\n" + b"z" * 30 + b"\nfine\n"
+
+    def manager() -> BufferManager:
+        return BufferManager(max_size=8, on_overflow="discard")
+
+    for size in (1, 3, 7, len(stream)):
+        chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+        got: list[bytes] = []
+        mgr = manager()
+        for chunk in chunks:
+            mgr.feed(chunk)
+            while True:
+                try:
+                    payload = take(mgr)
+                except FrameDiscarded:
+                    got.append(b"<discarded>")
+                    continue
+                if payload is None:
+                    break
+                got.append(payload)
+        assert got == [b"ok", b"<discarded>", b"fine"], size
