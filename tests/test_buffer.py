@@ -229,6 +229,16 @@ def test_reserve_commit_misuse() -> None:
     assert take(mgr) == b"x"
 
 
+def test_commit_after_releasing_the_reserved_view() -> None:
+    """B14: ``with mgr.reserve() as view:`` releases the view before commit()."""
+    mgr = BufferManager()
+    with mgr.reserve() as view:
+        view[:2] = b"a\n"
+    mgr.commit(2)
+    assert len(mgr) == 2
+    assert take(mgr) == b"a"
+
+
 def test_reserve_while_a_frame_is_outstanding_is_refused() -> None:
     mgr = BufferManager()
     mgr.feed(b"a\nb")

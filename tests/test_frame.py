@@ -1,0 +1,452 @@
+"""Frame: its zero-copy view, equality, and every misuse of its lifecycle.
+
+Misuse must give a FrameLifecycleError (never a bare BufferError) and lose or corrupt nothing.
+A state machine at the end drives random sequences of feeds, reads, slices, views, discards and
+zero-copy reads, and checks after every step that no byte was lost, reordered or changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy
+import pytest
+from helpers import DETERMINISTIC
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from streamframer import (
+    BufferManager,
+    Frame,
+    FrameLifecycleError,
+    FrameSpan,
+    NeedMore,
+    StreamFramerError,
+    read_with_rule,
+    until_delim,
+)
+
+LINE = until_delim(b"\n")
+
+
+def outstanding(data: bytes = b"abcd\nefgh\n", rule: Any = LINE) -> tuple[BufferManager, Frame]:
+    mgr = BufferManager()
+    mgr.feed(data)
+    frame = mgr.next_frame(rule)
+    assert frame is not None
+    return mgr, frame
+
+
+def rest(mgr: BufferManager) -> list[bytes]:
+    """Every frame still buffered, consumed."""
+    return mgr.drain(LINE)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a frame
+
+
+def test_frame_access() -> None:
+    mgr, frame = outstanding()
+    assert bytes(frame) == frame.tobytes() == b"abcd"
+    assert len(frame) == 4
+    view = frame.view
+    assert isinstance(view, memoryview)
+    assert view.readonly
+    assert view.tobytes() == b"abcd"
+    assert frame.view is view or frame.view == view
+    with pytest.raises(TypeError):
+        view[0] = 0  # type: ignore[index]
+    assert not frame.consumed
+    assert "abcd" in repr(frame)
+    view.release()
+    frame.consume()
+    assert frame.consumed
+    assert repr(frame) == "<Frame consumed>"
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_view_is_zero_copy() -> None:
+    mgr, frame = outstanding(b"x" * 1000 + b"\n")
+    view = frame.view
+    assert view.obj is mgr._buf  # a window on the manager's buffer, not a copy
+    view.release()
+    frame.consume()
+
+
+def test_frame_equality() -> None:
+    mgr, frame = outstanding()
+    assert frame == b"abcd"
+    assert frame == bytearray(b"abcd")
+    assert frame == memoryview(b"abcd")
+    assert frame != b"abc"
+    assert frame != "abcd"
+    assert frame != 4
+    other_mgr, other = outstanding(b"abcd\n")
+    assert frame == other
+    with pytest.raises(TypeError):
+        hash(frame)
+    frame.consume()
+    other.consume()
+
+
+def test_frames_cannot_be_made_directly() -> None:
+    with pytest.raises(TypeError, match="BufferManager"):
+        Frame()
+
+
+@pytest.mark.parametrize(
+    ("rule", "payload"),
+    [
+        (until_delim(b"\n", strip=b"\r"), b"ab"),
+        (until_delim(b"\n", keep_delimiter=True), b"ab\r\n"),
+        (until_delim(b"\r\n"), b"ab"),
+    ],
+    ids=repr,
+)
+def test_frame_spans_of_rule_options(rule: Any, payload: bytes) -> None:
+    mgr, frame = outstanding(b"ab\r\nz\n", rule)
+    assert frame == payload
+    assert frame.view == payload
+    frame.consume()
+    assert bytes(mgr.view()) == b"z\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Misuse
+
+
+def test_reading_again_while_a_frame_is_outstanding() -> None:
+    mgr, frame = outstanding()
+
+    class Untouchable:
+        def recv_into(self, buffer: memoryview) -> int:
+            raise AssertionError("the socket was read while a frame was outstanding")
+
+    for read in (
+        lambda: mgr.next_frame(LINE),
+        lambda: mgr.drain(LINE),
+        lambda: read_with_rule(Untouchable(), mgr, LINE),
+    ):
+        with pytest.raises(FrameLifecycleError, match=r"previous frame \(4 bytes\).*consume"):
+            read()
+    assert frame == b"abcd"
+    frame.consume()
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_consume_while_a_slice_of_the_view_is_held() -> None:
+    mgr, frame = outstanding()
+    piece = frame.view[1:3]
+    with pytest.raises(FrameLifecycleError, match="view of this frame is still alive"):
+        frame.consume()
+    assert not frame.consumed
+    assert bytes(piece) == b"bc"  # the slice never sees bytes change under it
+    assert frame == b"abcd"
+    with pytest.raises(FrameLifecycleError):  # B13: refused again while the slice lives
+        frame.consume()
+    assert not frame.consumed
+    mgr.feed(b"ijkl\n")  # allowed meanwhile: waits for the frame
+    del piece
+    frame.consume()
+    assert rest(mgr) == [b"efgh", b"ijkl"]
+
+
+def test_consume_while_a_slice_of_a_released_view_is_held() -> None:
+    mgr, frame = outstanding()
+    view = frame.view
+    piece = view[:2]
+    view.release()
+    with pytest.raises(FrameLifecycleError):
+        frame.consume()
+    assert bytes(piece) == b"ab"
+    piece.release()
+    frame.consume()
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_consume_while_a_numpy_array_on_the_view_is_held() -> None:
+    mgr, frame = outstanding(b"\x01\x02\x03\x04\nefgh\n")
+    array = numpy.frombuffer(frame.view, dtype=numpy.uint8)
+    with pytest.raises(FrameLifecycleError):
+        frame.consume()
+    assert array.tolist() == [1, 2, 3, 4]
+    del array
+    frame.consume()
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_memoryview_of_a_frame() -> None:
+    mgr, frame = outstanding()
+    if sys.version_info >= (3, 12):  # PEP 688: Frame.__buffer__
+        view = memoryview(frame)
+        assert view.readonly
+        assert view == b"abcd"
+        with pytest.raises(FrameLifecycleError):
+            frame.consume()
+        assert bytes(view) == b"abcd"
+        view.release()
+        with memoryview(frame) as again:
+            assert again.tobytes() == b"abcd"
+    else:  # no buffer protocol for Python classes before 3.12: frame.view is the way
+        with pytest.raises(TypeError):
+            memoryview(frame)
+        assert memoryview(frame.view) == b"abcd"
+    frame.consume()
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_view_after_releasing_it_is_usable() -> None:
+    """B5: releasing frame.view, as the docs ask, must not break later frame.view calls."""
+    mgr, frame = outstanding()
+    with frame.view as view:
+        assert view == b"abcd"
+    assert bytes(frame.view) == b"abcd"
+    frame.view.release()
+    assert frame.view[1:2] == b"b"
+    frame.consume()
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_using_a_frame_after_consume() -> None:
+    mgr, frame = outstanding()
+    frame.consume()
+    uses = [
+        lambda: len(frame),
+        lambda: bytes(frame),
+        lambda: frame.tobytes(),
+        lambda: frame.view,
+        lambda: frame == b"abcd",
+        frame.consume,
+    ]
+    for use in uses:
+        with pytest.raises(FrameLifecycleError, match="already consumed"):
+            use()
+    assert frame.consumed
+
+
+def test_a_stale_frame_never_shows_the_next_frame() -> None:
+    mgr, first = outstanding()
+    first.consume()
+    second = mgr.next_frame(LINE)
+    assert second == b"efgh"
+    for use in (lambda: bytes(first), lambda: len(first), first.consume):
+        with pytest.raises(FrameLifecycleError):
+            use()
+    assert not second.consumed
+    second.consume()
+
+
+def test_with_frame_consumes_on_exit() -> None:
+    mgr, frame = outstanding()
+    with frame as entered:
+        assert entered is frame
+        assert frame == b"abcd"
+    assert frame.consumed
+    second = mgr.next_frame(LINE)
+    assert second is not None
+    with pytest.raises(KeyError), second:
+        raise KeyError("boom")
+    assert second.consumed
+    mgr.feed(b"x\n")
+    third = mgr.next_frame(LINE)
+    assert third is not None
+    with third:
+        third.consume()  # consuming inside the block is fine
+    assert third.consumed
+    assert len(mgr) == 0
+
+
+def test_with_frame_while_a_slice_is_held_reports_lifecycle_error() -> None:
+    mgr, frame = outstanding()
+    with pytest.raises(FrameLifecycleError), frame:
+        piece = frame.view[:1]
+    assert not frame.consumed
+    del piece
+    frame.consume()
+    assert rest(mgr) == [b"efgh"]
+
+
+def test_lifecycle_errors_belong_to_the_tree() -> None:
+    assert issubclass(FrameLifecycleError, StreamFramerError)
+    assert not issubclass(FrameLifecycleError, BufferError)
+
+
+# --------------------------------------------------------------------------------------------
+# State machine: random misuse never loses, reorders or changes a byte
+
+
+def wrapped_line(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    """LINE through the public contract: the generic path, which compacts the buffer."""
+    return LINE(buffer, scan)
+
+
+MACHINE_RULES = [
+    (LINE, b"\n", None),
+    (until_delim(b"aba"), b"aba", None),
+    (until_delim(b"\n", strip=b"\r"), b"\n", b"\r"),
+    (wrapped_line, b"\n", None),
+]
+PIECES = st.sampled_from([b"\n", b"a", b"b", b"ab", b"aba", b"\r\n", b"xyz", b""])
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mgr = BufferManager(max_size=None)
+        self.fed = bytearray()  # every byte fed, in order
+        self.taken = 0  # how many of them consume()/discard() removed
+        self.frame: Frame | None = None
+        self.expected: tuple[bytes, int] = (b"", 0)  # outstanding payload, bytes it consumes
+        # Held exports: the view, its content, and whose it is ("frame" or "manager").
+        self.slices: list[tuple[memoryview, bytes, str]] = []
+        self.stale: list[Frame] = []
+
+    @initialize(choice=st.sampled_from(MACHINE_RULES))
+    def choose_rule(self, choice: Any) -> None:
+        self.rule, self.delim, self.strip = choice
+
+    def remaining(self) -> bytes:
+        return bytes(self.fed[self.taken :])
+
+    @rule(data=st.lists(PIECES, max_size=4).map(b"".join))
+    def feed(self, data: bytes) -> None:
+        try:
+            self.mgr.feed(data)
+        except FrameLifecycleError:  # documented: the buffer cannot grow under a view
+            assert self.slices, "feed() refused with no export alive"
+            return
+        self.fed += data
+
+    @rule()
+    def next_frame(self) -> None:
+        if self.frame is not None:
+            with pytest.raises(FrameLifecycleError):
+                self.mgr.next_frame(self.rule)
+            return
+        try:
+            frame = self.mgr.next_frame(self.rule)
+        except FrameLifecycleError:
+            assert self.slices, "refused a read with no export alive"
+            return
+        remaining = self.remaining()
+        if self.delim not in remaining:
+            assert frame is None
+            return
+        assert frame is not None
+        payload = remaining.split(self.delim)[0]
+        size = len(payload) + len(self.delim)
+        if self.strip is not None and payload.endswith(self.strip):
+            payload = payload[:-1]
+        assert bytes(frame) == payload
+        self.frame, self.expected = frame, (payload, size)
+
+    @rule()
+    def consume(self) -> None:
+        if self.frame is None:
+            if self.stale:
+                with pytest.raises(FrameLifecycleError):
+                    self.stale[-1].consume()
+            return
+        slice_held = any(kind == "frame" for _, _, kind in self.slices)
+        try:
+            self.frame.consume()
+        except FrameLifecycleError:
+            assert self.slices, "consume() refused with no export alive"
+            assert not self.frame.consumed, "consume() raised but consumed the frame"
+            assert bytes(self.frame) == self.expected[0]
+            return
+        assert not slice_held, "consumed while a slice of the frame was alive"
+        assert self.frame.consumed
+        self.taken += self.expected[1]
+        self.stale.append(self.frame)
+        self.frame = None
+
+    @rule(a=st.integers(0, 8), b=st.integers(0, 8))
+    def hold_frame_slice(self, a: int, b: int) -> None:
+        if self.frame is not None:
+            piece = self.frame.view[a:b]
+            self.slices.append((piece, self.expected[0][a:b], "frame"))
+
+    @rule()
+    def hold_manager_view(self) -> None:
+        try:
+            view = self.mgr.view()
+        except FrameLifecycleError:
+            assert self.slices
+            return
+        content = bytes(view)
+        assert self.remaining().startswith(content)
+        self.slices.append((view, content, "manager"))
+
+    @rule()
+    def release_one(self) -> None:
+        if self.slices:
+            view, _, _ = self.slices.pop(0)
+            view.release()
+
+    @rule(n=st.integers(0, 6))
+    def discard(self, n: int) -> None:
+        if self.frame is not None:
+            with pytest.raises(FrameLifecycleError):
+                self.mgr.discard(0)
+            return
+        n = min(n, len(self.remaining()))
+        try:
+            self.mgr.discard(n)
+        except FrameLifecycleError:
+            assert self.slices
+            return
+        self.taken += n
+
+    @rule(data=PIECES, keep=st.integers(0, 3), release=st.booleans())
+    def zero_copy_read(self, data: bytes, keep: int, release: bool) -> None:
+        """reserve(), write, commit(); ``release``: the caller releases its view first (as
+        ``with mgr.reserve() as view:`` does)."""
+        if self.frame is not None:
+            with pytest.raises(FrameLifecycleError):
+                self.mgr.reserve()
+            return
+        try:
+            view = self.mgr.reserve(8)
+        except FrameLifecycleError:
+            assert self.slices
+            return
+        view[: len(data)] = data
+        keep = min(keep, len(data))
+        if release:
+            view.release()
+        self.mgr.commit(keep)
+        self.fed += data[:keep]
+
+    @rule()
+    def use_stale_frame(self) -> None:
+        if self.stale:
+            with pytest.raises(FrameLifecycleError):
+                bytes(self.stale[-1])
+
+    @invariant()
+    def nothing_lost_or_changed(self) -> None:
+        assert len(self.mgr) == len(self.fed) - self.taken
+        for view, content, _ in self.slices:
+            assert bytes(view) == content
+        if self.frame is not None:
+            assert bytes(self.frame) == self.expected[0]
+
+    def teardown(self) -> None:
+        for view, _, _ in self.slices:
+            view.release()
+        self.slices.clear()
+        if self.frame is not None:
+            self.frame.consume()
+            self.taken += self.expected[1]
+        with self.mgr.view() as view:
+            assert bytes(view) == self.remaining()
+
+
+LifecycleMachine.TestCase.settings = settings(
+    DETERMINISTIC, max_examples=150, stateful_step_count=25
+)
+test_lifecycle_machine = LifecycleMachine.TestCase
