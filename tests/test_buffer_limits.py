@@ -17,8 +17,8 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from helpers import ScriptedSocket
 
+from helpers import ScriptedSocket
 from streamframer import (
     DEFAULT_READ_SIZE,
     BufferManager,
@@ -71,7 +71,8 @@ class CountingBuffer(bytearray):
 
 def counting_manager(budget: int, **kwargs: Any) -> tuple[BufferManager, CountingBuffer]:
     mgr = BufferManager(**kwargs)
-    assert isinstance(mgr._buf, bytearray) and len(mgr._buf) == 0
+    assert type(mgr._buf) is bytearray
+    assert len(mgr._buf) == 0
     counter = mgr._buf = CountingBuffer(budget)
     return mgr, counter
 
@@ -81,7 +82,7 @@ def one_big_frame(delim: bytes, total: int = BIG, filler: bytes = b"x") -> bytes
     return filler * (total - len(delim)) + delim
 
 
-def chunks_of(data: bytes, size: int) -> Iterator[bytes]:
+def chunks_of(data: bytes, size: int) -> Iterator[memoryview]:
     view = memoryview(data)
     for at in range(0, len(data), size):
         yield view[at : at + size]
@@ -233,9 +234,7 @@ def test_peer_that_never_sends_a_delimiter_hits_max_size() -> None:
     sock = Garbage()
     mgr = BufferManager(max_size=limit)
     with pytest.raises(FrameTooLarge) as info:
-        while True:
-            assert read_with_rule(sock, mgr, LINE) is None
-            assert len(mgr) < limit
+        read_until_error(sock, mgr, limit)
     assert (info.value.limit, info.value.size) == (limit, limit)
     assert str(limit) in str(info.value)
     assert sock.delivered == len(mgr) == limit  # nothing was read beyond the limit
@@ -244,6 +243,13 @@ def test_peer_that_never_sends_a_delimiter_hits_max_size() -> None:
     with pytest.raises(FrameTooLarge):  # the condition persists ...
         read_with_rule(sock, mgr, LINE)
     assert sock.calls == calls  # ... and is reported without reading again
+
+
+def read_until_error(sock: Any, mgr: BufferManager, limit: int) -> None:
+    """Read until an error; no read may give a frame or fill the buffer past ``limit``."""
+    while True:
+        assert read_with_rule(sock, mgr, LINE) is None
+        assert len(mgr) < limit
 
 
 def buffered_bytes(mgr: BufferManager) -> bytes:
@@ -256,8 +262,7 @@ def test_recovery_after_frame_too_large(recovery: str) -> None:
     mgr = BufferManager(max_size=10)
     script = ScriptedSocket([b"0123456789", b"abc\nok\n"])
     with pytest.raises(FrameTooLarge):
-        while True:
-            read_with_rule(script, mgr, LINE)
+        read_until_error(script, mgr, 10)
     if recovery == "clear":
         mgr.clear()
         expected = [b"abc", b"ok"]
@@ -267,7 +272,7 @@ def test_recovery_after_frame_too_large(recovery: str) -> None:
     else:
         mgr.max_size = 20
         expected = [b"0123456789abc", b"ok"]
-    got = []
+    got: list[bytes] = []
     while len(got) < 2:
         frame = read_with_rule(script, mgr, LINE)
         if frame is not None:
@@ -332,18 +337,17 @@ def test_memory_stays_bounded_while_streaming_garbage() -> None:
     tracemalloc.start()
     try:
         mgr = BufferManager(max_size=limit)
-        errors = 0
+        errors = []
         while sock.delivered < 10 * limit:
             try:
-                assert read_with_rule(sock, mgr, LINE) is None
+                read_until_error(sock, mgr, limit)
             except FrameTooLarge as exc:
-                assert (exc.limit, exc.size) == (limit, limit)
-                errors += 1
+                errors.append((exc.limit, exc.size))
                 mgr.clear()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert errors == 10
+    assert errors == [(limit, limit)] * 10
     assert peak < limit + 4 * DEFAULT_READ_SIZE, f"peak {peak} bytes"
 
 
@@ -374,7 +378,8 @@ def test_capacity_is_given_back_after_a_big_frame(path: str) -> None:
         frame = None
         while frame is None:
             frame = read_with_rule(sock, mgr, LINE)
-    assert frame is not None and len(frame) == BIG - 1
+    assert frame is not None
+    assert len(frame) == BIG - 1
     assert sys.getsizeof(mgr._buf) >= BIG
     frame.consume()
     if path == "feed":

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy
 import pytest
-from helpers import DETERMINISTIC
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from helpers import DETERMINISTIC
 from streamframer import (
     BufferManager,
     Frame,
@@ -58,7 +58,7 @@ def test_frame_access() -> None:
     assert view.tobytes() == b"abcd"
     assert frame.view is view or frame.view == view
     with pytest.raises(TypeError):
-        view[0] = 0  # type: ignore[index]
+        view[0] = 0
     assert not frame.consumed
     assert "abcd" in repr(frame)
     view.release()
@@ -77,14 +77,14 @@ def test_view_is_zero_copy() -> None:
 
 
 def test_frame_equality() -> None:
-    mgr, frame = outstanding()
+    _, frame = outstanding()
     assert frame == b"abcd"
     assert frame == bytearray(b"abcd")
     assert frame == memoryview(b"abcd")
     assert frame != b"abc"
     assert frame != "abcd"
     assert frame != 4
-    other_mgr, other = outstanding(b"abcd\n")
+    _, other = outstanding(b"abcd\n")
     assert frame == other
     with pytest.raises(TypeError):
         hash(frame)
@@ -122,7 +122,7 @@ def test_reading_again_while_a_frame_is_outstanding() -> None:
     mgr, frame = outstanding()
 
     class Untouchable:
-        def recv_into(self, buffer: memoryview) -> int:
+        def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
             raise AssertionError("the socket was read while a frame was outstanding")
 
     for read in (
@@ -183,7 +183,7 @@ def test_memoryview_of_a_frame() -> None:
     if sys.version_info >= (3, 12):  # PEP 688: Frame.__buffer__
         view = memoryview(frame)
         assert view.readonly
-        assert view == b"abcd"
+        assert view.tobytes() == b"abcd"
         with pytest.raises(FrameLifecycleError):
             frame.consume()
         assert bytes(view) == b"abcd"
@@ -193,7 +193,7 @@ def test_memoryview_of_a_frame() -> None:
     else:  # no buffer protocol for Python classes before 3.12: frame.view is the way
         with pytest.raises(TypeError):
             memoryview(frame)
-        assert memoryview(frame.view) == b"abcd"
+        assert memoryview(frame.view).tobytes() == b"abcd"
     frame.consume()
     assert rest(mgr) == [b"efgh"]
 
@@ -202,16 +202,16 @@ def test_view_after_releasing_it_is_usable() -> None:
     """B5: releasing frame.view, as the docs ask, must not break later frame.view calls."""
     mgr, frame = outstanding()
     with frame.view as view:
-        assert view == b"abcd"
+        assert view.tobytes() == b"abcd"
     assert bytes(frame.view) == b"abcd"
     frame.view.release()
-    assert frame.view[1:2] == b"b"
+    assert frame.view[1:2].tobytes() == b"b"
     frame.consume()
     assert rest(mgr) == [b"efgh"]
 
 
 def test_using_a_frame_after_consume() -> None:
-    mgr, frame = outstanding()
+    _, frame = outstanding()
     frame.consume()
     uses = [
         lambda: len(frame),
