@@ -447,6 +447,6 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 
 LifecycleMachine.TestCase.settings = settings(
-    DETERMINISTIC, max_examples=150, stateful_step_count=25
+    DETERMINISTIC, max_examples=100, stateful_step_count=25
 )
 test_lifecycle_machine = LifecycleMachine.TestCase

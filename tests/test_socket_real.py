@@ -33,11 +33,19 @@ CRLF = until_delim(b"\r\n")
 
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """(ours, peer): a connected socketpair, closed afterwards."""
+    """(ours, peer): a connected socketpair, closed afterwards.
+
+    A watchdog shuts ``ours`` down after 20 s, so that a read the library should not have made
+    on a blocking socket ends the test (with an EOF) instead of hanging it.
+    """
     ours, peer = socket.socketpair()
+    watchdog = threading.Timer(20, lambda: ours.shutdown(socket.SHUT_RDWR))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         yield ours, peer
     finally:
+        watchdog.cancel()
         ours.close()
         peer.close()
 
