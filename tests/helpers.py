@@ -1,101 +1,240 @@
-"""Test helpers shared by the test modules (import with ``from helpers import ...``).
+"""Helpers shared by the tests: run a rule over every way a stream can be split into reads, and
+scripted socket doubles.
 
-Two tools, after h11 and tokio-util:
+In the spirit of h11's test helpers, a case is checked fed all at once, byte by byte and in random
+(seeded) chunkings, with and without an incomplete frame left in the buffer afterwards: a rule
+whose frames depend on where the reads were cut fails here.
 
-* Run a framing case in every way bytes can arrive: all at once, byte by byte, in seeded random
-  chunkings, and with trailing bytes left over in the buffer.
-
-  - ``chunkings(data, seed)`` yields the chunkings (lists of bytes that join to ``data``).
-  - ``frames_from_chunks(rule, chunks)`` feeds the chunks one by one, takes every complete frame
-    after each with ``next_frame()``, and returns ``(payloads, leftover)``.
-  - ``drained_from_chunks(rule, chunks)`` does the same through the batch path, ``drain()``.
-  - ``check_rule_case(rule, data, frames, leftover)`` asserts both of them, for every chunking,
-    and again with trailing bytes appended.
-
-  Every function takes ``mgr_factory`` (default ``BufferManager``) to run with other limits or
-  policies.
-
-* ``ScriptedSocket``: a socket double that plays a script, item by item, on each read: bytes are
-  delivered (as much as fits in the caller's buffer, the rest stays for the next read), ``b""`` is
-  the end of the stream, and an exception (class or instance) is raised: ``BlockingIOError`` for
-  "would block", ``socket.timeout`` for a timeout. It counts its reads, remembers the sizes it was
-  asked for, and raises ``ScriptExhausted`` (an ``AssertionError``) when read past the script, so a
-  wrong loop fails instead of hanging. ``ScriptedRecvSocket`` offers only ``recv()``.
+* ``chunkings(data, seed)`` yields ``(name, chunks)`` for each of those ways; ``split_at(data,
+  sizes)`` cuts into pieces of the given sizes, ``cut_at(data, offsets)`` at given offsets.
+* ``run_rule`` / ``check_frames`` / ``check_error``: a rule over every chunking, with a limit.
+* ``frames_from_chunks(rule, chunks, mgr_factory=...)`` and ``drained_from_chunks`` return
+  ``(payloads, leftover)`` through ``next_frame()`` and ``drain()`` on a manager made by
+  ``mgr_factory`` (other limits and policies); ``check_rule_case`` asserts both over every
+  chunking, and again with trailing bytes appended.
+* ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
+* ``ScriptedSocket`` (``recv_into``) and ``ScriptedRecvSocket`` (``recv`` only), tokio-util style:
+  each read plays the next script item: bytes are delivered (as much as fits in the caller's
+  buffer, the rest stays for the next read), ``b""`` is the end of the stream, an exception
+  (class or instance) is raised: ``BlockingIOError`` for "would block", ``socket.timeout`` for a
+  timeout. They count reads, remember the sizes asked for, and raise ``ScriptExhausted`` (an
+  ``AssertionError``) when read past the script, so a wrong loop fails instead of hanging.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
+import pytest
 from hypothesis import HealthCheck, settings
 
-from streamframer import BufferManager, Rule
+from streamframer import BufferManager, NeedMore, Rule, RuleResult, Skip
 
-__all__ = [
-    "DETERMINISTIC",
-    "ManagerFactory",
-    "ScriptExhausted",
-    "ScriptItem",
-    "ScriptedRecvSocket",
-    "ScriptedSocket",
-    "check_rule_case",
-    "chunkings",
-    "drained_from_chunks",
-    "frames_from_chunks",
-    "random_chunks",
-    "split_at",
-]
-
-ManagerFactory = Callable[[], BufferManager]
-
-#: Hypothesis settings for every property test here: same examples on every run, no database,
-#: no deadline (the machine is shared; time is never what a test checks).
-DETERMINISTIC = settings(
+#: Settings for property tests: deterministic (derandomized, no example database) and cheap.
+PROPERTY = settings(
     derandomize=True,
     database=None,
     deadline=None,
-    max_examples=80,
-    suppress_health_check=[HealthCheck.too_slow],
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
+#: The core suite's property settings: the same, with a few more examples.
+DETERMINISTIC = settings(PROPERTY, max_examples=80)
 
-# --------------------------------------------------------------------------------------------
-# Chunkings
+ManagerFactory = Callable[[], BufferManager]
+
+#: How many random chunkings each case is fed in, on top of all at once and byte by byte.
+RANDOM_CHUNKINGS = 12
 
 
-def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
-    """``data`` cut at the given offsets (any order, duplicates give empty chunks)."""
-    bounds = [0, *sorted(min(max(cut, 0), len(data)) for cut in cuts), len(data)]
+def split_at(data: bytes, sizes: Sequence[int]) -> list[bytes]:
+    """``data`` cut into pieces of the given sizes, used in turn (the last piece may be shorter).
+    Sizes below 1 count as 1."""
+    pieces = []
+    position = 0
+    turn = 0
+    while position < len(data):
+        size = max(1, sizes[turn % len(sizes)]) if sizes else len(data)
+        pieces.append(data[position : position + size])
+        position += size
+        turn += 1
+    return pieces
+
+
+def cut_at(data: bytes, offsets: Iterable[int]) -> list[bytes]:
+    """``data`` cut at the given offsets (any order; duplicates give empty chunks)."""
+    bounds = [0, *sorted(min(max(cut, 0), len(data)) for cut in offsets), len(data)]
     return [data[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
-def random_chunks(data: bytes, rng: random.Random, max_chunk: int | None = None) -> list[bytes]:
-    """``data`` in random pieces of 1 to ``max_chunk`` bytes (default: up to ``len(data)``)."""
-    longest = max(1, max_chunk or len(data))
-    chunks = []
-    at = 0
-    while at < len(data):
-        size = rng.randint(1, longest)
-        chunks.append(data[at : at + size])
-        at += size
-    return chunks
-
-
-def chunkings(data: bytes, seed: int = 0, random_count: int = 8) -> Iterator[list[bytes]]:
-    """Every way a case is fed: all at once, byte by byte, then ``random_count`` random
-    chunkings drawn from ``random.Random(seed)`` (half of them in pieces of at most 4 bytes,
-    so that delimiters are split)."""
-    yield [data]
-    yield [data[i : i + 1] for i in range(len(data))]
+def chunkings(data: bytes, seed: int = 0) -> Iterator[tuple[str, list[bytes]]]:
+    """``(name, chunks)`` for every way a case is fed: all at once, byte by byte, then random
+    chunkings from ``random.Random(seed)``."""
+    yield "all at once", [data]
+    yield "byte by byte", [data[i : i + 1] for i in range(len(data))]
     rng = random.Random(seed)
-    for n in range(random_count):
-        yield random_chunks(data, rng, 4 if n % 2 else None)
+    for number in range(RANDOM_CHUNKINGS):
+        sizes = [rng.randint(1, 1 + len(data) // 3) for _ in range(rng.randint(1, 6))]
+        yield f"random chunking {number} (seed {seed}, sizes {sizes})", split_at(data, sizes)
+
+
+def run_rule(
+    rule: Rule, chunks: Sequence[bytes], *, max_size: int | None = None
+) -> tuple[list[bytes], bytes]:
+    """Feed ``chunks`` into a fresh manager one by one, taking every frame after each; return the
+    payloads and the bytes left in the buffer. Each frame's view must match its bytes."""
+    mgr = BufferManager(max_size)
+    payloads = []
+    for chunk in chunks:
+        mgr.feed(chunk)
+        while (frame := mgr.next_frame(rule)) is not None:
+            payload = bytes(frame)
+            with frame.view as view:
+                assert view.tobytes() == payload
+            assert len(frame) == len(payload)
+            payloads.append(payload)
+            frame.consume()
+    with mgr.view() as rest:
+        return payloads, rest.tobytes()
+
+
+def check_frames(
+    rule: Rule,
+    data: bytes,
+    expected: Sequence[bytes],
+    *,
+    partial: bytes = b"",
+    leftover: bytes = b"",
+    seed: int = 0,
+) -> None:
+    """Assert that ``rule`` frames ``data`` into exactly ``expected``, with ``leftover`` left in
+    the buffer, however ``data`` is split into reads; and that an incomplete frame ``partial``
+    appended after it changes nothing but the leftover (the rule never reads past a frame)."""
+    expected = list(expected)
+    for trailing in (b"", partial) if partial else (b"",):
+        for name, chunks in chunkings(data + trailing, seed):
+            payloads, rest = run_rule(rule, chunks)
+            assert payloads == expected, f"{name}, trailing {trailing!r}"
+            assert rest == leftover + trailing, f"{name}, trailing {trailing!r}"
+    # The batch path agrees.
+    mgr = BufferManager(None)
+    mgr.feed(data + partial)
+    assert mgr.drain(rule) == expected
+    assert len(mgr) == len(leftover + partial)
+
+
+def check_error(
+    rule: Rule,
+    data: bytes,
+    error: type[Exception],
+    *,
+    match: str,
+    offset: int | None = None,
+    before: Sequence[bytes] = (),
+    seed: int = 0,
+) -> None:
+    """Assert that framing ``data`` raises ``error`` (message matching ``match``, ``.offset`` equal
+    to ``offset`` when given) after exactly the frames ``before``, however it is split."""
+    for name, chunks in chunkings(data, seed):
+        mgr = BufferManager(None)
+        payloads: list[bytes] = []
+        fed = bytearray()
+        with pytest.raises(error, match=match) as caught:
+            _feed_all(mgr, rule, chunks, payloads, fed)
+        assert payloads == list(before), name
+        if offset is not None:
+            assert getattr(caught.value, "offset", None) == offset, name
+        # Nothing is lost: the bad bytes are still buffered, to inspect or discard.
+        with mgr.view() as rest:
+            assert rest.tobytes(), name
+            assert fed.endswith(rest.tobytes()), name
+
+
+def _feed_all(
+    mgr: BufferManager, rule: Rule, chunks: list[bytes], payloads: list[bytes], fed: bytearray
+) -> None:
+    for chunk in chunks:
+        mgr.feed(chunk)
+        fed += chunk
+        while (frame := mgr.next_frame(rule)) is not None:
+            payloads.append(bytes(frame))
+            frame.consume()
+
+
+class CountingRule:
+    """Wraps a rule and counts its work as the contract defines it: each call may examine the
+    bytes from ``scan`` to the end of the buffer (plus a bounded look-back)."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self.calls = 0
+        self.examined = 0
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        self.calls += 1
+        self.examined += len(buffer) - scan
+        return self.rule(buffer, scan)
+
+
+def count_work(rule: Rule, data: bytes, piece: int = 1024) -> tuple[CountingRule, list[bytes]]:
+    """Feed ``data`` in pieces of ``piece`` bytes, taking frames as they complete; return the
+    counter and the payloads."""
+    counting = CountingRule(rule)
+    payloads, _ = run_rule(counting, split_at(data, [piece]))
+    return counting, payloads
+
+
+class CountingBuffer(bytearray):
+    """A bytearray that counts the bytes its searches and slices examine: the real work of a
+    rule, hidden rescans included (the contract's ``len(buffer) - scan`` trusts the rule)."""
+
+    examined = 0
+
+    def find(self, sub: Any, start: Any = 0, end: Any = None) -> int:  # type: ignore[override]
+        stop = len(self) if end is None else min(end, len(self))
+        index = super().find(sub, start, stop)
+        self.examined += max(0, (index + len(sub) if index >= 0 else stop) - start)
+        return index
+
+    def startswith(self, prefix: Any, start: Any = 0, end: Any = None) -> bool:  # type: ignore[override]
+        self.examined += len(prefix)
+        return super().startswith(prefix, start, end)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            self.examined += len(range(*key.indices(len(self))))
+        return super().__getitem__(key)
+
+
+def drive_counting(rule: Rule, data: bytes, piece: int = 1024) -> tuple[int, list[bytes]]:
+    """Run ``rule`` by hand the way a manager does (append a read, call with the stored scan,
+    cut consumed frames from the front) over a :class:`CountingBuffer`; return the bytes examined
+    and the payloads."""
+    buffer = CountingBuffer()
+    scan = 0
+    payloads = []
+    for chunk in split_at(data, [piece]):
+        buffer += chunk
+        while True:
+            result = rule(buffer, scan)
+            if isinstance(result, NeedMore):
+                scan = result.resume
+                break
+            if isinstance(result, Skip):
+                del buffer[: result.nbytes]
+                scan = 0
+                continue
+            payloads.append(bytes(memoryview(buffer)[result.start : result.end]))
+            del buffer[: result.consume]
+            scan = 0
+    return buffer.examined, payloads
 
 
 # --------------------------------------------------------------------------------------------
-# Running a rule
+# Running a rule on a manager made by mgr_factory
 
 
 def frames_from_chunks(
@@ -152,16 +291,30 @@ def check_rule_case(
     ``leftover + trailing`` in the buffer."""
     cases = [(data, leftover)] + [(data + extra, leftover + extra) for extra in trailing]
     for case, expected_leftover in cases:
-        for chunks in chunkings(case, seed):
+        for name, chunks in chunkings(case, seed):
             for run in (frames_from_chunks, drained_from_chunks):
                 got = run(rule, chunks, mgr_factory)
-                assert got == (list(frames), expected_leftover), (run.__name__, chunks)
+                assert got == (list(frames), expected_leftover), (run.__name__, name)
 
 
 # --------------------------------------------------------------------------------------------
 # Scripted socket doubles
 
 ScriptItem = Union[bytes, BaseException, "type[BaseException]"]
+
+
+class FakeClock:
+    """Stands in for the ``time`` module (``monkeypatch.setattr(module, "time", FakeClock(1.0))``):
+    every ``monotonic()`` call advances ``step`` seconds, so deadlines expire after a known
+    number of checks, whatever the machine's speed."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
 
 
 class ScriptExhausted(AssertionError):

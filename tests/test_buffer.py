@@ -122,9 +122,9 @@ def test_feed_while_view_alive_then_consume_loses_nothing() -> None:
     """B1: a backlog flushed while BufferManager.view() is alive must not be dropped."""
     mgr = BufferManager()
     mgr.feed(b"a\n")
+    view = mgr.view()
     frame = mgr.next_frame(LINE)
     assert frame is not None
-    view = mgr.view()
     mgr.feed(b"b\n")
     try:
         frame.consume()
@@ -132,8 +132,11 @@ def test_feed_while_view_alive_then_consume_loses_nothing() -> None:
         assert not frame.consumed, "consume() raised, yet the frame is gone"
         view.release()
         frame.consume()
-    view.release()
     assert len(mgr) == 2
+    with pytest.raises(FrameLifecycleError):  # the view still blocks appending the backlog
+        mgr.next_frame(LINE)
+    assert len(mgr) == 2
+    view.release()
     assert take(mgr) == b"b"
 
 
@@ -206,10 +209,13 @@ def test_reserve_size_is_capped_by_max_size() -> None:
     assert len(view) == 6
     view[:] = b"567890"
     mgr.commit(6)
-    with pytest.raises(FrameTooLarge) as info:
+    with pytest.raises(FrameLifecycleError, match="full"):  # take the frames first ...
         mgr.reserve()
+    with pytest.raises(FrameTooLarge) as info:  # ... and there is none that fits
+        mgr.next_frame(LINE)
     assert (info.value.limit, info.value.size) == (10, 10)
-    assert buffered(mgr) == b"1234567890"
+    mgr.clear()
+    assert len(mgr.reserve()) == 10
 
 
 def test_reserve_commit_misuse() -> None:
@@ -217,7 +223,7 @@ def test_reserve_commit_misuse() -> None:
     with pytest.raises(FrameLifecycleError, match="without reserve"):
         mgr.commit(0)
     view = mgr.reserve(16)
-    with pytest.raises(FrameLifecycleError, match="again before commit"):
+    with pytest.raises(FrameLifecycleError, match="commit"):
         mgr.reserve(16)
     with pytest.raises(ValueError, match="outside the 16 reserved bytes"):
         mgr.commit(17)
@@ -350,15 +356,25 @@ def test_discard_refused_while_view_alive_changes_nothing() -> None:
     assert buffered(mgr) == b"ef"
 
 
-def test_view_while_a_frame_is_outstanding_shows_every_unconsumed_byte() -> None:
+def test_view_is_refused_while_the_buffer_is_lent_out() -> None:
+    """view() is for an idle manager: while a frame or a reservation is outstanding, the frame
+    (or the reserved view) is the view, and len() counts every unconsumed byte."""
     mgr = BufferManager()
     mgr.feed(b"a\n")
     frame = mgr.next_frame(LINE)
+    assert frame is not None
     mgr.feed(b"b\n")
     assert len(mgr) == 4
-    assert buffered(mgr) == b"a\nb\n", "view() and len() disagree while a frame is outstanding"
-    assert frame is not None
+    with pytest.raises(FrameLifecycleError, match="outstanding"):
+        mgr.view()
     frame.consume()
+    assert buffered(mgr) == b"b\n"
+    mgr.reserve(10)
+    with pytest.raises(FrameLifecycleError, match="commit"):
+        mgr.view()
+    assert len(mgr) == 2
+    mgr.commit(0)
+    assert buffered(mgr) == b"b\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,10 +509,12 @@ def test_drain_stops_before_an_oversized_frame(rule: Any) -> None:
     mgr = BufferManager(max_size=8)
     mgr.feed(b"a\nb\n" + b"x" * 20 + b"\nc\n")
     assert mgr.drain(rule) == [b"a", b"b"]
-    for _ in range(2):  # the condition persists until the caller recovers
-        with pytest.raises(FrameTooLarge) as info:
-            mgr.drain(rule)
-        assert (info.value.limit, info.value.size) == (8, 21)
+    with pytest.raises(FrameTooLarge) as info:  # raised once, after the frames before it
+        mgr.drain(rule)
+    assert (info.value.limit, info.value.size) == (8, 21)
+    with pytest.raises(FrameLifecycleError, match="recover"):  # then: recover first
+        mgr.drain(rule)
+    assert buffered(mgr) == b"x" * 20 + b"\nc\n"
     mgr.discard(21)
     assert mgr.drain(rule) == [b"c"]
 
@@ -531,12 +549,18 @@ def test_drain_on_eof_frame_delivers_the_tail() -> None:
     mgr = BufferManager(on_eof="frame")
     mgr.feed(b"a\nb")
     mgr.feed_eof()
-    got = mgr.drain(LINE)
-    got += mgr.drain(LINE)
-    assert got == [b"a", b"b"]
+    got: list[bytes] = []
     with pytest.raises(StreamClosed) as info:
-        mgr.drain(LINE)
+        drain_until_closed(mgr, got)
+    assert got == [b"a", b"b"]
     assert info.value.partial == b""
+
+
+def drain_until_closed(mgr: BufferManager, got: list[bytes], calls: int = 5) -> None:
+    """drain() until StreamClosed, at most ``calls`` times (a call returning [] forever fails)."""
+    for _ in range(calls):
+        got += mgr.drain(LINE)
+    raise AssertionError(f"no StreamClosed after {calls} drain() calls, got {got}")
 
 
 def test_on_overflow_discard_drops_the_frame_and_reports_it_once() -> None:

@@ -374,8 +374,8 @@ class LifecycleMachine(RuleBasedStateMachine):
     def hold_manager_view(self) -> None:
         try:
             view = self.mgr.view()
-        except FrameLifecycleError:
-            assert self.slices
+        except FrameLifecycleError:  # documented: refused while a frame is outstanding
+            assert self.slices or self.frame is not None
             return
         content = bytes(view)
         assert self.remaining().startswith(content)

@@ -19,9 +19,9 @@ import streamframer
 from helpers import (
     DETERMINISTIC,
     check_rule_case,
+    cut_at,
     drained_from_chunks,
     frames_from_chunks,
-    split_at,
 )
 from streamframer import (
     BufferManager,
@@ -76,7 +76,7 @@ def streams_for(delim: bytes) -> st.SearchStrategy[bytes]:
 def stream_and_chunks(draw: Any, delim: bytes) -> tuple[bytes, list[bytes]]:
     stream = draw(streams_for(delim))
     cuts = draw(st.lists(st.integers(0, len(stream)), max_size=12))
-    return stream, split_at(stream, cuts)
+    return stream, cut_at(stream, cuts)
 
 
 # --------------------------------------------------------------------------------------------

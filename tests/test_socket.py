@@ -14,12 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import streamframer._socket
 from helpers import (
     DETERMINISTIC,
+    FakeClock,
     ScriptedRecvSocket,
     ScriptedSocket,
     ScriptItem,
-    split_at,
+    cut_at,
 )
 from streamframer import (
     BufferManager,
@@ -107,7 +109,7 @@ def scripts(draw: Any, delim: bytes) -> tuple[bytes, list[ScriptItem]]:
     stream = draw(streams_for(delim))
     cuts = draw(st.lists(st.integers(0, len(stream)), max_size=8))
     script: list[ScriptItem] = []
-    for piece in split_at(stream, cuts):
+    for piece in cut_at(stream, cuts):
         if piece:
             script.append(piece)
         event = draw(st.sampled_from(["none", "none", "would-block", "timeout"]))
@@ -275,13 +277,25 @@ def test_read_frame_returns_a_buffered_frame_without_reading() -> None:
     assert sock.calls == 0
 
 
-def test_read_frame_deadline_with_a_source_without_fileno() -> None:
+def test_read_frame_deadline_with_a_source_without_fileno(monkeypatch: pytest.MonkeyPatch) -> None:
     """B10: a non-blocking source without fileno() must not make read_frame spin forever."""
+    monkeypatch.setattr(streamframer._socket, "time", FakeClock(step=1.0))
     sock = ScriptedSocket([b"par", *[BlockingIOError] * 1000])
+    mgr = BufferManager()
+    with pytest.raises(TimeoutError):
+        read_frame(sock, mgr, LINE, timeout=3.5)
+    assert sock.calls <= 4, f"{sock.calls} reads within a 3.5 s deadline on a 1 s/step clock"
+    assert bytes(mgr.view()) == b"par"
+
+
+def test_read_frame_with_timeout_zero_reads_once() -> None:
+    """B15: timeout=0 is "do not wait", not "do not read"."""
+    sock = ScriptedSocket([b"par", b"t\n", BlockingIOError])
     mgr = BufferManager()
     with pytest.raises(TimeoutError):
         read_frame(sock, mgr, LINE, timeout=0)
     assert bytes(mgr.view()) == b"par"
+    assert read_frame(sock, mgr, LINE, timeout=0) == b"part"
 
 
 def test_iter_frames_consumes_each_frame_when_the_loop_advances() -> None:

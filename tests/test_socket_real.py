@@ -17,6 +17,7 @@ import pytest
 import trustme
 
 import streamframer._socket
+from helpers import FakeClock
 from streamframer import (
     BufferManager,
     StreamClosed,
@@ -184,18 +185,6 @@ def test_read_frame_without_timeout_waits_on_a_non_blocking_socket(
     assert mode(ours) == (0.0, False)
 
 
-class FakeClock:
-    """Stands in for the ``time`` module: every ``monotonic()`` call advances ``step`` s."""
-
-    def __init__(self, step: float) -> None:
-        self.now = 1000.0
-        self.step = step
-
-    def monotonic(self) -> float:
-        self.now += self.step
-        return self.now
-
-
 def test_read_frame_deadline_bounds_the_whole_wait(
     pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,6 +196,23 @@ def test_read_frame_deadline_bounds_the_whole_wait(
     with pytest.raises(TimeoutError):
         read_frame(ours, mgr, LINE, timeout=2.5)
     assert len(mgr) <= 3, f"{len(mgr)} reads after a 2.5 s deadline on a 1 s/step clock"
+
+
+def test_read_frame_with_timeout_zero_takes_what_is_there(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """B15: timeout=0 means "do not wait", not "do not read": a complete frame already in the
+    socket's receive buffer is returned (like a non-blocking recv, or select with timeout 0)."""
+    ours, peer = pair
+    peer.sendall(b"now\nlater")
+    mgr = BufferManager()
+    frame = read_frame(ours, mgr, LINE, timeout=0)
+    assert frame == b"now"
+    frame.consume()
+    with pytest.raises(TimeoutError):
+        read_frame(ours, mgr, LINE, timeout=0)
+    assert len(mgr) == 5
+    assert mode(ours) == (None, True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,19 @@ from ._errors import (
     StreamFramerError,
 )
 from ._frame import Frame
-from ._rules import Delimited, FrameSpan, NeedMore, Rule, RuleResult, until_delim, until_eot
+from ._length import fixed_size, length_prefixed
+from ._multi import between, until_any
+from ._rules import (
+    Delimited,
+    FrameSpan,
+    NeedMore,
+    Rule,
+    RuleResult,
+    Skip,
+    until_delim,
+    until_eot,
+)
+from ._scpi import ieee_block, scpi_response
 from ._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 
 __version__ = "0.1.0"
@@ -33,13 +45,20 @@ __all__ = [
     "NeedMore",
     "Rule",
     "RuleResult",
+    "Skip",
     "Source",
     "StreamClosed",
     "StreamFramerError",
+    "between",
+    "fixed_size",
+    "ieee_block",
     "iter_frames",
     "iter_payloads",
+    "length_prefixed",
     "read_frame",
     "read_with_rule",
+    "scpi_response",
+    "until_any",
     "until_delim",
     "until_eot",
 ]

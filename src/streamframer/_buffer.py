@@ -26,11 +26,14 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Literal, Union
 
-from ._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
-from ._frame import Frame, new_frame
-from ._rules import Delimited, FrameSpan, NeedMore
+from ._batch import drain
+from ._errors import FrameLifecycleError, FrameTooLarge
+from ._frame import Frame, _new, new_frame
+from ._limits import discard_step, need_more, oversized_frame
+from ._rules import Delimited, FrameSpan, NeedMore, Skip
 
 if TYPE_CHECKING:
     from ._rules import Rule
@@ -43,8 +46,13 @@ DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
-_MIN_READ_SIZE = 4096
-_ZEROS = memoryview(bytes(DEFAULT_READ_SIZE))
+_MIN_READ_SIZE = 1024
+# max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
+_NO_LIMIT = sys.maxsize
+_ZEROS_SIZE = DEFAULT_READ_SIZE
+_ZEROS = memoryview(bytes(_ZEROS_SIZE))
+
+_RESERVED = object()  # BufferManager._pending between reserve() and commit()
 
 _EXPORTED = (
     "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
@@ -77,14 +85,17 @@ class BufferManager:
         "_backlog",
         "_buf",
         "_consume",
+        "_deferred",
         "_discarded",
         "_end",
         "_eof",
         "_head",
-        "_max_size",
+        "_limit",
         "_next_read",
+        "_overflowed",
         "_pending",
         "_reserved",
+        "_reserved_size",
         "_rule",
         "_scan",
         "_skip",
@@ -93,6 +104,7 @@ class BufferManager:
         "on_eof",
         "on_overflow",
         "read_size",
+        "skipped",
     )
 
     def __init__(
@@ -107,13 +119,16 @@ class BufferManager:
         self._head = 0
         self._scan = 0
         self._rule: Rule | None = None
-        self._pending: Frame | None = None
+        # What the buffer is lent out to: the outstanding Frame, or _RESERVED between reserve()
+        # and commit(). Either way the buffer must not move, and reading waits.
+        self._pending: object = None
         self._start = self._end = self._consume = 0
         self._view: memoryview | None = None
         self._backlog: list[bytes] | None = None
         self._reserved: memoryview | None = None
+        self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
-        self._max_size = _check_max_size(max_size)
+        self._limit = _check_max_size(max_size)
         if isinstance(read_size, bool) or not isinstance(read_size, int):
             raise TypeError(f"read_size must be an int, not {type(read_size).__name__}")
         if read_size < 1:
@@ -128,8 +143,12 @@ class BufferManager:
         self.on_eof = on_eof
         # Discard policy state: bytes dropped so far of an oversized frame (None: not dropping),
         # and how many more to drop when its size is known from a header.
+        self._overflowed = False
+        self._deferred: FrameTooLarge | None = None
         self._discarded: int | None = None
         self._skip = 0
+        #: Bytes rules skipped as belonging to no frame (:class:`Skip`), over the stream's life.
+        self.skipped = 0
 
     # ----------------------------------------------------------------------------------------
     # Inspection and recovery
@@ -137,11 +156,12 @@ class BufferManager:
     @property
     def max_size(self) -> int | None:
         """The most bytes one frame may occupy, or ``None`` for no limit. Settable."""
-        return self._max_size
+        return None if self._limit == _NO_LIMIT else self._limit
 
     @max_size.setter
     def max_size(self, value: int | None) -> None:
-        self._max_size = _check_max_size(value)
+        self._limit = _check_max_size(value)
+        self._overflowed = False
 
     @property
     def at_eof(self) -> bool:
@@ -151,16 +171,20 @@ class BufferManager:
     def __len__(self) -> int:
         """How many bytes are buffered and not yet consumed (an outstanding frame included)."""
         size = len(self._buf) - self._head
+        if self._reserved is not None:
+            size -= self._reserved_size
         if self._backlog is not None:
             size += sum(map(len, self._backlog))
         return size
 
     def view(self) -> memoryview:
-        """A read-only view of the unconsumed bytes, without copying.
+        """A read-only view of the unconsumed bytes, without copying (not while a frame or a
+        reservation is outstanding: the frame is the view then).
 
         Release it (``with mgr.view() as v: ...``) before the next read: while it is alive the
         buffer cannot grow, and reads raise :class:`FrameLifecycleError`.
         """
+        self._check_idle()
         self._flush_backlog()
         return memoryview(self._buf)[self._head :].toreadonly()
 
@@ -179,9 +203,9 @@ class BufferManager:
             raise ValueError(
                 f"cannot discard {n} bytes: {len(self._buf) - self._head} are buffered"
             )
-        self._head += n
+        self._head += n  # deleted lazily, like consumed frames
         self._scan = self._head
-        self._compact()
+        self._overflowed = False
 
     # ----------------------------------------------------------------------------------------
     # Bytes in
@@ -192,14 +216,16 @@ class BufferManager:
         It may be called while a frame is outstanding (an event loop delivers data whenever it
         likes); those bytes wait, in order, until the frame is consumed.
         """
-        if self._eof:
-            raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
-        if self._pending is not None or self._reserved is not None:
+        if self._pending is not None or self._backlog is not None or self._eof:
+            if self._eof:
+                raise FrameLifecycleError("feed() after feed_eof(): the stream has ended")
+            data = bytes(memoryview(data))  # refuses str and int, as bytearray += does
             if self._backlog is None:
                 self._backlog = []
-            self._backlog.append(bytes(data))
+            self._backlog.append(data)  # after the backlog, in order; the next read appends it
             return
-        self._compact()
+        if self._head:
+            self._compact()
         try:
             self._buf += data
         except BufferError:
@@ -218,18 +244,27 @@ class BufferManager:
         (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
         capped so that the buffer never holds more than ``max_size`` bytes.
         """
-        self._check_idle()
-        if self._reserved is not None:
-            raise FrameLifecycleError("reserve() called again before commit()")
-        self._compact()
-        size = self._read_size(size)
+        if self._pending is not None or self._backlog is not None:
+            self._check_idle()
+            self._flush_backlog()
+        if self._head:
+            self._compact()
         buf = self._buf
         at = len(buf)
+        room = self._limit - at
+        if size is None or size <= 0:
+            size = self._next_read
+        if size > room:
+            if room <= 0:
+                raise self._full()
+            size = room
         try:
-            buf += _ZEROS[:size] if size <= len(_ZEROS) else bytes(size)
+            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
         except BufferError:
             raise FrameLifecycleError(_EXPORTED) from None
         view = self._reserved = memoryview(buf)[at:]
+        self._reserved_size = size
+        self._pending = _RESERVED
         return view
 
     def commit(self, nbytes: int) -> None:
@@ -237,21 +272,24 @@ class BufferManager:
         view = self._reserved
         if view is None:
             raise FrameLifecycleError("commit() without reserve()")
-        if not 0 <= nbytes <= len(view):
-            raise ValueError(f"commit({nbytes}) outside the {len(view)} reserved bytes")
-        buf = self._buf
-        at = len(buf) - len(view)
+        unused = self._reserved_size - nbytes
+        if not 0 <= nbytes <= self._reserved_size:
+            raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         try:
             view.release()
-            del buf[at + nbytes :]
+            if unused:
+                del self._buf[-unused:]
         except BufferError:
             raise FrameLifecycleError(
                 "the view reserve() returned is still exported; release it before commit()"
             ) from None
         self._reserved = None
-        # Ask for about twice what the source delivered last time, within [4 KiB, read_size].
-        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, 2 * nbytes))
-        self._flush_backlog()
+        self._pending = None
+        # A full read suggests more is waiting: ask for twice as much next time. A short one
+        # shows what the source delivers: ask for about that, and zero-fill no more than needed.
+        self._next_read = min(self.read_size, max(_MIN_READ_SIZE, nbytes if unused else 2 * nbytes))
+        if self._backlog is not None:
+            self._settle_backlog()
 
     # ----------------------------------------------------------------------------------------
     # Frames out
@@ -267,29 +305,56 @@ class BufferManager:
         if self._pending is not None:
             raise self._outstanding()
         if rule is not self._rule:
+            # Overflows clear _rule, so that their state is checked here, off the hot path.
+            if self._deferred is not None:
+                exc, self._deferred = self._deferred, None
+                raise exc
+            if self._backlog is not None:
+                self._flush_backlog()
+            if self._overflowed:
+                raise FrameLifecycleError(
+                    f"the buffer still holds the frame that exceeded max_size={self._limit}: "
+                    "recover with clear(), discard(n) or a larger max_size before reading on"
+                )
+            if self._discarded is not None:
+                discard_step(self, rule)
+                return None  # still inside the frame (the step raises once it is gone)
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
-        if self._discarded is not None:
-            self._discard_step(rule)
-            return None  # still inside the oversized frame (the step raises once it is gone)
         buf = self._buf
         if type(rule) is Delimited:
-            # The contract of Delimited.__call__, inline: no compaction, no result objects.
-            delimiter = rule.delimiter
-            index = buf.find(delimiter, self._scan)
+            # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
+            index = buf.find(rule.delimiter, self._scan)
             if index < 0:
-                self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-                return self._need_more(None)
-            consume = index + len(delimiter)
+                # The delimiter may have begun in the last len(delimiter) - 1 bytes.
+                size = len(buf)
+                scan = size - rule._length + 1
+                self._scan = scan if scan > self._head else self._head
+                if size - self._head < self._limit and not self._eof:
+                    return None
+                return need_more(self, None)
+            head = self._head
+            consume = index + rule._length
+            if consume - head > self._limit:
+                return self._frame(head, index, consume)  # raises or discards
             if rule.keep_delimiter:
-                return self._frame(self._head, consume, consume)
-            if index > self._head and buf[index - 1] == rule.strip:
-                return self._frame(self._head, index - 1, consume)
-            return self._frame(self._head, index, consume)
+                index = consume
+            elif rule.strip is not None and index > head and buf[index - 1] == rule.strip:
+                index -= 1
+            self._start = head
+            self._end = index
+            self._consume = consume
+            frame: Frame = _new(Frame)
+            frame._mgr = self
+            self._pending = frame
+            return frame
 
         self._compact()
         result = rule(buf, self._scan)
+        while type(result) is Skip:
+            self._skip_bytes(rule, result)
+            result = rule(buf, self._scan)
         if type(result) is FrameSpan:
             start, end, consume = result
             if not 0 <= start <= end <= consume <= len(buf) or consume == 0:
@@ -299,8 +364,20 @@ class BufferManager:
             if not 0 <= result.resume <= len(buf):
                 raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
             self._scan = result.resume
-            return self._need_more(result.frame_size)
-        raise TypeError(f"a rule must return NeedMore or FrameSpan, {rule!r} returned {result!r}")
+            return need_more(self, result.frame_size)
+        raise TypeError(
+            f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
+        )
+
+    def _skip_bytes(self, rule: Rule, result: Skip) -> None:
+        """Drop the bytes a rule said belong to no frame (noise before a start marker)."""
+        count = result.nbytes
+        if not 0 < count <= len(self._buf) - self._head:
+            raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(self)} bytes")
+        self._head += count
+        self._scan = self._head
+        self.skipped += count
+        self._compact()
 
     def drain(self, rule: Rule) -> list[bytes]:
         """Every complete frame buffered now, as ``bytes`` copies, all consumed.
@@ -310,138 +387,30 @@ class BufferManager:
         like :meth:`next_frame`, but only once the frames before the trouble were returned by
         an earlier call: frames already found are never dropped.
         """
-        if self._pending is not None:
-            raise self._outstanding()
-        if type(rule) is Delimited and rule.strip is None and not rule.keep_delimiter:
-            split = self._split(rule)
-            if split is not None:
-                return split
-        payloads = []
-        try:
-            while (frame := self.next_frame(rule)) is not None:
-                payloads.append(bytes(self._buf[self._start : self._end]))
-                frame.consume()
-        except (FrameTooLarge, StreamClosed):
-            if not payloads:
-                raise
-        return payloads
-
-    def _split(self, rule: Delimited) -> list[bytes] | None:
-        """``drain`` for a plain delimiter, in C: one ``find``, one copy, one ``split``.
-
-        Returns ``None`` when the frame-by-frame path must decide (an oversized frame).
-        """
-        if rule is not self._rule:
-            self._rule = rule
-            self._scan = self._head
-        buf = self._buf
-        delimiter = rule.delimiter
-        if buf.find(delimiter, self._scan) < 0:
-            # The guard that keeps a frame arriving in many reads linear: nothing is split
-            # (nor rescanned) until its delimiter is there.
-            self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-            self._need_more(None)
-            return []
-        # split() parses left to right like repeated find(), so self-overlapping delimiters
-        # (b"aba") end frames exactly where next_frame would.
-        payloads = memoryview(buf)[self._head :].tobytes().split(delimiter)
-        leftover = len(payloads.pop())
-        limit = self._max_size
-        if limit is not None and max(map(len, payloads)) + len(delimiter) > limit:
-            return None
-        self._head = len(buf) - leftover
-        self._scan = max(self._head, len(buf) - len(delimiter) + 1)
-        return payloads
+        return drain(self, rule)
 
     # ----------------------------------------------------------------------------------------
     # Internals shared with Frame and the I/O adapters
 
     def _frame(self, start: int, end: int, consume: int) -> Frame:
-        limit = self._max_size
-        if limit is not None and consume - self._head > limit:
-            if self.on_overflow == "error":
-                raise FrameTooLarge(limit, consume - self._head)
-            self._discarded = 0
-            self._drop(consume - self._head)
-            self._report_discard()
+        limit = self._limit
+        if consume - self._head > limit:
+            oversized_frame(self, consume - self._head)
         self._start = start
         self._end = end
         self._consume = consume
         frame = self._pending = new_frame(self)
         return frame
 
-    def _need_more(self, frame_size: int | None) -> Frame | None:
-        """The rule needs more bytes: enforce the end of the stream and the limit."""
-        buffered = len(self._buf) - self._head
-        if self._eof:
-            if buffered and self.on_eof == "frame":
-                end = len(self._buf)
-                return self._frame(self._head, end, end)
-            raise StreamClosed(bytes(self._buf[self._head :]))
-        limit = self._max_size
-        if limit is not None:
-            declared = frame_size is not None and frame_size > limit
-            if declared or buffered >= limit:
-                size = frame_size if declared and frame_size is not None else buffered
-                if self.on_overflow == "error":
-                    raise FrameTooLarge(limit, size)
-                self._discarded = 0
-                if declared:
-                    self._skip = size
-                self._discard_step(None)
-        return None
-
-    def _discard_step(self, rule: Rule | None) -> None:
-        """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded`
-        once all of it is gone. ``rule`` finds where the frame ends when its size is unknown."""
-        if self._skip:  # the size is known from a header: drop exactly that many bytes
-            self._skip -= self._drop(min(self._skip, len(self._buf) - self._head))
-            if not self._skip:
-                self._report_discard()
-            return
-        if rule is not None:
-            self._compact()
-            result = rule(self._buf, self._scan)
-            if type(result) is FrameSpan:
-                self._drop(result.consume - self._head)
-                self._report_discard()
-            assert type(result) is NeedMore, result
-            self._scan = result.resume
-        if self._eof:
-            self._drop(len(self._buf) - self._head)
-            self._report_discard()
-        # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
-        # the rule re-examines from the start (no progress), only dropping everything frees room.
-        examined = self._scan - self._head
-        if examined > 0:
-            self._drop(examined)
-        elif len(self._buf) - self._head >= (self._max_size or 0):
-            self._drop(len(self._buf) - self._head)
-
-    def _drop(self, n: int) -> int:
-        """Forget ``n`` bytes of the oversized frame being discarded."""
-        self._head += n
-        self._scan = max(self._scan, self._head)
-        assert self._discarded is not None
-        self._discarded += n
-        return n
-
-    def _report_discard(self) -> None:
-        discarded, self._discarded, self._skip = self._discarded, None, 0
-        raise FrameDiscarded(self._max_size or 0, discarded or 0)
-
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so
         that the buffer never holds more than ``max_size`` bytes."""
         if size is None or size <= 0:
             size = self._next_read
-        limit = self._max_size
-        if limit is not None:
-            buffered = len(self)
-            if buffered >= limit:
-                raise FrameTooLarge(limit, buffered)
-            size = min(size, limit - buffered)
-        return size
+        room = self._limit - len(self)
+        if room <= 0:
+            raise self._full()
+        return size if size < room else room
 
     def _compact(self) -> None:
         """Delete the consumed prefix, so that index 0 is the first unconsumed byte."""
@@ -455,22 +424,40 @@ class BufferManager:
             self._scan -= head
 
     def _flush_backlog(self) -> None:
-        """Append the bytes fed while a frame was outstanding."""
+        """Append the bytes fed while the buffer was lent out, once it is free. Raises
+        :class:`FrameLifecycleError`, with nothing lost, while a view of the buffer is alive."""
         backlog = self._backlog
-        if backlog is not None and self._pending is None and self._reserved is None:
-            self._backlog = None
+        if backlog is not None and self._pending is None:
             self._compact()
             try:
                 self._buf += b"".join(backlog)
             except BufferError:
-                self._backlog = backlog
                 raise FrameLifecycleError(_EXPORTED) from None
+            self._backlog = None
+
+    def _full(self) -> FrameLifecycleError:
+        # next_frame raises FrameTooLarge when a full buffer holds no frame, so a read into a
+        # full buffer means frames were left untaken.
+        return FrameLifecycleError(
+            f"the buffer is full ({len(self)} bytes, max_size={self._limit}): take the buffered "
+            "frames with next_frame() before reading more"
+        )
+
+    def _settle_backlog(self) -> None:
+        """Flush the backlog now if possible, otherwise at the next read: the buffer was just
+        handed back (consume, commit), and that must not fail because a view blocks the flush."""
+        try:
+            self._flush_backlog()
+        except FrameLifecycleError:
+            self._rule = None  # routes the next next_frame() to the flush
 
     def _check_idle(self) -> None:
         if self._pending is not None:
             raise self._outstanding()
 
     def _outstanding(self) -> FrameLifecycleError:
+        if self._pending is _RESERVED:
+            return FrameLifecycleError("reserve() is waiting for its commit(): call commit() first")
         return FrameLifecycleError(
             f"the previous frame ({self._end - self._start} bytes) is still outstanding: "
             "call frame.consume() (or use 'with frame:') before reading the next one"
@@ -479,12 +466,12 @@ class BufferManager:
     def __repr__(self) -> str:
         state = " frame outstanding" if self._pending is not None else ""
         eof = " eof" if self._eof else ""
-        return f"<BufferManager {len(self)} bytes buffered, max_size={self._max_size}{state}{eof}>"
+        return f"<BufferManager {len(self)} bytes buffered, max_size={self.max_size}{state}{eof}>"
 
 
-def _check_max_size(value: int | None) -> int | None:
+def _check_max_size(value: int | None) -> int:
     if value is None:
-        return None
+        return _NO_LIMIT
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"max_size must be an int or None, not {type(value).__name__}")
     if value < 1:

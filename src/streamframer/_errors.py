@@ -31,9 +31,10 @@ class FrameTooLarge(StreamFramerError):
     finds a frame longer than ``max_size``, or when a length header declares one (checked before
     the body is awaited). It is the peer's fault, or a limit set too low.
 
-    The buffered bytes stay in the manager. The condition persists, so reading again raises again
-    until you recover: ``mgr.clear()`` drops everything, ``mgr.discard(n)`` drops the first ``n``
-    bytes, or raise ``mgr.max_size``.
+    It is raised once. The buffered bytes stay in the manager for inspection, and reading again
+    raises :class:`FrameLifecycleError` until you recover: ``mgr.clear()`` drops everything,
+    ``mgr.discard(n)`` drops the first ``n`` bytes, or a larger ``mgr.max_size`` lets the frame
+    complete. (A manager with ``on_overflow="discard"`` recovers by itself.)
     """
 
     def __init__(self, limit: int, size: int) -> None:

@@ -63,18 +63,24 @@ class Frame:
         mgr = self._live()
         view = mgr._view
         if view is None:
-            view = mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end].toreadonly()
-        return view
+            # The manager keeps this one and hands out read-only views of it, so that a user
+            # releasing theirs cannot break the frame, nor consume() its check.
+            view = mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
+        return view.toreadonly()
 
     def tobytes(self) -> bytes:
         """A copy of the payload."""
-        mgr = self._live()
+        mgr = self._mgr
+        if mgr._pending is not self:
+            raise FrameLifecycleError(_CONSUMED)
         return bytes(mgr._buf[mgr._start : mgr._end])
 
     __bytes__ = tobytes
 
     def __len__(self) -> int:
-        mgr = self._live()
+        mgr = self._mgr
+        if mgr._pending is not self:  # _live() inline: len() is on many hot loops
+            raise FrameLifecycleError(_CONSUMED)
         return mgr._end - mgr._start
 
     def consume(self) -> None:
@@ -89,7 +95,7 @@ class Frame:
         mgr._head = mgr._scan = mgr._consume
         mgr._pending = None
         if mgr._backlog is not None:
-            mgr._flush_backlog()
+            mgr._settle_backlog()
 
     def __enter__(self) -> Frame:
         return self
@@ -128,15 +134,16 @@ def _release_view(mgr: BufferManager) -> None:
     holds is reported here, at ``consume()``, and not later at an unrelated read."""
     view = mgr._view
     assert view is not None
+    view.release()  # never handed out, so it has no exports of its own
     try:
-        view.release()
-        mgr._view = None
         del mgr._buf[: mgr._consume]
     except BufferError:
+        mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
         raise FrameLifecycleError(
-            "cannot consume: a view of this frame is still alive (a slice of frame.view, "
+            "cannot consume: a view of this frame is still alive (frame.view, a slice of it, "
             "memoryview(frame), or an array built on it); release it, then consume() again"
         ) from None
+    mgr._view = None
     mgr._head = mgr._consume = mgr._start = mgr._end = 0
 
 

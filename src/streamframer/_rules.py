@@ -3,7 +3,7 @@
 The rule contract
 =================
 
-A rule is any callable ``rule(buffer, scan) -> NeedMore | FrameSpan``:
+A rule is any callable ``rule(buffer, scan) -> NeedMore | FrameSpan | Skip``:
 
 ``buffer``
     A ``bytearray`` holding exactly the unconsumed bytes: ``buffer[0]`` is the oldest byte not yet
@@ -13,7 +13,7 @@ A rule is any callable ``rule(buffer, scan) -> NeedMore | FrameSpan``:
     Where to resume scanning: ``0`` for a fresh frame, otherwise the ``resume`` this rule returned
     on its previous call for the same frame. Bytes before ``scan`` were already examined.
 
-It answers one of two things:
+It answers one of three things:
 
 ``NeedMore(resume, frame_size=None)``
     No complete frame yet. The manager calls again, with ``scan=resume``, once more bytes arrived.
@@ -25,6 +25,10 @@ It answers one of two things:
     bytes (header, payload and trailer). ``0 <= start <= end <= consume <= len(buffer)`` and
     ``consume > 0``. Header-then-body framings use ``start > 0``; delimiter framings have
     ``end < consume``.
+``Skip(nbytes)``
+    The first ``nbytes`` bytes belong to no frame (noise before a start marker): the manager drops
+    them, adds them to ``BufferManager.skipped``, and calls again at once with ``scan=0``.
+    ``0 < nbytes <= len(buffer)``. Resynchronising rules need it to stay linear.
 
 A rule may raise :class:`~streamframer.FramingError` when the bytes cannot be a valid frame.
 
@@ -50,7 +54,16 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Union
 
-__all__ = ["Delimited", "FrameSpan", "NeedMore", "Rule", "RuleResult", "until_delim", "until_eot"]
+__all__ = [
+    "Delimited",
+    "FrameSpan",
+    "NeedMore",
+    "Rule",
+    "RuleResult",
+    "Skip",
+    "until_delim",
+    "until_eot",
+]
 
 
 class NeedMore(NamedTuple):
@@ -60,6 +73,13 @@ class NeedMore(NamedTuple):
     resume: int
     #: The whole frame's size in bytes, when the rule already knows it (from a length header).
     frame_size: int | None = None
+
+
+class Skip(NamedTuple):
+    """A rule's answer when the first bytes belong to no frame and should be dropped."""
+
+    #: How many bytes to drop from the front of the buffer.
+    nbytes: int
 
 
 class FrameSpan(NamedTuple):
@@ -73,8 +93,8 @@ class FrameSpan(NamedTuple):
     consume: int
 
 
-RuleResult = Union[NeedMore, FrameSpan]
-#: The rule contract: ``rule(buffer, scan) -> NeedMore | FrameSpan`` (see the module docstring).
+RuleResult = Union[NeedMore, FrameSpan, Skip]
+#: The rule contract: ``rule(buffer, scan) -> NeedMore | FrameSpan | Skip`` (module docstring).
 Rule = Callable[[bytearray, int], RuleResult]
 
 
@@ -85,10 +105,11 @@ class Delimited:
     what makes the per-frame path fast; calling it follows the public contract like any rule.
     """
 
-    __slots__ = ("delimiter", "keep_delimiter", "strip")
+    __slots__ = ("_length", "delimiter", "keep_delimiter", "strip")
 
     def __init__(self, delimiter: bytes, *, strip: int | None, keep_delimiter: bool) -> None:
         self.delimiter = delimiter
+        self._length = len(delimiter)
         self.strip = strip
         self.keep_delimiter = keep_delimiter
 

@@ -81,7 +81,10 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
         frame = mgr.next_frame(rule)
         if frame is not None:
             return frame
-        if not _wait_readable(sock, deadline):
+        # The deadline is checked before every read, so a peer that keeps trickling bytes
+        # cannot stretch the wait.
+        expired = deadline is not None and time.monotonic() >= deadline
+        if expired or not _wait_readable(sock, deadline):
             raise TimeoutError(f"no complete frame within {timeout} s ({len(mgr)} bytes buffered)")
         _receive(sock, mgr)
 
@@ -95,7 +98,11 @@ def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]
     """
     while True:
         try:
-            frame = read_frame(sock, mgr, rule)
+            frame = mgr.next_frame(rule)
+            if frame is None:
+                if _wait_readable(sock, None):
+                    _receive(sock, mgr)
+                continue
         except StreamClosed as exc:
             if exc.partial:
                 raise
@@ -116,9 +123,8 @@ def iter_payloads(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[byte
         try:
             payloads = mgr.drain(rule)
             if not payloads:
-                if not _wait_readable(sock, None):  # pragma: no cover - no deadline, never false
-                    continue
-                _receive(sock, mgr)
+                if _wait_readable(sock, None):
+                    _receive(sock, mgr)
                 continue
         except StreamClosed as exc:
             if exc.partial:

@@ -1,0 +1,222 @@
+"""Rules for frames whose size is known up front: a fixed size, or a length field in a header.
+
+Goals: a frame's size is known as soon as its header is buffered, so the rule says so
+(``NeedMore(..., frame_size=total)``) and the manager refuses an oversized frame before its body
+arrives. The body is never scanned: each call reads the header again (a few bytes) and answers, so
+a frame arriving in n reads costs O(n) whatever its size. Everything that can be checked when the
+rule is built is checked then (``ValueError``/``TypeError``); a header that cannot start a valid
+frame is a :class:`~streamframer.FramingError` naming its bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ._args import int_arg
+from ._errors import FramingError
+from ._rules import FrameSpan, NeedMore, RuleResult
+
+__all__ = ["FixedSize", "LengthPrefixed", "fixed_size", "length_prefixed"]
+
+
+class FixedSize:
+    """The rule :func:`fixed_size` builds: every frame is ``size`` bytes."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        size = self.size
+        if len(buffer) < size:
+            # Nothing to scan: every buffered byte counts as examined.
+            return NeedMore(len(buffer), frame_size=size)
+        return FrameSpan(0, size, size)
+
+    def __repr__(self) -> str:
+        return f"fixed_size({self.size})"
+
+
+def fixed_size(n: int) -> FixedSize:
+    """A rule for frames of exactly ``n`` bytes (``n >= 1``); the payload is the whole frame."""
+    return FixedSize(int_arg("n", n, 1))
+
+
+class LengthPrefixed:
+    """The rule :func:`length_prefixed` builds: a header's length field gives the frame size."""
+
+    __slots__ = (
+        "_field_end",
+        "_min_total",
+        "adjust",
+        "byteorder",
+        "length_size",
+        "max_length",
+        "offset",
+        "payload_offset",
+    )
+
+    def __init__(
+        self,
+        length_size: int,
+        offset: int,
+        byteorder: Literal["big", "little"],
+        adjust: int,
+        payload_offset: int,
+        max_length: int | None,
+    ) -> None:
+        self.length_size = length_size
+        self.offset = offset
+        self.byteorder = byteorder
+        self.adjust = adjust
+        self.payload_offset = payload_offset
+        self.max_length = max_length
+        self._field_end = offset + length_size
+        # A frame holds at least the header the rule read and the bytes before its payload.
+        self._min_total = max(self._field_end, payload_offset)
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        field_end = self._field_end
+        buffered = len(buffer)
+        if buffered < field_end:
+            return NeedMore(buffered)
+        field = buffer[self.offset : field_end]
+        length = int.from_bytes(field, self.byteorder)
+        total = field_end + length + self.adjust
+        if self.max_length is not None and length > self.max_length:
+            raise FramingError(
+                f"declared length {length} exceeds max_length={self.max_length}: "
+                f"length field {bytes(field)!r} at offset {self.offset}, "
+                f"header {bytes(buffer[:field_end])!r}",
+                self.offset,
+            )
+        if total < self._min_total:
+            raise FramingError(
+                f"declared length {length} makes a frame of {total} bytes, fewer than the "
+                f"{self._min_total} its header needs: length field {bytes(field)!r} at offset "
+                f"{self.offset}, header {bytes(buffer[:field_end])!r}",
+                self.offset,
+            )
+        if buffered < total:
+            # The body is opaque: nothing to scan, and the manager learns the size now.
+            return NeedMore(buffered, frame_size=total)
+        return FrameSpan(self.payload_offset, total, total)
+
+    def __repr__(self) -> str:
+        options = f"{self.length_size}"
+        if self.offset:
+            options += f", offset={self.offset}"
+        if self.byteorder != "big":
+            options += f", byteorder={self.byteorder!r}"
+        if self.adjust:
+            options += f", adjust={self.adjust}"
+        if self.payload_offset != self._field_end:
+            options += f", payload_offset={self.payload_offset}"
+        if self.max_length is not None:
+            options += f", max_length={self.max_length}"
+        return f"length_prefixed({options})"
+
+
+def length_prefixed(
+    length_size: int,
+    *,
+    offset: int = 0,
+    byteorder: str = "big",
+    adjust: int = 0,
+    payload_offset: int | None = None,
+    max_length: int | None = None,
+) -> LengthPrefixed:
+    """A rule for frames whose header holds an unsigned length field.
+
+    ::
+
+        |<------------------------------- total -------------------------------->|
+        |<-- offset -->|<- length_size ->|<--------- length + adjust ------------>|
+        +--------------+-----------------+----------------------------------------+
+        | other header |  length field   |  rest of the frame                     |
+        +--------------+-----------------+----------------------------------------+
+        |<------------- payload_offset ------------->|<-------- payload -------->|
+
+        total = offset + length_size + length + adjust
+
+    ``length_size`` is the field's width, 1-8 bytes; ``offset`` is where it starts; ``byteorder``
+    is ``"big"`` or ``"little"``. ``adjust`` (any sign) corrects for what the length counts: ``0``
+    when it counts the bytes after the field, ``-(offset + length_size)`` when it counts the whole
+    frame, positive when header bytes follow the field. The payload is ``frame[payload_offset:]``;
+    ``payload_offset`` defaults to ``offset + length_size`` (the bytes after the field), ``0``
+    keeps the whole frame. ``max_length`` is the largest length the protocol allows: a larger one
+    means the stream is corrupt or out of step, a :class:`~streamframer.FramingError`. A frame that
+    is merely too big for memory is the manager's ``max_size`` business: it raises
+    :class:`~streamframer.FrameTooLarge` as soon as the header is in, before the body arrives.
+
+    A declared length that gives a frame shorter than its own header (possible with a negative
+    ``adjust``) is a :class:`~streamframer.FramingError` naming the header bytes.
+
+    Common layouts::
+
+        Modbus TCP (MBAP)  length_prefixed(2, offset=4)
+        +-------+-------+-------+------+---------------+
+        | tid 2 | pid 2 | len 2 | unit | PDU           |   total = 6 + len
+        +-------+-------+-------+------+---------------+   payload = unit + PDU
+        (payload_offset=7 for the PDU alone; max_length=254 per the specification)
+
+        HiSLIP             length_prefixed(8, offset=8)
+        +------+------+------+-----------+------------+---------+
+        | "HS" | type | ctrl | param u32 | length u64 | payload |   total = 16 + len
+        +------+------+------+-----------+------------+---------+
+
+        memcached binary   length_prefixed(4, offset=8, adjust=12, payload_offset=24)
+        +-------+----+--------+--------+----+--------+------------+--------+-------+------+
+        | magic | op | keylen | extlen | dt | status | body len 4 | opaque | cas 8 | body |
+        +-------+----+--------+--------+----+--------+------------+--------+-------+------+
+        total = 24 + body len; payload = extras + key + value
+
+        uwsgi              length_prefixed(2, offset=1, byteorder="little", adjust=1,
+                                           payload_offset=4)
+        +-----------+-------------+-----------+------+
+        | modifier1 | size u16 LE | modifier2 | vars |   total = 4 + size
+        +-----------+-------------+-----------+------+
+
+        plain u32 prefix   length_prefixed(4)
+        +------------+---------+
+        | length u32 | payload |   total = 4 + length
+        +------------+---------+
+
+    Refused when built (``ValueError``): a ``max_length`` larger than the field can hold, and any
+    combination under which no length at all gives a frame at least as long as its header (a
+    header longer than the largest frame, totals that are always too small or negative).
+    """
+    length_size = int_arg("length_size", length_size)
+    if not 1 <= length_size <= 8:
+        raise ValueError(f"length_size must be 1-8 bytes, got {length_size}")
+    offset = int_arg("offset", offset, 0)
+    if not isinstance(byteorder, str):
+        raise TypeError(f"byteorder must be 'big' or 'little', not {type(byteorder).__name__}")
+    if byteorder not in ("big", "little"):
+        raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
+    order: Literal["big", "little"] = "big" if byteorder == "big" else "little"
+    adjust = int_arg("adjust", adjust)
+    field_end = offset + length_size
+    payload_offset = (
+        field_end if payload_offset is None else int_arg("payload_offset", payload_offset, 0)
+    )
+    capacity = (1 << (8 * length_size)) - 1
+    if max_length is not None:
+        max_length = int_arg("max_length", max_length, 0)
+        if max_length > capacity:
+            raise ValueError(
+                f"max_length={max_length} is more than a {length_size}-byte length field can "
+                f"hold ({capacity})"
+            )
+    largest = capacity if max_length is None else max_length
+    largest_total = field_end + largest + adjust
+    min_total = max(field_end, payload_offset)
+    if largest_total < min_total:
+        raise ValueError(
+            f"no declared length can give a valid frame: the largest ({largest}) makes "
+            f"offset + length_size + length + adjust = {offset} + {length_size} + {largest} + "
+            f"{adjust} = {largest_total} bytes, fewer than the {min_total}-byte header "
+            f"(offset + length_size = {field_end}, payload_offset = {payload_offset})"
+        )
+    return LengthPrefixed(length_size, offset, order, adjust, payload_offset, max_length)

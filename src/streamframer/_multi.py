@@ -1,0 +1,161 @@
+"""Rules with several markers: any of several delimiters, and start/stop markers.
+
+Both follow the rule contract of :mod:`streamframer._rules` and keep no state: where to resume
+lives in the ``scan`` the manager stores. Goals, in order:
+
+* The frames found never depend on how the stream was split into reads. A delimiter that may
+  still grow into a longer or earlier one (``b"\\r"`` when ``b"\\r\\n"`` is also a delimiter) is
+  not acted on until the next byte settles it.
+* Linear time: each call examines the bytes from ``scan`` on plus a look-back shorter than the
+  longest marker, so a frame arriving one byte at a time costs O(its length) in total (a DoS
+  guard). The one exception is spelled out in :func:`between`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ._args import bytes_arg, int_arg
+from ._rules import FrameSpan, NeedMore, RuleResult, Skip
+
+__all__ = ["Between", "UntilAny", "between", "until_any"]
+
+
+class UntilAny:
+    """The rule :func:`until_any` builds: a frame ends at the first of several delimiters."""
+
+    __slots__ = ("_longest", "_pattern", "delimiters")
+
+    def __init__(self, delimiters: tuple[bytes, ...]) -> None:
+        #: The delimiters, longest first (the order in which a tie at one position is settled).
+        self.delimiters = delimiters
+        self._longest = len(delimiters[0])
+        # Alternatives are tried left to right at each position, and the leftmost position wins:
+        # longest first gives "earliest start, then longest", in one C-level pass that stops at
+        # the first match (no per-delimiter find() running to the end of a long buffer).
+        self._pattern = re.compile(b"|".join(re.escape(d) for d in delimiters))
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        size = len(buffer)
+        # Only the last len(longest) - 1 bytes can hold a delimiter that is still incomplete.
+        tail = size - self._longest + 1
+        match = self._pattern.search(buffer, scan)
+        if match is None:
+            return NeedMore(max(scan, tail))
+        start = match.start()
+        # A delimiter starting at or before the match but running past the buffer's end may
+        # still complete, and then it wins (earlier start, or longer at the same start).
+        for position in range(max(scan, tail), start + 1):
+            pending = buffer[position:]
+            for delimiter in self.delimiters:
+                if len(delimiter) <= len(pending):
+                    break  # longest first: the rest cannot run past the end either
+                if delimiter.startswith(pending):
+                    return NeedMore(position)
+        return FrameSpan(0, start, match.end())
+
+    def __repr__(self) -> str:
+        return f"until_any({self.delimiters!r})"
+
+
+def until_any(delims: Iterable[bytes]) -> UntilAny:
+    """A rule for frames that end with any of several delimiters; the payload excludes it.
+
+    ``delims`` is a collection of non-empty bytes, e.g. ``(b"\\r\\n", b"\\n", b"\\r")`` for lines
+    ended by CR LF, LF or CR. The frame ends at the delimiter that *starts* first; of several
+    that start at the same byte, the longest wins, so ``b"a\\r\\nb\\n"`` gives ``b"a"`` then
+    ``b"b"``, not an empty line. The result never depends on how the bytes were split into reads.
+
+    That has one visible consequence: with ``b"\\r"`` and ``b"\\r\\n"`` both delimiters, a buffer
+    ending in ``b"\\r"`` holds no frame yet, because the next byte may be ``b"\\n"``. A device that
+    ends its last line with a bare CR and then falls silent leaves that line unread until more
+    bytes come; at the end of the stream the manager raises :class:`~streamframer.StreamClosed`
+    with the line (CR included) in ``partial``.
+    """
+    if isinstance(delims, (bytes, bytearray, memoryview, str)):
+        raise TypeError(
+            "delims must be a collection of bytes such as (b'\\r\\n', b'\\n'), "
+            f"not a single {type(delims).__name__}"
+        )
+    try:
+        items = list(delims)
+    except TypeError:
+        raise TypeError(
+            f"delims must be a collection of bytes, not {type(delims).__name__}"
+        ) from None
+    delimiters = {bytes_arg("each delimiter", item) for item in items}
+    if not delimiters:
+        raise ValueError("delims must hold at least one delimiter")
+    # Longest first, then bytewise, so that the repr (and the pattern) is deterministic.
+    return UntilAny(tuple(sorted(delimiters, key=lambda d: (-len(d), d))))
+
+
+class Between:
+    """The rule :func:`between` builds: a frame is a start marker, a body, a stop marker and an
+    optional fixed trailer; bytes before the start marker are skipped."""
+
+    __slots__ = ("keep_markers", "start", "stop", "trailer")
+
+    def __init__(self, start: bytes, stop: bytes, trailer: int, keep_markers: bool) -> None:
+        self.start = start
+        self.stop = stop
+        self.trailer = trailer
+        self.keep_markers = keep_markers
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        start, stop = self.start, self.stop
+        if not buffer.startswith(start):
+            # Noise: drop everything before the start marker, or all but the bytes that may
+            # be the beginning of one. The manager calls again with the marker at 0.
+            begin = buffer.find(start, scan)
+            if begin < 0:
+                keep = len(start) - 1
+                if len(buffer) > keep:
+                    return Skip(len(buffer) - keep)
+                return NeedMore(0)
+            if begin:
+                return Skip(begin)
+        body = max(scan, len(start))
+        index = buffer.find(stop, body)
+        if index < 0:
+            return NeedMore(max(body, len(buffer) - len(stop) + 1))
+        consume = index + len(stop) + self.trailer
+        if consume > len(buffer):
+            return NeedMore(index, frame_size=consume)
+        if self.keep_markers:
+            return FrameSpan(0, consume, consume)
+        return FrameSpan(len(start), index, consume)
+
+    def __repr__(self) -> str:
+        options = ""
+        if self.trailer:
+            options += f", trailer={self.trailer}"
+        if self.keep_markers:
+            options += ", keep_markers=True"
+        return f"between({self.start!r}, {self.stop!r}{options})"
+
+
+def between(start: bytes, stop: bytes, *, trailer: int = 0, keep_markers: bool = False) -> Between:
+    """A rule for frames framed by a start and a stop marker, then ``trailer`` more bytes.
+
+    For example ``between(b"\\x02", b"\\x03", trailer=1)`` reads STX ... ETX followed by a
+    one-byte BCC (many serial instruments); ASTM E1381 frames (STX ... ETX, two checksum digits,
+    CR LF) are ``between(b"\\x02", b"\\x03", trailer=4)``.
+
+    * The frame begins at the first start marker. Bytes before it are *skipped* (the stream is
+      resynchronised after noise or a frame cut in half): the rule answers
+      :class:`~streamframer.Skip`, and the manager drops them and counts them in
+      ``BufferManager.skipped``.
+    * The body ends at the first stop marker after the start marker; a start marker inside the
+      body is data. There is no escaping: a body containing the stop marker cannot be framed
+      this way.
+    * The payload is the body, without markers and trailer; ``keep_markers=True`` makes it the
+      whole frame (start marker, body, stop marker, trailer) so that a checksum can be verified.
+
+    Cost: linear in the bytes received, noise included.
+    """
+    start_marker = bytes_arg("start", start)
+    stop_marker = bytes_arg("stop", stop)
+    trailer = int_arg("trailer", trailer, 0)
+    return Between(start_marker, stop_marker, trailer, bool(keep_markers))

@@ -1,0 +1,209 @@
+"""Rules for SCPI instruments: IEEE 488.2 arbitrary blocks, and whole SCPI responses.
+
+A definite-length block (IEEE 488.2, 8.7.9) carries binary data (waveforms, screenshots)::
+
+    +-----+-------+----------------+----------------------+------------+
+    | "#" | n 1-9 | n ASCII digits |    L data bytes      | terminator |
+    |     |       |   = L          | (any values at all)  | e.g. "\\n"  |
+    +-----+-------+----------------+----------------------+------------+
+    |<----- header: 2 + n ------->|<----- payload ------>|
+
+    b"#15" b"\\n\\r\\x00\\xff\\n" b"\\n"  ->  payload b"\\n\\r\\x00\\xff\\n" (5 bytes, 2 LF)
+
+The header gives the size, so a data byte equal to the terminator never ends the frame, the rule
+reports the size as soon as the header is in (the manager refuses an oversized block before its
+body arrives), and the body is never scanned. The payload view is the data alone, without a copy:
+``numpy.frombuffer(frame.view, ">f4")`` works.
+
+The terminator after the data is *required* when one is given (an instrument ends every response
+message with it, so a different byte there means the stream is out of step: a
+:class:`~streamframer.FramingError`). It is not optional: "optional" would mean waiting for a
+byte that may never come. ``terminator=None`` is for streams that send none.
+
+Indefinite-length blocks (``#0``, data until NL with the END signal) cannot be framed on a byte
+stream: END (EOI on GPIB, a flag in USBTMC and VXI-11 messages) does not exist on a TCP socket or a
+serial line, and the data may hold the terminator byte. They are refused unless asked for.
+"""
+
+from __future__ import annotations
+
+from ._args import bytes_arg
+from ._errors import FramingError, _preview
+from ._rules import FrameSpan, NeedMore, RuleResult
+
+__all__ = ["IeeeBlock", "ScpiResponse", "ieee_block", "scpi_response"]
+
+_HASH = 0x23  # b"#"
+_ZERO = 0x30  # b"0"
+# "#H1F", "#Q17", "#B101": IEEE 488.2 non-decimal numeric responses, plain lines.
+_NON_DECIMAL = b"HQBhqb"
+_INDEFINITE_MODES = ("refuse", "terminator")
+
+
+class IeeeBlock:
+    """The rule :func:`ieee_block` builds."""
+
+    __slots__ = ("indefinite", "terminator")
+
+    def __init__(self, terminator: bytes | None, indefinite: str) -> None:
+        self.terminator = terminator
+        self.indefinite = indefinite
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        if buffer and buffer[0] != _HASH:
+            raise FramingError(
+                f"an IEEE 488.2 block starts with b'#', got {bytes(buffer[:1])!r} at offset 0: "
+                f"{_preview(bytes(buffer[:16]))}",
+                0,
+            )
+        return _block(buffer, scan, self.terminator, self.indefinite)
+
+    def __repr__(self) -> str:
+        options = "" if self.terminator == b"\n" else f"terminator={self.terminator!r}"
+        if self.indefinite != "refuse":
+            options += f"{', ' if options else ''}indefinite={self.indefinite!r}"
+        return f"ieee_block({options})"
+
+
+def ieee_block(terminator: bytes | None = b"\n", *, indefinite: str = "refuse") -> IeeeBlock:
+    """A rule for one IEEE 488.2 definite-length block: ``#``, a digit n (1-9), n ASCII digits
+    giving the data length L, L data bytes, then ``terminator``.
+
+    The payload is the L data bytes (any values, the terminator's included), a zero-copy view.
+    ``terminator`` (default ``b"\\n"``, the SCPI response terminator) must follow the data;
+    ``None`` means nothing follows it. A malformed header (no ``#``, a non-digit count or length)
+    or a wrong byte where the terminator belongs is a :class:`~streamframer.FramingError` naming
+    the bytes and their offset.
+
+    ``indefinite`` says what to do with an indefinite-length block (``#0``):
+
+    ``"refuse"`` (default)
+        A :class:`~streamframer.FramingError`: its end cannot be known on a byte stream (see the
+        module notes). Ask the instrument for definite blocks instead.
+    ``"terminator"``
+        The block ends at the first ``terminator`` after ``#0``; the payload is the bytes in
+        between. Right only when the data can never contain the terminator (ASCII data).
+
+    There is no "until the end of the stream" mode: a rule never sees the end of the stream. To
+    take an indefinite block that the instrument ends by closing the connection, read until
+    :class:`~streamframer.StreamClosed` and use its ``partial`` bytes after the ``#0``.
+    """
+    term = None if terminator is None else bytes_arg("terminator", terminator)
+    mode = _indefinite_mode(indefinite)
+    if mode == "terminator" and term is None:
+        raise ValueError("indefinite='terminator' needs a terminator, got terminator=None")
+    return IeeeBlock(term, mode)
+
+
+class ScpiResponse:
+    """The rule :func:`scpi_response` builds."""
+
+    __slots__ = ("indefinite", "terminator")
+
+    def __init__(self, terminator: bytes, indefinite: str) -> None:
+        self.terminator = terminator
+        self.indefinite = indefinite
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        if not buffer:
+            return NeedMore(0)
+        if buffer[0] == _HASH:
+            if len(buffer) < 2:
+                return NeedMore(0)  # "#" alone: a block or a "#H..." line, the next byte tells
+            if buffer[1] not in _NON_DECIMAL:
+                return _block(buffer, scan, self.terminator, self.indefinite)
+        terminator = self.terminator
+        index = buffer.find(terminator, scan)
+        if index < 0:
+            return NeedMore(max(scan, len(buffer) - len(terminator) + 1))
+        return FrameSpan(0, index, index + len(terminator))
+
+    def __repr__(self) -> str:
+        options = "" if self.terminator == b"\n" else f"terminator={self.terminator!r}"
+        if self.indefinite != "refuse":
+            options += f"{', ' if options else ''}indefinite={self.indefinite!r}"
+        return f"scpi_response({options})"
+
+
+def scpi_response(terminator: bytes = b"\n", *, indefinite: str = "refuse") -> ScpiResponse:
+    """A rule for SCPI responses: a definite-length block when the first byte is ``#``, otherwise
+    a line ending with ``terminator``.
+
+    The first byte decides, so a block full of newlines is never misread as lines (which trying
+    a line rule and then a block rule one after the other would do). A block is read exactly as
+    by :func:`ieee_block` with the same ``terminator`` and ``indefinite``: the payload is its data.
+    A line's payload is the bytes before the terminator, nothing stripped: for instruments that
+    end lines with CR LF, pass ``terminator=b"\\r\\n"`` (it then also follows blocks, as those
+    instruments send it). Responses ``#H...``, ``#Q...`` and ``#B...`` (hexadecimal, octal and
+    binary numbers) are lines.
+
+    A response that puts anything before a block (a command header such as ``:CURV #42000...``
+    when the instrument echoes headers) is read as a line and breaks at the first newline in the
+    data: switch headers off on the instrument (``:HEADER OFF`` or equivalent).
+    """
+    term = bytes_arg("terminator", terminator)
+    return ScpiResponse(term, _indefinite_mode(indefinite))
+
+
+def _indefinite_mode(indefinite: object) -> str:
+    if not isinstance(indefinite, str):
+        raise TypeError(f"indefinite must be a str, not {type(indefinite).__name__}")
+    if indefinite not in _INDEFINITE_MODES:
+        raise ValueError(f"indefinite must be 'refuse' or 'terminator', got {indefinite!r}")
+    return indefinite
+
+
+def _block(buffer: bytearray, scan: int, terminator: bytes | None, indefinite: str) -> RuleResult:
+    """Frame the block at the start of ``buffer``, whose first byte is ``#``."""
+    buffered = len(buffer)
+    if buffered < 2:
+        return NeedMore(buffered)
+    count = buffer[1] - _ZERO
+    if count == 0:
+        if indefinite == "refuse" or terminator is None:
+            raise FramingError(
+                "indefinite-length block b'#0' refused: its end is marked only by the END "
+                "signal of GPIB, USBTMC or VXI-11, which a byte stream does not carry; ask the "
+                "instrument for a definite-length block, or use "
+                "ieee_block(indefinite='terminator') if the data never holds the terminator: "
+                f"{_preview(bytes(buffer[:16]))}",
+                1,
+            )
+        index = buffer.find(terminator, max(scan, 2))
+        if index < 0:
+            return NeedMore(max(scan, 2, buffered - len(terminator) + 1))
+        return FrameSpan(2, index, index + len(terminator))
+    if not 1 <= count <= 9:
+        raise FramingError(
+            "malformed IEEE 488.2 block header: expected the digit count b'0'-b'9' at offset "
+            f"1, got {bytes(buffer[1:2])!r}: {_preview(bytes(buffer[:16]))}",
+            1,
+        )
+    data_start = 2 + count
+    digits = bytes(buffer[2:data_start])
+    for position, byte in enumerate(digits, 2):
+        if not _ZERO <= byte <= _ZERO + 9:
+            raise FramingError(
+                f"malformed IEEE 488.2 block header: expected {count} length digits from "
+                f"offset 2, got {bytes((byte,))!r} at offset {position}: "
+                f"{_preview(bytes(buffer[:16]))}",
+                position,
+            )
+    if buffered < data_start:
+        return NeedMore(buffered)
+    length = int(digits)
+    data_end = data_start + length
+    total = data_end
+    if terminator is not None:
+        total += len(terminator)
+        after = bytes(buffer[data_end:total])
+        if not terminator.startswith(after):
+            raise FramingError(
+                f"expected the terminator {terminator!r} right after the {length} data bytes "
+                f"of block {bytes(buffer[:data_start])!r}, got {after!r} at offset {data_end}",
+                data_end,
+            )
+    if buffered < total:
+        # The data is opaque: nothing to scan, and the manager learns the size now.
+        return NeedMore(buffered, frame_size=total)
+    return FrameSpan(data_start, data_end, total)
