@@ -21,6 +21,7 @@ from streamframer import (
     FrameTooLarge,
     FramingError,
     NeedMore,
+    RuleResult,
     StreamClosed,
     until_delim,
     until_eot,
@@ -411,7 +412,7 @@ def test_invalid_rule_results_are_refused(result: Any, error: type) -> None:
 def test_custom_rule_sees_exactly_the_unconsumed_bytes_and_its_own_scan() -> None:
     calls: list[tuple[bytes, int]] = []
 
-    def rule(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    def rule(buffer: bytearray, scan: int) -> RuleResult:
         calls.append((bytes(buffer), scan))
         return LINE(buffer, scan)
 
@@ -433,7 +434,7 @@ def test_switching_rules_starts_the_new_scan_afresh() -> None:
     assert take(mgr, until_eot(4)) == b"xx"  # the new rule must look from the start
     scans: list[int] = []
 
-    def recording(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    def recording(buffer: bytearray, scan: int) -> RuleResult:
         scans.append(scan)
         return LINE(buffer, scan)
 
@@ -488,7 +489,7 @@ def test_drain_refused_while_a_frame_is_outstanding() -> None:
 def test_drain_keeps_frames_found_before_a_framing_error() -> None:
     """B2: frames consumed by drain() must be returned even when a later frame is corrupt."""
 
-    def strict(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    def strict(buffer: bytearray, scan: int) -> RuleResult:
         if buffer.startswith(b"bad\n"):
             raise FramingError("bad frame", 0)
         return LINE(buffer, scan)

@@ -26,6 +26,7 @@ from streamframer import (
     FrameSpan,
     FrameTooLarge,
     NeedMore,
+    RuleResult,
     read_with_rule,
     until_delim,
 )
@@ -130,7 +131,7 @@ def test_public_contract_is_linear_for_one_big_frame_in_1k_reads(delim: bytes) -
     inner = until_delim(delim)
     examined = 0
 
-    def counting(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    def counting(buffer: bytearray, scan: int) -> RuleResult:
         nonlocal examined
         examined += len(buffer) - scan
         assert examined <= 2 * BIG, "quadratic rescanning"
@@ -305,7 +306,7 @@ def test_frame_of_exactly_max_size_fits() -> None:
 
 
 def test_declared_frame_size_is_refused_before_the_body_arrives() -> None:
-    def prefixed(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    def prefixed(buffer: bytearray, scan: int) -> RuleResult:
         if len(buffer) < 2:
             return NeedMore(0)
         size = 2 + int.from_bytes(buffer[:2], "big")

@@ -21,8 +21,7 @@ from streamframer import (
     BufferManager,
     Frame,
     FrameLifecycleError,
-    FrameSpan,
-    NeedMore,
+    RuleResult,
     StreamFramerError,
     read_with_rule,
     until_delim,
@@ -278,7 +277,7 @@ def test_lifecycle_errors_belong_to_the_tree() -> None:
 # State machine: random misuse never loses, reorders or changes a byte
 
 
-def wrapped_line(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+def wrapped_line(buffer: bytearray, scan: int) -> RuleResult:
     """LINE through the public contract: the generic path, which compacts the buffer."""
     return LINE(buffer, scan)
 

@@ -29,6 +29,7 @@ from streamframer import (
     FrameSpan,
     FramingError,
     NeedMore,
+    RuleResult,
     StreamClosed,
     until_delim,
     until_eot,
@@ -139,7 +140,7 @@ def test_any_chunking_frames_like_split(
     with the same rule wrapped in a plain function (the public contract, generic path); at EOF;
     and calling the rule directly."""
 
-    def wrapped(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+    def wrapped(buffer: bytearray, scan: int) -> RuleResult:
         return rule(buffer, scan)
 
     stream, chunks = data.draw(stream_and_chunks(delim))
@@ -194,7 +195,7 @@ def test_docstring_example_rule_works() -> None:
     check_rule_case(rule, data, [b"abc", b""], struct.pack(">H", 5) + b"he")
 
 
-def redis_bulk(buffer: bytearray, scan: int) -> NeedMore | FrameSpan:
+def redis_bulk(buffer: bytearray, scan: int) -> RuleResult:
     """A RESP bulk string ``$<n>\\r\\n<n bytes>\\r\\n``, written from the contract alone."""
     header_end = buffer.find(b"\r\n", max(0, scan - 1))
     if header_end < 0:
