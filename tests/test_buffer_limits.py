@@ -14,14 +14,17 @@ import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, Union
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from helpers import ScriptedSocket
+from helpers import DETERMINISTIC, ScriptedSocket
 from streamframer import (
     DEFAULT_READ_SIZE,
     BufferManager,
+    FrameDiscarded,
     FrameLifecycleError,
     FrameSpan,
     FrameTooLarge,
@@ -30,6 +33,7 @@ from streamframer import (
     read_with_rule,
     until_delim,
 )
+from test_rules import RULE_IDS, RULES, expected_split, stream_and_chunks
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -396,3 +400,57 @@ def test_capacity_is_given_back_after_a_big_frame(path: str) -> None:
     assert small == b"small"
     small.consume()
     assert sys.getsizeof(mgr._buf) <= 2 * DEFAULT_READ_SIZE, sys.getsizeof(mgr._buf)
+
+
+# --------------------------------------------------------------------------------------------
+# The discard policy, over any stream and any chunking
+
+Outcome = Union[bytes, tuple[str, int]]
+
+
+def discarding(
+    rule: Any, chunks: list[bytes], limit: int, batch: bool
+) -> tuple[list[Outcome], BufferManager]:
+    """Frames and discard reports, in order, through next_frame() or drain()."""
+    mgr = BufferManager(max_size=limit, on_overflow="discard")
+    out: list[Outcome] = []
+    for chunk in chunks:
+        mgr.feed(chunk)
+        for _ in range(len(chunk) + 2):  # each step makes progress; a loop beyond is a bug
+            try:
+                if batch:
+                    payloads = mgr.drain(rule)
+                    out += payloads
+                    if not payloads:
+                        break
+                    continue
+                frame = mgr.next_frame(rule)
+            except FrameDiscarded as exc:
+                out.append(("discarded", exc.size))
+                continue
+            if frame is None:
+                break
+            with frame:
+                out.append(bytes(frame))
+        else:
+            raise AssertionError("no progress")
+    return out, mgr
+
+
+@pytest.mark.parametrize(("rule", "delim", "strip", "keep"), RULES[:8], ids=RULE_IDS[:8])
+@settings(DETERMINISTIC, max_examples=40)
+@given(data=st.data())
+def test_discard_policy_drops_exactly_the_oversized_frames(
+    rule: Any, delim: bytes, strip: bytes | None, keep: bool, data: Any
+) -> None:
+    stream, chunks = data.draw(stream_and_chunks(delim))
+    limit = data.draw(st.integers(len(delim) + 1, 10))
+    frames, _ = expected_split(stream, delim, strip, keep)
+    sizes = [len(part) + len(delim) for part in stream.split(delim)[:-1]]
+    expected = [
+        frame if size <= limit else ("discarded", size) for frame, size in zip(frames, sizes)
+    ]
+    for batch in (False, True):
+        got, mgr = discarding(rule, chunks, limit, batch)
+        assert got == expected, "drain()" if batch else "next_frame()"
+        assert len(mgr) <= max(limit, len(stream.split(delim)[-1]))
