@@ -173,6 +173,19 @@ def test_feed_after_feed_eof_is_refused() -> None:
         mgr.next_frame(LINE)
 
 
+def test_reserve_after_feed_eof_is_refused() -> None:
+    """B16: the zero-copy way in must refuse bytes after the end, as feed() does."""
+    mgr = BufferManager()
+    mgr.feed(b"a")
+    mgr.feed_eof()
+    with pytest.raises(FrameLifecycleError, match="feed_eof|ended"):
+        mgr.reserve()
+    assert len(mgr) == 1
+    with pytest.raises(StreamClosed) as info:
+        mgr.next_frame(LINE)
+    assert info.value.partial == b"a"
+
+
 def test_clean_eof_reports_empty_partial() -> None:
     mgr = BufferManager()
     mgr.feed(b"a\n")
