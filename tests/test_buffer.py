@@ -178,7 +178,7 @@ def test_reserve_after_feed_eof_is_refused() -> None:
     mgr = BufferManager()
     mgr.feed(b"a")
     mgr.feed_eof()
-    with pytest.raises(FrameLifecycleError, match="feed_eof|ended"):
+    with pytest.raises(FrameLifecycleError, match=r"feed_eof|ended"):
         mgr.reserve()
     assert len(mgr) == 1
     with pytest.raises(StreamClosed) as info:
