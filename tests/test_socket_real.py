@@ -159,7 +159,8 @@ def test_read_frame_deadline_over_partial_reads(
     peer.sendall(b"0123456789")
     with pytest.raises(TimeoutError):
         read_frame(ours, mgr, LINE, timeout=0.05)
-    assert bytes(mgr.view()) == b"0123456789"
+    # How much was read before the deadline depends on the machine; what was read is kept.
+    assert b"0123456789".startswith(bytes(mgr.view()))
     assert mode(ours) == before
     peer.sendall(b"\n")
     assert read_frame(ours, mgr, LINE, timeout=5) == b"0123456789"
