@@ -12,6 +12,7 @@ whose frames depend on where the reads were cut fails here.
   ``(payloads, leftover)`` through ``next_frame()`` and ``drain()`` on a manager made by
   ``mgr_factory`` (other limits and policies); ``check_rule_case`` asserts both over every
   chunking, and again with trailing bytes appended.
+* ``take``, ``buffered``, ``chunks_of``, ``one_big_frame``: small conveniences.
 * ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
 * ``ScriptedSocket`` (``recv_into``) and ``ScriptedRecvSocket`` (``recv`` only), tokio-util style:
   each read plays the next script item: bytes are delivered (as much as fits in the caller's
@@ -266,6 +267,33 @@ def drained_from_chunks(
         mgr.feed(chunk)
         payloads += mgr.drain(rule)
     return payloads, _leftover(mgr)
+
+
+def take(mgr: BufferManager, rule: Rule) -> bytes | None:
+    """The next frame's payload (copied, and the frame consumed), or None if none is complete."""
+    frame = mgr.next_frame(rule)
+    if frame is None:
+        return None
+    with frame:
+        return bytes(frame)
+
+
+def buffered(mgr: BufferManager) -> bytes:
+    """A copy of the bytes ``mgr`` holds (through ``view()``, released at once)."""
+    with mgr.view() as view:
+        return bytes(view)
+
+
+def chunks_of(data: bytes, size: int) -> Iterator[memoryview]:
+    """``data`` in reads of ``size`` bytes, without copying it."""
+    view = memoryview(data)
+    for at in range(0, len(data), size):
+        yield view[at : at + size]
+
+
+def one_big_frame(delim: bytes, total: int, filler: bytes = b"x") -> bytes:
+    """One frame of exactly ``total`` bytes, delimiter included."""
+    return filler * (total - len(delim)) + delim
 
 
 def _leftover(mgr: BufferManager) -> bytes:
