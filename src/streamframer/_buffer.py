@@ -27,7 +27,7 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Callable, Literal, Union
 
 from ._batch import drain
 from ._errors import FrameLifecycleError, FrameTooLarge
@@ -46,7 +46,7 @@ DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
-_MIN_READ_SIZE = 1024
+_MIN_READ_SIZE = 256
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 _NO_LIMIT = sys.maxsize
 _ZEROS_SIZE = DEFAULT_READ_SIZE
@@ -94,6 +94,7 @@ class BufferManager:
         "_next_read",
         "_overflowed",
         "_pending",
+        "_plain",
         "_reserved",
         "_reserved_size",
         "_rule",
@@ -119,6 +120,7 @@ class BufferManager:
         self._head = 0
         self._scan = 0
         self._rule: Rule | None = None
+        self._plain = False  # _rule is a Delimited without options: read_with_rule's fast path
         # What the buffer is lent out to: the outstanding Frame, or _RESERVED between reserve()
         # and commit(). Either way the buffer must not move, and reading waits.
         self._pending: object = None
@@ -213,8 +215,8 @@ class BufferManager:
     def feed(self, data: BytesLike) -> None:
         """Append received bytes (the sans-IO way in).
 
-        It may be called while a frame is outstanding (an event loop delivers data whenever it
-        likes); those bytes wait, in order, until the frame is consumed.
+        It may be called while a frame is outstanding or a :meth:`view` is alive (an event loop
+        delivers data whenever it likes); those bytes wait, in order, until the buffer is free.
         """
         if self._pending is not None or self._backlog is not None or self._eof:
             if self._eof:
@@ -224,12 +226,16 @@ class BufferManager:
                 self._backlog = []
             self._backlog.append(data)  # after the backlog, in order; the next read appends it
             return
-        if self._head:
-            self._compact()
         try:
+            if self._head:
+                self._compact()
             self._buf += data
-        except BufferError:
-            raise FrameLifecycleError(_EXPORTED) from None
+        except (BufferError, FrameLifecycleError):
+            # A view() of the buffer is alive. Event loops deliver bytes when they like, so
+            # feeding never fails for it: the bytes wait, in order, and the next read appends
+            # them (or reports the view that still blocks it).
+            self._backlog = [bytes(memoryview(data))]
+            self._rule = None
 
     def feed_eof(self) -> None:
         """Mark the end of the stream: once the buffered frames are taken, ``next_frame`` raises
@@ -291,6 +297,54 @@ class BufferManager:
         if self._backlog is not None:
             self._settle_backlog()
 
+    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+        """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
+        ``commit()`` in one call, since it runs once per read. Returns what ``read_into``
+        returned: a count, ``0`` at the end of the stream, ``None`` from a non-blocking stream
+        with nothing to read."""
+        if self._pending is not None or self._backlog is not None:
+            self._check_idle()
+            self._flush_backlog()
+        if self._head:
+            self._compact()
+        buf = self._buf
+        at = len(buf)
+        size = self._next_read
+        if size > self._limit - at:
+            size = self._limit - at
+            if size <= 0:
+                raise self._full()
+        try:
+            buf += _ZEROS[:size] if size <= _ZEROS_SIZE else bytes(size)
+        except BufferError:
+            raise FrameLifecycleError(_EXPORTED) from None
+        view = memoryview(buf)[at:]
+        got = None
+        try:
+            got = read_into(view)
+        finally:
+            count = got or 0
+            try:
+                view.release()
+                if count < size:
+                    del buf[at + count :]
+            except BufferError:
+                raise FrameLifecycleError(
+                    f"{read_into!r} kept an export of the buffer it was given"
+                ) from None
+            # A full read suggests more is waiting: ask for twice as much next time. A short one
+            # shows what the source delivers: ask for about that, and zero-fill no more.
+            if count == size:
+                count *= 2
+            self._next_read = (
+                count
+                if _MIN_READ_SIZE <= count <= self.read_size
+                else _MIN_READ_SIZE
+                if count < _MIN_READ_SIZE
+                else self.read_size
+            )
+        return got
+
     # ----------------------------------------------------------------------------------------
     # Frames out
 
@@ -322,10 +376,11 @@ class BufferManager:
             # What one rule examined says nothing to another: start this one afresh.
             self._rule = rule
             self._scan = self._head
+            self._plain = type(rule) is Delimited and rule._plain
         buf = self._buf
         if type(rule) is Delimited:
             # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
-            index = buf.find(rule.delimiter, self._scan)
+            index = buf.find(rule._needle, self._scan)
             if index < 0:
                 # The delimiter may have begun in the last len(delimiter) - 1 bytes.
                 size = len(buf)

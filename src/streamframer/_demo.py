@@ -96,8 +96,8 @@ class Instrument:
             connection, _ = self.listener.accept()
         except OSError:
             return  # stopped before the demo connected
-        try:
-            with connection:
+        with connection:
+            try:
                 mgr = BufferManager(max_size=1024)
                 for frame in iter_frames(connection, mgr, until_delim(b"\n")):
                     wire, payload = self.reply(frame.tobytes().decode("ascii").strip())
@@ -108,8 +108,10 @@ class Instrument:
                         if not self.piece_read.wait(READ_WAIT):
                             raise TimeoutError("the demo stopped reading")
                         time.sleep(PIECE_DELAY)
-        except (OSError, StreamClosed) as exc:  # reported by run_demo if the demo fails
-            self.error = exc
+            except (OSError, StreamClosed) as exc:
+                # Recorded before the connection closes, so the demo finds it when it sees the
+                # end of the stream; run_demo reports it if the demo fails.
+                self.error = exc
 
 
 def waveform(rng: random.Random) -> bytes:

@@ -105,11 +105,15 @@ class Delimited:
     what makes the per-frame path fast; calling it follows the public contract like any rule.
     """
 
-    __slots__ = ("_length", "delimiter", "keep_delimiter", "strip")
+    __slots__ = ("_length", "_needle", "_plain", "delimiter", "keep_delimiter", "strip")
 
     def __init__(self, delimiter: bytes, *, strip: int | None, keep_delimiter: bool) -> None:
         self.delimiter = delimiter
         self._length = len(delimiter)
+        # find() takes a one-byte needle as an int without acquiring a buffer: a little faster.
+        self._needle: bytes | int = delimiter[0] if len(delimiter) == 1 else delimiter
+        #: True when the payload is simply what precedes the delimiter (the common case).
+        self._plain = strip is None and not keep_delimiter
         self.strip = strip
         self.keep_delimiter = keep_delimiter
 

@@ -3,7 +3,8 @@
 The functions here only move bytes from a source into a :class:`BufferManager` and ask it for
 frames; all framing happens in the manager and the rule. A source is anything with
 ``recv_into(buffer)`` (preferred: the bytes land in the managed buffer without a copy) or
-``recv(n)``: ``socket.socket``, ``ssl.SSLSocket``, ``socket.socketpair()`` ends, or a test double.
+``recv(n)``: ``socket.socket``, ``ssl.SSLSocket``, ``socket.socketpair()`` ends, or a test double;
+or a file-like object with ``readinto`` (serial ports, pipes, pty ends, files: see ``_stream``).
 
 Semantics, the stdlib's own:
 
@@ -22,9 +23,11 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol, Union
+from typing import TYPE_CHECKING, Protocol, Union, cast
 
 from ._errors import StreamClosed
+from ._frame import Frame, _new
+from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
     from ._buffer import BufferManager
@@ -49,8 +52,8 @@ class _Receives(Protocol):
     def recv(self, bufsize: int, flags: int = ...) -> bytes: ...
 
 
-#: What the read functions accept: an object with ``recv_into`` or ``recv``.
-Source = Union[_ReceivesInto, _Receives]
+#: What the read functions accept: an object with ``recv_into``, ``recv`` or ``readinto``.
+Source = Union[_ReceivesInto, _Receives, ReadsInto]
 
 
 def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None:
@@ -62,6 +65,27 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
     the end of the stream raises :class:`StreamClosed`; ``max_size`` reached raises
     :class:`FrameTooLarge`.
     """
+    if mgr._pending is None and rule is mgr._rule and mgr._plain:
+        # The per-frame hot path, BufferManager.next_frame's for a plain delimiter, inline: a
+        # frame buffered with room to spare costs no further call. The rest goes through it.
+        buf = mgr._buf
+        index = buf.find(rule._needle, mgr._scan)  # type: ignore[attr-defined]
+        if index >= 0:
+            consume = index + rule._length  # type: ignore[attr-defined]
+            if consume - mgr._head <= mgr._limit:
+                mgr._start = mgr._head
+                mgr._end = index
+                mgr._consume = consume
+                taken: Frame = _new(Frame)
+                taken._mgr = mgr
+                mgr._pending = taken
+                return taken
+        elif len(buf) - mgr._head < mgr._limit and not mgr._eof:
+            # No frame, and room to read: note how far the search went, as next_frame would,
+            # and read without searching again first.
+            scan = len(buf) - rule._length + 1  # type: ignore[attr-defined]
+            mgr._scan = scan if scan > mgr._head else mgr._head
+            return mgr.next_frame(rule) if _receive(sock, mgr) else None
     frame = mgr.next_frame(rule)
     if frame is None and _receive(sock, mgr):
         frame = mgr.next_frame(rule)
@@ -144,20 +168,23 @@ else:  # pragma: no cover - exercised on 3.9 only
 def _receive(sock: Source, mgr: BufferManager) -> bool:
     """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
     False if a non-blocking source had nothing to read."""
-    if mgr.at_eof:
+    if mgr._eof:
         return True
     try:
-        if hasattr(sock, "recv_into"):
-            view = mgr.reserve()
-            received = 0
-            try:
-                received = sock.recv_into(view)
-            finally:
-                mgr.commit(received)
-        else:
-            data = sock.recv(mgr._read_size())
+        recv_into = getattr(sock, "recv_into", None)
+        if recv_into is not None:
+            received = mgr._fill(recv_into)
+        elif hasattr(sock, "recv"):
+            data = cast(_Receives, sock).recv(mgr._read_size())
             mgr.feed(data)
             received = len(data)
+        elif hasattr(sock, "readinto"):
+            return receive_from_stream(cast(ReadsInto, sock), mgr)
+        else:
+            raise TypeError(
+                f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
+                "or readinto()"
+            )
     except _WOULD_BLOCK:
         return False
     except socket.timeout as exc:
@@ -178,12 +205,20 @@ def _wait_readable(sock: Source, deadline: float | None) -> bool:
     if pending is not None and pending():
         return True  # TLS: bytes already decrypted, the raw socket may have nothing more
     gettimeout = getattr(sock, "gettimeout", None)
-    if deadline is None and (gettimeout is None or gettimeout() != 0.0):
-        return True  # a blocking read waits by itself, under the socket's own timeout
+    if gettimeout is not None:
+        if deadline is None and gettimeout() != 0.0:
+            return True  # a blocking read waits by itself, under the socket's own timeout
+        fd = fileno()
+    else:  # a file-like source: a serial port, pipe, pty end or file
+        if deadline is None and stream_blocks(sock):
+            return True
+        fd = stream_fileno(sock)
+        if fd is None:
+            return True  # nothing to wait on: read, under the source's own timeout
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     if hasattr(select, "poll"):  # no FD_SETSIZE limit: servers have more than 1024 sockets
         poller = select.poll()
-        poller.register(fileno(), select.POLLIN)
+        poller.register(fd, select.POLLIN)
         return bool(poller.poll(None if remaining is None else remaining * 1000))
-    readable, _, _ = select.select([fileno()], [], [], remaining)  # pragma: no cover - Windows
+    readable, _, _ = select.select([fd], [], [], remaining)  # pragma: no cover - Windows
     return bool(readable)
