@@ -49,8 +49,8 @@ class CountingBuffer(bytearray):
         first, last, _ = slice(start, end).indices(len(self))
         if found < 0:
             self.examined += max(0, last - first)
-        elif forward:
-            self.examined += found + len(sub) - first
+        elif forward:  # a one-byte needle may be passed as an int
+            self.examined += found + (1 if isinstance(sub, int) else len(sub)) - first
         else:
             self.examined += last - found
         assert self.examined <= self.budget, f"examined {self.examined} > {self.budget} bytes"

@@ -135,7 +135,6 @@ def test_any_script_frames_like_split(
             mgr = BufferManager(read_size=read_size)
             assert reader(sock, mgr, rule) == expected, (name, kind.__name__)
             assert not sock.script, "the stream was not read to its end"
-            assert all(size <= read_size for size in sock.requested)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,8 +239,18 @@ def test_reads_never_exceed_max_size() -> None:
         read_until_error(sock, mgr)
     assert (info.value.limit, info.value.size) == (30, 30)
     assert sum(sock.requested) == 30  # the last read asked for exactly what was left
-    assert all(size <= 8 for size in sock.requested)
     assert sock.remaining == b"x" * 70
+
+
+@pytest.mark.parametrize("read_size", [1, 8, 300, 5000])
+@pytest.mark.parametrize("kind", [ScriptedSocket, ScriptedRecvSocket])
+def test_reads_never_exceed_read_size(kind: type, read_size: int) -> None:
+    """B17: read_size is the most one read asks for, full reads or short ones."""
+    sock = kind([b"x" * 20_000, b"y" * 3, b"z" * 60_000])
+    mgr = BufferManager(read_size=read_size)
+    for _ in range(12):
+        assert read_with_rule(sock, mgr, LINE) is None
+    assert max(sock.requested) <= read_size, sock.requested
 
 
 def test_read_with_rule_while_a_frame_is_outstanding_does_not_read() -> None:
