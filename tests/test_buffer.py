@@ -249,6 +249,19 @@ def test_commit_after_releasing_the_reserved_view() -> None:
     assert take(mgr) == b"a"
 
 
+def test_commit_while_the_reserved_view_is_exported_can_be_retried() -> None:
+    mgr = BufferManager()
+    view = mgr.reserve(8)
+    view[:2] = b"x\n"
+    piece = view[:1]
+    with pytest.raises(FrameLifecycleError, match="still exported"):
+        mgr.commit(2)
+    piece.release()
+    mgr.commit(2)
+    assert len(mgr) == 2
+    assert take(mgr) == b"x"
+
+
 def test_reserve_while_a_frame_is_outstanding_is_refused() -> None:
     mgr = BufferManager()
     mgr.feed(b"a\nb")

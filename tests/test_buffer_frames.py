@@ -297,3 +297,79 @@ def test_policies_with_chunked_input() -> None:
                     break
                 got.append(payload)
         assert got == [b"ok", b"<discarded>", b"fine"], size
+
+
+def u16_prefixed(buffer: bytearray, scan: int) -> RuleResult:
+    """The rule contract's own example: a 2-byte big-endian length, then the payload."""
+    if len(buffer) < 2:
+        return NeedMore(0)
+    size = 2 + int.from_bytes(buffer[:2], "big")
+    if len(buffer) < size:
+        return NeedMore(0, frame_size=size)
+    return FrameSpan(2, size, size)
+
+
+def test_discard_a_frame_whose_header_declares_it_too_large() -> None:
+    """The declared size is dropped exactly, across reads, then reported once."""
+    mgr = BufferManager(max_size=10, on_overflow="discard")
+    body = bytes(range(20))
+    stream = b"\x00\x14" + body + b"\x00\x02ok"
+    got: list[object] = []
+    for at in range(0, len(stream), 3):
+        mgr.feed(stream[at : at + 3])
+        while True:
+            try:
+                payload = take(mgr, u16_prefixed)
+            except FrameDiscarded as exc:
+                got.append(("discarded", exc.size))
+                continue
+            if payload is None:
+                break
+            got.append(payload)
+    assert got == [("discarded", 22), b"ok"]
+    assert len(mgr) == 0
+
+
+def test_discard_interrupted_by_the_end_of_the_stream() -> None:
+    mgr = BufferManager(max_size=8, on_overflow="discard")
+    mgr.feed(b"x" * 12)
+    assert take(mgr) is None  # dropping has begun
+    mgr.feed(b"yyy")
+    mgr.feed_eof()
+    with pytest.raises(FrameDiscarded) as info:
+        mgr.next_frame(LINE)
+    assert info.value.size == 15
+    with pytest.raises(StreamClosed) as closed:
+        mgr.next_frame(LINE)
+    assert closed.value.partial == b""
+
+
+def test_discard_with_a_rule_that_rescans_from_the_start() -> None:
+    """A rule that always resumes at 0 gives no examined prefix: a full buffer is dropped."""
+
+    def rescanning(buffer: bytearray, scan: int) -> RuleResult:
+        index = buffer.find(b"\n")
+        return NeedMore(0) if index < 0 else FrameSpan(0, index, index + 1)
+
+    mgr = BufferManager(max_size=8, on_overflow="discard")
+    mgr.feed(b"x" * 8)
+    assert take(mgr, rescanning) is None
+    assert len(mgr) == 0  # dropped: it cannot be a frame that fits
+    mgr.feed(b"tail\nok\n")
+    with pytest.raises(FrameDiscarded) as info:
+        mgr.next_frame(rescanning)
+    assert info.value.size == 13
+    assert take(mgr, rescanning) == b"ok"
+
+
+def test_drain_batch_path_delivers_the_eof_tail() -> None:
+    """on_eof="frame" through the batch path proper (the rule already known to the manager)."""
+    mgr = BufferManager(on_eof="frame")
+    mgr.feed(b"a\n")
+    assert mgr.drain(LINE) == [b"a"]
+    mgr.feed(b"tail")
+    mgr.feed_eof()
+    assert mgr.drain(LINE) == [b"tail"]
+    with pytest.raises(StreamClosed) as info:
+        mgr.drain(LINE)
+    assert info.value.partial == b""

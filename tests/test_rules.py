@@ -176,6 +176,18 @@ def test_rule_cases_in_every_chunking() -> None:
 # The contract
 
 
+def test_delimited_called_directly() -> None:
+    crlf = until_delim(b"\n", strip=b"\r")
+    assert crlf(bytearray(b"ab\r\nc"), 0) == FrameSpan(0, 2, 4)
+    assert crlf(bytearray(b"ab\nc"), 0) == FrameSpan(0, 2, 3)
+    assert crlf(bytearray(b"\r\n"), 0) == FrameSpan(0, 0, 2)
+    assert crlf(bytearray(b"\n"), 0) == FrameSpan(0, 0, 1)
+    assert until_delim(b"\n", keep_delimiter=True)(bytearray(b"ab\nc"), 0) == FrameSpan(0, 3, 3)
+    assert until_delim(b"aba")(bytearray(b"xxab"), 0) == NeedMore(2)
+    assert until_delim(b"aba")(bytearray(b"xxab"), 2) == NeedMore(2)
+    assert until_delim(b"aba")(bytearray(b"xxaba"), 2) == FrameSpan(0, 2, 5)
+
+
 def test_result_types_are_named_tuples() -> None:
     assert NeedMore(3) == (3, None)
     assert NeedMore(3, 10).frame_size == 10

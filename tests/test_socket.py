@@ -357,3 +357,62 @@ def test_iter_payloads_takes_a_whole_read_at_once() -> None:
         calls.append(sock.calls)
     assert got == [b"a", b"b", b"c", b"d"]
     assert calls == [1, 1, 1, 2]
+
+
+# --------------------------------------------------------------------------------------------
+# Misbehaving sources and reads under a view
+
+
+class KeepsTheBuffer:
+    """A source whose recv_into keeps a slice of the buffer it was given (a bug in the source)."""
+
+    def __init__(self) -> None:
+        self.kept: memoryview | None = None
+
+    def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        buffer[:3] = b"ab\n"
+        self.kept = buffer[:1]
+        return 3
+
+
+def test_a_source_keeping_the_buffer_corrupts_nothing() -> None:
+    """B18: the error is right, but the unused reservation must not become data."""
+    source = KeepsTheBuffer()
+    mgr = BufferManager()
+    with pytest.raises(FrameLifecycleError, match="kept an export"):
+        read_with_rule(source, mgr, LINE)
+    assert source.kept is not None
+    source.kept.release()
+    assert len(mgr) <= 3, f"{len(mgr)} bytes buffered after a 3-byte read"
+    frame = mgr.next_frame(LINE)
+    assert frame == b"ab"
+    frame.consume()
+    assert len(mgr) == 0
+
+
+def test_reading_while_a_view_is_alive_is_refused_before_reading() -> None:
+    sock = ScriptedSocket([b"z\n"])
+    mgr = BufferManager()
+    mgr.feed(b"a")
+    view = mgr.view()
+    with pytest.raises(FrameLifecycleError, match="exported"):
+        read_with_rule(sock, mgr, LINE)
+    assert sock.calls == 0  # refused before the read: nothing received was dropped
+    view.release()
+    assert read_with_rule(sock, mgr, LINE) == b"az"
+
+
+def test_bytes_fed_before_a_read_come_first() -> None:
+    """Bytes fed while a view was alive wait; the next read appends after them."""
+    sock = ScriptedSocket([b"c\n"])
+    mgr = BufferManager()
+    mgr.feed(b"a")
+    with mgr.view():
+        mgr.feed(b"b")  # cannot be appended now: waits, in order
+    assert len(mgr) == 2
+    assert read_with_rule(sock, mgr, LINE) == b"abc"
+
+
+def test_a_source_without_read_methods_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"recv_into\(\), recv\(\) or readinto\(\)"):
+        read_with_rule(object(), BufferManager(), LINE)  # type: ignore[arg-type]
