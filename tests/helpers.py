@@ -1,15 +1,32 @@
-"""Helpers shared by the tests: run a rule over every way a stream can be split into reads.
+"""Helpers shared by the tests: run a rule over every way a stream can be split into reads, and
+scripted socket doubles.
 
 In the spirit of h11's test helpers, a case is checked fed all at once, byte by byte and in random
 (seeded) chunkings, with and without an incomplete frame left in the buffer afterwards: a rule
 whose frames depend on where the reads were cut fails here.
+
+* ``chunkings(data, seed)`` yields ``(name, chunks)`` for each of those ways; ``split_at(data,
+  sizes)`` cuts into pieces of the given sizes, ``cut_at(data, offsets)`` at given offsets.
+* ``run_rule`` / ``check_frames`` / ``check_error``: a rule over every chunking, with a limit.
+* ``frames_from_chunks(rule, chunks, mgr_factory=...)`` and ``drained_from_chunks`` return
+  ``(payloads, leftover)`` through ``next_frame()`` and ``drain()`` on a manager made by
+  ``mgr_factory`` (other limits and policies); ``check_rule_case`` asserts both over every
+  chunking, and again with trailing bytes appended.
+* ``take``, ``buffered``, ``chunks_of``, ``one_big_frame``: small conveniences.
+* ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
+* ``ScriptedSocket`` (``recv_into``) and ``ScriptedRecvSocket`` (``recv`` only), tokio-util style:
+  each read plays the next script item: bytes are delivered (as much as fits in the caller's
+  buffer, the rest stays for the next read), ``b""`` is the end of the stream, an exception
+  (class or instance) is raised: ``BlockingIOError`` for "would block", ``socket.timeout`` for a
+  timeout. They count reads, remember the sizes asked for, and raise ``ScriptExhausted`` (an
+  ``AssertionError``) when read past the script, so a wrong loop fails instead of hanging.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Callable, Union
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,6 +41,11 @@ PROPERTY = settings(
     max_examples=60,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+#: The core suite's property settings: the same, with a few more examples.
+DETERMINISTIC = settings(PROPERTY, max_examples=80)
+
+ManagerFactory = Callable[[], BufferManager]
 
 #: How many random chunkings each case is fed in, on top of all at once and byte by byte.
 RANDOM_CHUNKINGS = 12
@@ -41,6 +63,12 @@ def split_at(data: bytes, sizes: Sequence[int]) -> list[bytes]:
         position += size
         turn += 1
     return pieces
+
+
+def cut_at(data: bytes, offsets: Iterable[int]) -> list[bytes]:
+    """``data`` cut at the given offsets (any order; duplicates give empty chunks)."""
+    bounds = [0, *sorted(min(max(cut, 0), len(data)) for cut in offsets), len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def chunkings(data: bytes, seed: int = 0) -> Iterator[tuple[str, list[bytes]]]:
@@ -204,3 +232,168 @@ def drive_counting(rule: Rule, data: bytes, piece: int = 1024) -> tuple[int, lis
             del buffer[: result.consume]
             scan = 0
     return buffer.examined, payloads
+
+
+# --------------------------------------------------------------------------------------------
+# Running a rule on a manager made by mgr_factory
+
+
+def frames_from_chunks(
+    rule: Rule, chunks: Iterable[bytes], mgr_factory: ManagerFactory = BufferManager
+) -> tuple[list[bytes], bytes]:
+    """Feed ``chunks`` into a fresh manager one by one; after each, take every complete frame
+    with ``next_frame()`` (copying and consuming it). Returns ``(payloads, leftover)``, where
+    ``leftover`` is what stays buffered at the end."""
+    mgr = mgr_factory()
+    payloads: list[bytes] = []
+    for chunk in chunks:
+        mgr.feed(chunk)
+        while True:
+            frame = mgr.next_frame(rule)
+            if frame is None:
+                break
+            payloads.append(bytes(frame))
+            frame.consume()
+    return payloads, _leftover(mgr)
+
+
+def drained_from_chunks(
+    rule: Rule, chunks: Iterable[bytes], mgr_factory: ManagerFactory = BufferManager
+) -> tuple[list[bytes], bytes]:
+    """Like :func:`frames_from_chunks`, through ``drain()`` after each chunk."""
+    mgr = mgr_factory()
+    payloads: list[bytes] = []
+    for chunk in chunks:
+        mgr.feed(chunk)
+        payloads += mgr.drain(rule)
+    return payloads, _leftover(mgr)
+
+
+def take(mgr: BufferManager, rule: Rule) -> bytes | None:
+    """The next frame's payload (copied, and the frame consumed), or None if none is complete."""
+    frame = mgr.next_frame(rule)
+    if frame is None:
+        return None
+    with frame:
+        return bytes(frame)
+
+
+def buffered(mgr: BufferManager) -> bytes:
+    """A copy of the bytes ``mgr`` holds (through ``view()``, released at once)."""
+    with mgr.view() as view:
+        return bytes(view)
+
+
+def chunks_of(data: bytes, size: int) -> Iterator[memoryview]:
+    """``data`` in reads of ``size`` bytes, without copying it."""
+    view = memoryview(data)
+    for at in range(0, len(data), size):
+        yield view[at : at + size]
+
+
+def one_big_frame(delim: bytes, total: int, filler: bytes = b"x") -> bytes:
+    """One frame of exactly ``total`` bytes, delimiter included."""
+    return filler * (total - len(delim)) + delim
+
+
+def _leftover(mgr: BufferManager) -> bytes:
+    with mgr.view() as view:
+        leftover = bytes(view)
+    assert len(mgr) == len(leftover), (len(mgr), leftover)
+    return leftover
+
+
+def check_rule_case(
+    rule: Rule,
+    data: bytes,
+    frames: Sequence[bytes],
+    leftover: bytes = b"",
+    *,
+    trailing: Sequence[bytes] = (),
+    seed: int = 0,
+    mgr_factory: ManagerFactory = BufferManager,
+) -> None:
+    """Assert that ``data`` gives exactly ``frames`` and ``leftover`` in every chunking, through
+    ``next_frame()`` and ``drain()``; then, for each of ``trailing`` (bytes that complete no
+    frame after ``leftover``), that ``data + trailing`` gives the same frames and leaves
+    ``leftover + trailing`` in the buffer."""
+    cases = [(data, leftover)] + [(data + extra, leftover + extra) for extra in trailing]
+    for case, expected_leftover in cases:
+        for name, chunks in chunkings(case, seed):
+            for run in (frames_from_chunks, drained_from_chunks):
+                got = run(rule, chunks, mgr_factory)
+                assert got == (list(frames), expected_leftover), (run.__name__, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Scripted socket doubles
+
+ScriptItem = Union[bytes, BaseException, "type[BaseException]"]
+
+
+class FakeClock:
+    """Stands in for the ``time`` module (``monkeypatch.setattr(module, "time", FakeClock(1.0))``):
+    every ``monotonic()`` call advances ``step`` seconds, so deadlines expire after a known
+    number of checks, whatever the machine's speed."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class ScriptExhausted(AssertionError):
+    """The code under test read past the end of a ScriptedSocket's script."""
+
+
+class _Script:
+    def __init__(self, script: Iterable[ScriptItem]) -> None:
+        self.script: list[ScriptItem] = list(script)
+        #: How many reads were made (whatever their outcome).
+        self.calls = 0
+        #: The most bytes each read asked for, in order.
+        self.requested: list[int] = []
+
+    def _next(self, size: int) -> bytes:
+        self.calls += 1
+        self.requested.append(size)
+        if not self.script:
+            raise ScriptExhausted(f"read #{self.calls} past the end of the script")
+        item = self.script[0]
+        if not isinstance(item, bytes):
+            del self.script[0]
+            raise item
+        if not item:
+            del self.script[0]
+            return b""
+        data, rest = item[:size], item[size:]
+        if rest:
+            self.script[0] = rest
+        else:
+            del self.script[0]
+        return data
+
+    @property
+    def remaining(self) -> bytes:
+        """The scripted bytes not delivered yet (exceptions and EOF markers left out)."""
+        return b"".join(item for item in self.script if isinstance(item, bytes))
+
+
+class ScriptedSocket(_Script):
+    """A socket double offering ``recv_into`` (the zero-copy path)."""
+
+    def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        size = min(nbytes or len(buffer), len(buffer))
+        data = self._next(size)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class ScriptedRecvSocket(_Script):
+    """A socket double offering only ``recv`` (the copying path)."""
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self._next(bufsize)

@@ -1,0 +1,195 @@
+"""Linear time, counted (bytes examined), never timed.
+
+Counted twice: through the manager's inline path for built-in delimiter rules, which calls
+``find`` on its private ``_buf`` (counted by a bytearray subclass installed as ``_buf`` right after
+construction: the manager mutates ``_buf`` in place and never replaces it, which each test
+checks), and through the public rule contract (a wrapping custom rule adds up
+``len(buffer) - scan`` on every call). The batch path's C-level ``split`` and copy are counted
+through the profiler's C-call events.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from helpers import ScriptedSocket, chunks_of, one_big_frame
+from streamframer import (
+    BufferManager,
+    RuleResult,
+    read_with_rule,
+    until_delim,
+)
+
+KiB = 1024
+MiB = 1024 * KiB
+BIG = 16 * MiB
+LINE = until_delim(b"\n")
+
+
+class CountingBuffer(bytearray):
+    """A bytearray that adds up the bytes each ``find``/``rfind`` examines and fails as soon as
+    the total passes ``budget``, so a quadratic scan fails fast.
+
+    A search that fails examined its whole range (end - start); one that succeeds, the bytes up
+    to the end of the match (from the side it searched from).
+    """
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.examined = 0
+        self.budget = budget
+
+    def _count(self, sub: Any, start: Any, end: Any, found: int, forward: bool) -> None:
+        first, last, _ = slice(start, end).indices(len(self))
+        if found < 0:
+            self.examined += max(0, last - first)
+        elif forward:  # a one-byte needle may be passed as an int
+            self.examined += found + (1 if isinstance(sub, int) else len(sub)) - first
+        else:
+            self.examined += last - found
+        assert self.examined <= self.budget, f"examined {self.examined} > {self.budget} bytes"
+
+    def find(self, sub: Any, start: Any = None, end: Any = None) -> int:
+        found = super().find(sub, start, end)
+        self._count(sub, start, end, found, forward=True)
+        return found
+
+    def rfind(self, sub: Any, start: Any = None, end: Any = None) -> int:
+        found = super().rfind(sub, start, end)
+        self._count(sub, start, end, found, forward=False)
+        return found
+
+
+def counting_manager(budget: int, **kwargs: Any) -> tuple[BufferManager, CountingBuffer]:
+    mgr = BufferManager(**kwargs)
+    assert type(mgr._buf) is bytearray
+    assert len(mgr._buf) == 0
+    counter = mgr._buf = CountingBuffer(budget)
+    return mgr, counter
+
+
+# --------------------------------------------------------------------------------------------
+# Linear time
+
+
+@pytest.mark.parametrize("delim", [b"\n", b"\r\n", b"aba"], ids=repr)
+def test_inline_path_is_linear_for_one_big_frame_in_1k_reads(delim: bytes) -> None:
+    stream = one_big_frame(delim, BIG)
+    rule = until_delim(delim)
+    mgr, counter = counting_manager(budget=2 * BIG)
+    for chunk in chunks_of(stream, KiB):
+        mgr.feed(chunk)
+        frame = mgr.next_frame(rule)
+        if frame is not None:
+            assert len(frame) == BIG - len(delim)
+            frame.consume()
+            break
+    else:
+        pytest.fail("the frame never came out")
+    assert mgr._buf is counter, "the manager replaced its buffer: the count is incomplete"
+    assert BIG <= counter.examined <= 2 * BIG
+
+
+def test_read_with_rule_is_linear_for_one_big_frame_in_1k_reads() -> None:
+    stream = one_big_frame(b"\n", BIG)
+    sock = ScriptedSocket(bytes(chunk) for chunk in chunks_of(stream, KiB))
+    mgr, counter = counting_manager(budget=2 * BIG)
+    frame = None
+    while frame is None:
+        frame = read_with_rule(sock, mgr, LINE)
+    assert len(frame) == BIG - 1
+    frame.consume()
+    assert sock.calls == BIG // KiB
+    assert mgr._buf is counter
+    assert BIG <= counter.examined <= 2 * BIG
+
+
+@pytest.mark.parametrize("delim", [b"\n", b"\0\0", b"aba"], ids=repr)
+def test_public_contract_is_linear_for_one_big_frame_in_1k_reads(delim: bytes) -> None:
+    inner = until_delim(delim)
+    examined = 0
+
+    def counting(buffer: bytearray, scan: int) -> RuleResult:
+        nonlocal examined
+        examined += len(buffer) - scan
+        assert examined <= 2 * BIG, "quadratic rescanning"
+        return inner(buffer, scan)
+
+    mgr = BufferManager()
+    payloads = []
+    for chunk in chunks_of(one_big_frame(delim, BIG), KiB):
+        mgr.feed(chunk)
+        frame = mgr.next_frame(counting)
+        if frame is not None:
+            payloads.append(len(frame))
+            frame.consume()
+    assert payloads == [BIG - len(delim)]
+    assert BIG <= examined <= 2 * BIG
+
+
+@pytest.mark.parametrize("delim", [b"\n", b"\r\n", b"aaa"], ids=repr)
+def test_byte_by_byte_costs_at_most_len_delim_per_byte(delim: bytes) -> None:
+    size = 64 * KiB
+    mgr, counter = counting_manager(budget=len(delim) * size)
+    rule = until_delim(delim)
+    stream = one_big_frame(delim, size, b"b")
+    for at in range(size):
+        mgr.feed(stream[at : at + 1])
+        frame = mgr.next_frame(rule)
+        if frame is not None:
+            assert at == size - 1
+            frame.consume()
+    assert len(mgr) == 0
+    assert size <= counter.examined <= len(delim) * size
+
+
+@contextmanager
+def split_work() -> Iterator[list[int]]:
+    """Adds up the sizes of the bytes objects ``bytes.split`` and ``memoryview.tobytes`` work
+    on (via the profiler's C-call events, which name the receiver)."""
+    sizes: list[int] = []
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "c_call" and getattr(arg, "__name__", "") in ("split", "tobytes"):
+            receiver = getattr(arg, "__self__", None)
+            if isinstance(receiver, (bytes, bytearray, memoryview)):
+                sizes.append(len(receiver))
+
+    sys.setprofile(profile)
+    try:
+        yield sizes
+    finally:
+        sys.setprofile(None)
+
+
+def test_drain_is_linear_for_one_big_frame_in_1k_reads() -> None:
+    mgr, counter = counting_manager(budget=2 * BIG)
+    payloads: list[bytes] = []
+    with split_work() as sizes:
+        for chunk in chunks_of(one_big_frame(b"\n", BIG), KiB):
+            mgr.feed(chunk)
+            payloads += mgr.drain(LINE)
+    assert [len(p) for p in payloads] == [BIG - 1]
+    assert mgr._buf is counter
+    assert counter.examined <= 2 * BIG
+    # The batch split runs once, over the frame, not once per read.
+    assert sum(sizes) <= 2 * BIG, f"{len(sizes)} splits/copies of {sum(sizes)} bytes"
+
+
+def test_drain_generic_path_is_linear() -> None:
+    """drain() with strip (the frame-by-frame path) over many small frames and one big one."""
+    rule = until_delim(b"\n", strip=b"\r")
+    stream = b"ab\r\n" * (64 * KiB) + one_big_frame(b"\r\n", 4 * MiB)
+    mgr, counter = counting_manager(budget=2 * len(stream))
+    count = 0
+    for chunk in chunks_of(stream, KiB):
+        mgr.feed(chunk)
+        count += len(mgr.drain(rule))
+    assert count == 64 * KiB + 1
+    assert counter.examined <= 2 * len(stream)
