@@ -31,6 +31,7 @@ becomes a :class:`FrameLifecycleError` before anything has changed.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Callable, Literal, Union
 
@@ -260,7 +261,9 @@ class BufferManager:
         (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
         capped so that the buffer never holds more than ``max_size`` bytes.
         """
-        if self._pending is not None or self._backlog is not None:
+        if self._pending is not None or self._backlog is not None or self._eof:
+            if self._eof:
+                raise FrameLifecycleError("reserve() after feed_eof(): the stream has ended")
             self._check_idle()
             self._flush_backlog()
         if self._head:
@@ -292,12 +295,12 @@ class BufferManager:
             raise FrameLifecycleError("commit() without reserve()")
         if not 0 <= nbytes <= self._reserved_size:
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
-        try:
-            view.release()
-        except BufferError:
+        view.release()
+        if _exported(self._buf):
             raise FrameLifecycleError(
-                "the view reserve() returned is still exported; release it before commit()"
-            ) from None
+                "the view reserve() returned is still exported (a slice of it, or an array on "
+                "it); release it, then commit() again"
+            )
         self._reserved = None
         self._pending = None
         self._tail += nbytes
@@ -333,15 +336,15 @@ class BufferManager:
         try:
             got = read_into(view)
         finally:
-            try:
-                view.release()
-            except BufferError:
-                raise FrameLifecycleError(
-                    f"{read_into!r} kept an export of the buffer it was given"
-                ) from None
+            view.release()
             if got:
-                self._tail = at + got
+                self._tail = at + got  # kept, whatever happens next
             self._plan_next_read(got or 0, size)
+        if _exported(buf):
+            raise FrameLifecycleError(
+                f"{read_into!r} kept an export of the buffer it was given; the bytes it read "
+                "are buffered: release the export, then read on"
+            )
         return got
 
     # ----------------------------------------------------------------------------------------
@@ -465,7 +468,9 @@ class BufferManager:
         wanted = _MIN_READ_SIZE if wanted < _MIN_READ_SIZE else wanted
         self._next_read = wanted = self.read_size if wanted > self.read_size else wanted
         if len(self._buf) - self._tail > wanted:
-            del self._buf[self._tail + wanted :]
+            # Only an economy: whoever holds an export hears of it from the caller.
+            with contextlib.suppress(BufferError):
+                del self._buf[self._tail + wanted :]
 
     def _read_size(self, size: int | None = None) -> int:
         """How much the next read should ask for: ``size`` or the adaptive read size, capped so
@@ -545,6 +550,26 @@ class BufferManager:
         state = " frame outstanding" if self._pending is not None else ""
         eof = " eof" if self._eof else ""
         return f"<BufferManager {len(self)} bytes buffered, max_size={self.max_size}{state}{eof}>"
+
+
+def _exported(buf: bytearray) -> bool:
+    """Whether a memoryview of ``buf`` is alive somewhere. CPython only tells by refusing to
+    resize it, so shrink it by one byte and put the byte back (shrinking never reallocates
+    here, and ``del`` checks before it changes anything, unlike ``pop``)."""
+    if not buf:
+        try:
+            buf.append(0)
+        except BufferError:
+            return True
+        del buf[:]
+        return False
+    last = buf[-1]
+    try:
+        del buf[-1:]
+    except BufferError:
+        return True
+    buf.append(last)
+    return False
 
 
 def _check_max_size(value: int | None) -> int:

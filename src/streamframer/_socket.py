@@ -111,13 +111,15 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
     spun on; a source without ``fileno()`` is read directly.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    first = True
     while True:
         frame = mgr.next_frame(rule)
         if frame is not None:
             return frame
-        # The deadline is checked before every read, so a peer that keeps trickling bytes
-        # cannot stretch the wait.
-        expired = deadline is not None and time.monotonic() >= deadline
+        # The deadline is checked before every read but the first (timeout=0 still takes what
+        # is there), so a peer that keeps trickling bytes cannot stretch the wait.
+        expired = not first and deadline is not None and time.monotonic() >= deadline
+        first = False
         if expired or not _wait_readable(sock, deadline):
             raise TimeoutError(f"no complete frame within {timeout} s ({len(mgr)} bytes buffered)")
         _receive(sock, mgr)
