@@ -391,3 +391,24 @@ def test_view_is_refused_while_the_buffer_is_lent_out() -> None:
     assert len(mgr) == 2
     mgr.commit(0)
     assert buffered(mgr) == b"b\n"
+
+
+def test_read_size_and_reserve_sizes_are_checked() -> None:
+    mgr = BufferManager(read_size=16)
+    with pytest.raises(ValueError, match="read_size must be positive"):
+        mgr.read_size = 0
+    with pytest.raises(TypeError, match="read_size must be an int"):
+        mgr.read_size = 1.5  # type: ignore[assignment]
+    assert mgr.read_size == 16
+    with pytest.raises(ValueError, match="positive size"):
+        mgr.reserve(0)
+    assert len(mgr.reserve(4)) == 4
+    mgr.commit(0)
+
+
+def test_delimiter_rules_compare_by_value_and_say_how_they_were_built() -> None:
+    assert until_delim(b"\n") == until_delim(bytearray(b"\n"))
+    assert until_delim(b"\n") != until_delim(b"\n", strip=b"\r")
+    assert hash(until_delim(b"\r\n")) == hash(until_delim(b"\r\n"))
+    assert repr(until_delim(b"\n")) == "until_delim(b'\\n')"
+    assert repr(until_eot(0x0A)) == "until_eot(0x0a)"

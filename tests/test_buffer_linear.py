@@ -193,3 +193,18 @@ def test_drain_generic_path_is_linear() -> None:
         count += len(mgr.drain(rule))
     assert count == 64 * KiB + 1
     assert counter.examined <= 2 * len(stream)
+
+
+def test_a_rule_built_anew_for_every_read_stays_linear() -> None:
+    """until_delim(b"\\n") inside the read loop: equal rules share the scan position."""
+    data = b"x" * (256 * KiB) + b"\n"
+    mgr = BufferManager(max_size=None)
+    counter = mgr._buf = CountingBuffer(budget=2 * len(data))
+    frame = None
+    for piece in chunks_of(data, KiB):
+        mgr.feed(piece)
+        frame = mgr.next_frame(until_delim(b"\n"))  # a new, equal object every time
+    assert mgr._buf is counter
+    assert frame is not None
+    assert len(frame) == len(data) - 1
+    assert counter.examined <= 2 * len(data)

@@ -97,6 +97,7 @@ class BufferManager:
         "_eof",
         "_head",
         "_limit",
+        "_max_read",
         "_next_read",
         "_overflowed",
         "_pending",
@@ -105,13 +106,13 @@ class BufferManager:
         "_reserved_size",
         "_rule",
         "_scan",
+        "_scan_rule",
         "_skip",
         "_start",
         "_tail",
         "_view",
         "on_eof",
         "on_overflow",
-        "read_size",
         "skipped",
     )
 
@@ -127,7 +128,8 @@ class BufferManager:
         self._head = 0
         self._tail = 0  # end of the received bytes; spare capacity follows
         self._scan = 0
-        self._rule: Rule | None = None
+        self._rule: Rule | None = None  # None also routes next_frame to its slow checks
+        self._scan_rule: Rule | None = None  # the rule _scan belongs to
         self._plain = False  # _rule is a Delimited without options: read_with_rule's fast path
         # What the buffer is lent out to: the outstanding Frame, or _RESERVED between reserve()
         # and commit(). Either way the buffer must not move, and reading waits.
@@ -139,10 +141,6 @@ class BufferManager:
         self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = _check_max_size(max_size)
-        if isinstance(read_size, bool) or not isinstance(read_size, int):
-            raise TypeError(f"read_size must be an int, not {type(read_size).__name__}")
-        if read_size < 1:
-            raise ValueError(f"read_size must be positive, got {read_size}")
         self.read_size = read_size
         self._next_read = read_size
         if on_overflow not in ("error", "discard"):
@@ -172,6 +170,19 @@ class BufferManager:
     def max_size(self, value: int | None) -> None:
         self._limit = _check_max_size(value)
         self._overflowed = False
+
+    @property
+    def read_size(self) -> int:
+        """The most bytes one read asks the source for. Settable."""
+        return self._max_read
+
+    @read_size.setter
+    def read_size(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"read_size must be an int, not {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"read_size must be positive, got {value}")
+        self._max_read = value
 
     @property
     def at_eof(self) -> bool:
@@ -271,8 +282,10 @@ class BufferManager:
         buf = self._buf
         at = self._tail
         room = self._limit - at
-        if size is None or size <= 0:
+        if size is None:
             size = self._next_read
+        elif size < 1:
+            raise ValueError(f"reserve() needs a positive size or None, got {size}")
         if size > room:
             if room <= 0:
                 raise self._full()
@@ -375,9 +388,11 @@ class BufferManager:
             if self._discarded is not None:
                 discard_step(self, rule)
                 return None  # still inside the frame (the step raises once it is gone)
-            # What one rule examined says nothing to another: start this one afresh.
-            self._rule = rule
-            self._scan = self._head
+            # What one rule examined says nothing to another: start this one afresh (an equal
+            # rule, built anew, carries on).
+            if rule != self._scan_rule:
+                self._scan = self._head
+            self._rule = self._scan_rule = rule
             self._plain = type(rule) is Delimited and rule._plain
         buf = self._buf
         if type(rule) is Delimited:
@@ -466,21 +481,19 @@ class BufferManager:
         # shows what the source delivers: ask for about that.
         wanted = 2 * got if got == asked else got
         wanted = _MIN_READ_SIZE if wanted < _MIN_READ_SIZE else wanted
-        self._next_read = wanted = self.read_size if wanted > self.read_size else wanted
+        self._next_read = wanted = self._max_read if wanted > self._max_read else wanted
         if len(self._buf) - self._tail > wanted:
             # Only an economy: whoever holds an export hears of it from the caller.
             with contextlib.suppress(BufferError):
                 del self._buf[self._tail + wanted :]
 
-    def _read_size(self, size: int | None = None) -> int:
-        """How much the next read should ask for: ``size`` or the adaptive read size, capped so
+    def _read_size(self) -> int:
+        """How much a copying read (``recv``) should ask for: the adaptive read size, capped so
         that the buffer never holds more than ``max_size`` bytes."""
-        if size is None or size <= 0:
-            size = self._next_read
         room = self._limit - len(self)
         if room <= 0:
             raise self._full()
-        return size if size < room else room
+        return self._next_read if self._next_read < room else room
 
     def _compact(self) -> None:
         """Delete the consumed prefix, so that index 0 is the first unconsumed byte."""

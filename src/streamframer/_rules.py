@@ -105,10 +105,13 @@ class Delimited:
     what makes the per-frame path fast; calling it follows the public contract like any rule.
     """
 
-    __slots__ = ("_length", "_needle", "_plain", "delimiter", "keep_delimiter", "strip")
+    __slots__ = ("_eot", "_length", "_needle", "_plain", "delimiter", "keep_delimiter", "strip")
 
-    def __init__(self, delimiter: bytes, *, strip: int | None, keep_delimiter: bool) -> None:
+    def __init__(
+        self, delimiter: bytes, *, strip: int | None, keep_delimiter: bool, eot: bool = False
+    ) -> None:
         self.delimiter = delimiter
+        self._eot = eot  # built by until_eot(): only its repr differs
         self._length = len(delimiter)
         # find() takes a one-byte needle as an int without acquiring a buffer: a little faster.
         self._needle: bytes | int = delimiter[0] if len(delimiter) == 1 else delimiter
@@ -130,8 +133,21 @@ class Delimited:
             index -= 1
         return FrameSpan(0, index, consume)
 
+    def _key(self) -> tuple[bytes, int | None, bool]:
+        return (self.delimiter, self.strip, self.keep_delimiter)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal rules frame alike, so a manager keeps its scan position when it is handed an
+        # equal rule built anew (until_delim(b"\n") inside a read loop stays linear).
+        if type(other) is not Delimited:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
     def __repr__(self) -> str:
-        if len(self.delimiter) == 1 and self.strip is None and not self.keep_delimiter:
+        if self._eot:
             return f"until_eot({self.delimiter[0]:#04x})"
         options = ""
         if self.strip is not None:
@@ -142,7 +158,10 @@ class Delimited:
 
 
 def until_delim(
-    delim: bytes, *, strip: bytes | None = None, keep_delimiter: bool = False
+    delim: bytes | bytearray | memoryview,
+    *,
+    strip: bytes | bytearray | None = None,
+    keep_delimiter: bool = False,
 ) -> Delimited:
     """A rule for frames that end with ``delim``; the payload excludes it.
 
@@ -179,4 +198,4 @@ def until_eot(byte: int) -> Delimited:
         raise TypeError(f"byte must be an int 0-255, not {type(byte).__name__}")
     if not 0 <= byte <= 255:
         raise ValueError(f"byte must be in range 0-255, got {byte}")
-    return Delimited(bytes((byte,)), strip=None, keep_delimiter=False)
+    return Delimited(bytes((byte,)), strip=None, keep_delimiter=False, eot=True)
