@@ -38,7 +38,7 @@ ASYNCIO, TWISTED = "asyncio StreamReader.readuntil", "Twisted LineOnlyReceiver"
 READLINE, NAIVE = "io.BufferedReader.readline (C)", "naive bytes concat + find"
 FLOOR, H11 = "bytes.split floor (join + split, C)", "h11 ReceiveBuffer.maybe_extract_next_line"
 LF_PEERS = [ASYNCIO, TWISTED, READLINE, NAIVE, FLOOR]
-# What the brief asks each workload to be measured with.
+# What issue 6 asks each workload to be measured with.
 EXPECTED_ROWS = {
     "lines64": SF_PATHS + LF_PEERS,
     "crlf64": [*SF_PATHS, ASYNCIO, TWISTED, H11, NAIVE, FLOOR],

@@ -109,7 +109,7 @@ def test_feed_while_a_frame_is_outstanding_keeps_order() -> None:
 
 
 def test_feed_while_view_alive_then_consume_loses_nothing() -> None:
-    """B1: a backlog flushed while BufferManager.view() is alive must not be dropped."""
+    """a backlog flushed while BufferManager.view() is alive must not be dropped."""
     mgr = BufferManager()
     mgr.feed(b"a\n")
     view = mgr.view()
@@ -132,7 +132,7 @@ def test_feed_while_view_alive_then_consume_loses_nothing() -> None:
 
 @pytest.mark.parametrize("data", [5, "text", None, 1.5, [1, 2]])
 def test_feed_rejects_non_bytes_whatever_the_state(data: Any) -> None:
-    """B6: feed(5) while a frame is outstanding must not append five NUL bytes."""
+    """feed(5) while a frame is outstanding must not append five NUL bytes."""
     idle = BufferManager()
     with pytest.raises(TypeError):
         idle.feed(data)
@@ -163,7 +163,7 @@ def test_feed_after_feed_eof_is_refused() -> None:
 
 
 def test_reserve_after_feed_eof_is_refused() -> None:
-    """B16: the zero-copy way in must refuse bytes after the end, as feed() does."""
+    """the zero-copy way in must refuse bytes after the end, as feed() does."""
     mgr = BufferManager()
     mgr.feed(b"a")
     mgr.feed_eof()
@@ -240,7 +240,7 @@ def test_reserve_commit_misuse() -> None:
 
 
 def test_commit_after_releasing_the_reserved_view() -> None:
-    """B14: ``with mgr.reserve() as view:`` releases the view before commit()."""
+    """``with mgr.reserve() as view:`` releases the view before commit()."""
     mgr = BufferManager()
     with mgr.reserve() as view:
         view[:2] = b"a\n"
@@ -277,7 +277,7 @@ def test_reserve_while_a_frame_is_outstanding_is_refused() -> None:
 
 
 def test_reading_between_reserve_and_commit_is_refused() -> None:
-    """B3: the reserved (zero-filled) bytes are not data: nothing may scan or count them."""
+    """the reserved (zero-filled) bytes are not data: nothing may scan or count them."""
     mgr = BufferManager()
     mgr.feed(b"ab")
     view = mgr.reserve()
@@ -357,7 +357,7 @@ def test_discard_and_clear_refused_while_a_frame_is_outstanding() -> None:
 
 
 def test_discard_refused_while_view_alive_changes_nothing() -> None:
-    """B4: an error saying "release it, then try again" must not have discarded already."""
+    """an error saying "release it, then try again" must not have discarded already."""
     mgr = BufferManager()
     mgr.feed(b"a\nbcdef")
     assert take(mgr) == b"a"

@@ -142,7 +142,7 @@ def test_drain_refused_while_a_frame_is_outstanding() -> None:
 
 
 def test_drain_keeps_frames_found_before_a_framing_error() -> None:
-    """B2: frames consumed by drain() must be returned even when a later frame is corrupt."""
+    """frames consumed by drain() must be returned even when a later frame is corrupt."""
 
     def strict(buffer: bytearray, scan: int) -> RuleResult:
         if buffer.startswith(b"bad\n"):
@@ -201,7 +201,7 @@ def test_on_eof_frame_delivers_the_tail_as_a_last_frame() -> None:
 
 
 def test_drain_on_eof_frame_delivers_the_tail() -> None:
-    """B7: drain() with on_eof="frame" must not leave an orphan outstanding frame."""
+    """drain() with on_eof="frame" must not leave an orphan outstanding frame."""
     mgr = BufferManager(on_eof="frame")
     mgr.feed(b"a\nb")
     mgr.feed_eof()
@@ -244,7 +244,7 @@ def test_on_overflow_discard_across_reads() -> None:
 
 
 def test_drain_reports_a_discarded_frame() -> None:
-    """B8: drain() must not swallow the one-time FrameDiscarded report."""
+    """drain() must not swallow the one-time FrameDiscarded report."""
     mgr = BufferManager(max_size=8, on_overflow="discard")
     mgr.feed(b"a\n" + b"x" * 20 + b"\nb\n")
     got: list[bytes] = []
@@ -259,7 +259,7 @@ def test_drain_reports_a_discarded_frame() -> None:
 
 
 def test_drain_during_a_discard_skips_the_oversized_tail() -> None:
-    """B9: while an oversized frame is being dropped, drain() must not deliver its tail."""
+    """while an oversized frame is being dropped, drain() must not deliver its tail."""
     mgr = BufferManager(max_size=8, on_overflow="discard")
     mgr.feed(b"x" * 10)
     assert mgr.drain(LINE) == []

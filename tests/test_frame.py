@@ -139,7 +139,7 @@ def test_consume_while_a_slice_of_the_view_is_held() -> None:
     assert not frame.consumed
     assert bytes(piece) == b"bc"  # the slice never sees bytes change under it
     assert frame == b"abcd"
-    with pytest.raises(FrameLifecycleError):  # B13: refused again while the slice lives
+    with pytest.raises(FrameLifecycleError):  # refused again while the slice lives
         frame.consume()
     assert not frame.consumed
     mgr.feed(b"ijkl\n")  # allowed meanwhile: waits for the frame
@@ -193,7 +193,7 @@ def test_memoryview_of_a_frame() -> None:
 
 
 def test_view_after_releasing_it_is_usable() -> None:
-    """B5: releasing frame.view, as the docs ask, must not break later frame.view calls."""
+    """releasing frame.view, as the docs ask, must not break later frame.view calls."""
     mgr, frame = outstanding()
     with frame.view as view:
         assert view.tobytes() == b"abcd"

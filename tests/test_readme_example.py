@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# The product brief lives beside the repository (../shared/seed/README.md), when it is there.
+# The product description lives beside the repository (../shared/seed/README.md), when it is there.
 SEED_README = ROOT.parent / "shared" / "seed" / "README.md"
 ADDRESS = '("127.0.0.1", 1234)'
 

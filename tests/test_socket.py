@@ -245,7 +245,7 @@ def test_reads_never_exceed_max_size() -> None:
 @pytest.mark.parametrize("read_size", [1, 8, 300, 5000])
 @pytest.mark.parametrize("kind", [ScriptedSocket, ScriptedRecvSocket])
 def test_reads_never_exceed_read_size(kind: type, read_size: int) -> None:
-    """B17: read_size is the most one read asks for, full reads or short ones."""
+    """read_size is the most one read asks for, full reads or short ones."""
     sock = kind([b"x" * 20_000, b"y" * 3, b"z" * 60_000])
     mgr = BufferManager(read_size=read_size)
     for _ in range(12):
@@ -287,7 +287,7 @@ def test_read_frame_returns_a_buffered_frame_without_reading() -> None:
 
 
 def test_read_frame_deadline_with_a_source_without_fileno(monkeypatch: pytest.MonkeyPatch) -> None:
-    """B10: a non-blocking source without fileno() must not make read_frame spin forever."""
+    """a non-blocking source without fileno() must not make read_frame spin forever."""
     monkeypatch.setattr(streamframer._socket, "time", FakeClock(step=1.0))
     sock = ScriptedSocket([b"par", *[BlockingIOError] * 1000])
     mgr = BufferManager()
@@ -298,7 +298,7 @@ def test_read_frame_deadline_with_a_source_without_fileno(monkeypatch: pytest.Mo
 
 
 def test_read_frame_with_timeout_zero_reads_once() -> None:
-    """B15: timeout=0 is "do not wait", not "do not read"."""
+    """timeout=0 is "do not wait", not "do not read"."""
     sock = ScriptedSocket([b"par", b"t\n", BlockingIOError])
     mgr = BufferManager()
     with pytest.raises(TimeoutError):
@@ -376,7 +376,7 @@ class KeepsTheBuffer:
 
 
 def test_a_source_keeping_the_buffer_corrupts_nothing() -> None:
-    """B18: the error is right, but the unused reservation must not become data."""
+    """the error is right, but the unused reservation must not become data."""
     source = KeepsTheBuffer()
     mgr = BufferManager()
     with pytest.raises(FrameLifecycleError, match="kept an export"):

@@ -189,7 +189,7 @@ def test_read_frame_without_timeout_waits_on_a_non_blocking_socket(
 def test_read_frame_deadline_bounds_the_whole_wait(
     pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """B11: a peer that always has more bytes ready must not keep read_frame past its deadline."""
+    """a peer that always has more bytes ready must not keep read_frame past its deadline."""
     ours, peer = pair
     peer.sendall(b"x" * 1000)  # always something to read, never a delimiter
     monkeypatch.setattr(streamframer._socket, "time", FakeClock(step=1.0))
@@ -202,7 +202,7 @@ def test_read_frame_deadline_bounds_the_whole_wait(
 def test_read_frame_with_timeout_zero_takes_what_is_there(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    """B15: timeout=0 means "do not wait", not "do not read": a complete frame already in the
+    """timeout=0 means "do not wait", not "do not read": a complete frame already in the
     socket's receive buffer is returned (like a non-blocking recv, or select with timeout 0)."""
     ours, peer = pair
     peer.sendall(b"now\nlater")
