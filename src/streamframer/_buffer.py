@@ -6,7 +6,8 @@ Goals, in order:
 * Linear time: a rule resumes at the scan position the manager keeps for it, so n received bytes
   cost O(n) scanning whatever the chunking (a DoS guard as much as a speed one).
 * A cheap per-frame path. Consuming only advances ``_head``; the consumed prefix is deleted from
-  the bytearray lazily, just before bytes are appended or a custom rule is called. ``del buf[:n]``
+  the bytearray lazily: before ``feed()`` appends or a custom rule is called, and before a read
+  only when the read needs the room or the prefix is over half the buffer. ``del buf[:n]``
   from the front of a bytearray is amortized O(1) in CPython (bpo-19087), and CPython also gives
   the capacity back once less than half of it is in use, so a huge frame does not pin its memory.
   Built-in delimiter rules are run inline, without allocating result objects.
@@ -19,9 +20,9 @@ Layout of ``_buf`` (absolute indices)::
     | consumed | unconsumed, already examined | not yet examined | spare |
 
 The spare capacity after ``_tail`` is kept between reads, so that a read neither zero-fills nor
-resizes the bytearray in the common case; it is trimmed to about the next read's size, and away
-entirely before a custom rule sees the buffer (the rule contract promises exactly the unconsumed
-bytes).
+resizes the bytearray in the common case; it is trimmed to about two reads when a compaction
+finds more, and away entirely before a custom rule sees the buffer (the rule contract promises
+exactly the unconsumed bytes).
 
 While a frame is outstanding, its span is ``_start:_end`` and consuming it sets ``_head`` to
 ``_consume``. A memoryview of the buffer pins its size (CPython refuses to resize an exported
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from sys import getrefcount
 from typing import TYPE_CHECKING, Callable, Literal, Union
 
 from ._batch import drain
@@ -329,21 +331,22 @@ class BufferManager:
         if self._pending is not None or self._backlog is not None:
             self._check_idle()
             self._flush_backlog()
-        if self._head:
-            self._compact()
         buf = self._buf
         at = self._tail
         size = self._next_read
-        if size > self._limit - at:
-            size = self._limit - at
-            if size <= 0:
-                raise self._full()
-        missing = at + size - len(buf)
-        if missing > 0:
-            try:
-                buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
-            except BufferError:
-                raise FrameLifecycleError(_EXPORTED) from None
+        # The common read lands in the spare capacity as it is: no compaction, no resize. The
+        # consumed prefix is only deleted once it is worth it (see _make_room).
+        if (
+            at + size > len(buf)
+            or self._head > len(buf) >> 1
+            or at - self._head + size > self._limit
+        ):
+            size = self._make_room(size)
+            at = self._tail
+        # A view of the buffer kept by read_into past the call would block every later resize.
+        # Each export holds a reference to the buffer, so a reference count back where it was
+        # proves there is none, at a fraction of the cost of asking by a resize (_exported).
+        references = getrefcount(buf)
         view = memoryview(buf)[at : at + size]
         got = None
         try:
@@ -352,13 +355,59 @@ class BufferManager:
             view.release()
             if got:
                 self._tail = at + got  # kept, whatever happens next
-            self._plan_next_read(got or 0, size)
-        if _exported(buf):
+            # _plan_next_read, inline: this runs once per read.
+            wanted = 2 * got if got == size else got or 0
+            if wanted < _MIN_READ_SIZE:
+                wanted = _MIN_READ_SIZE
+            if wanted > self._max_read:
+                wanted = self._max_read
+            self._next_read = wanted
+        if getrefcount(buf) != references:
+            self._check_kept(read_into)
+        return got
+
+    def _check_kept(self, read_into: object) -> None:
+        """The buffer's reference count rose across ``read_into``: raise if that is an export
+        (and not, say, a reference to ``view.obj`` the source kept)."""
+        if _exported(self._buf):
             raise FrameLifecycleError(
                 f"{read_into!r} kept an export of the buffer it was given; the bytes it read "
                 "are buffered: release the export, then read on"
             )
-        return got
+
+    def _make_room(self, size: int) -> int:
+        """Make room for a read of ``size`` bytes at ``_tail``, within ``max_size``; return the
+        size to read. The slow part of a read, so that most reads need not come here: it
+        compacts, and leaves spare capacity for the reads that follow."""
+        head = self._head
+        if head:
+            self._compact()
+        buf = self._buf
+        at = self._tail
+        room = self._limit - at
+        if size > room:
+            if room <= 0:
+                raise self._full()
+            size = room
+        end = at + size
+        missing = end - len(buf)
+        if missing > 0:
+            # Room for more than this read: for another one when frames are being taken, for
+            # an eighth of the buffer while one frame grows over many reads (what the bytearray
+            # would over-allocate anyway). At most the zeros at hand, so no temporary is made.
+            extra = size if head else len(buf) >> 3
+            if missing < _ZEROS_SIZE:
+                missing = min(missing + extra, _ZEROS_SIZE)
+            try:
+                buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
+            except BufferError:
+                raise FrameLifecycleError(_EXPORTED) from None
+        elif missing < -size:
+            # More spare capacity than the next two reads need (a big frame was consumed):
+            # give it back. Only an economy: whoever holds an export hears of it elsewhere.
+            with contextlib.suppress(BufferError):
+                del buf[end + size :]
+        return size
 
     # ----------------------------------------------------------------------------------------
     # Frames out
