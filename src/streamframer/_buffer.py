@@ -55,6 +55,8 @@ DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
 _MIN_READ_SIZE = 256
+# The least spare capacity left after a compaction: room for several small reads before the next.
+_MIN_SLACK = 1024
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 _NO_LIMIT = sys.maxsize
 _ZEROS_SIZE = DEFAULT_READ_SIZE
@@ -392,10 +394,11 @@ class BufferManager:
         end = at + size
         missing = end - len(buf)
         if missing > 0:
-            # Room for more than this read: for another one when frames are being taken, for
-            # an eighth of the buffer while one frame grows over many reads (what the bytearray
-            # would over-allocate anyway). At most the zeros at hand, so no temporary is made.
-            extra = size if head else len(buf) >> 3
+            # Room for more than this read: for another one (and at least a few small ones:
+            # each compaction costs a few reads) when frames are being taken, for an eighth of
+            # the buffer while one frame grows over many reads (what the bytearray would
+            # over-allocate anyway). At most the zeros at hand, so no temporary is made.
+            extra = (size if size > _MIN_SLACK else _MIN_SLACK) if head else len(buf) >> 3
             if missing < _ZEROS_SIZE:
                 missing = min(missing + extra, _ZEROS_SIZE)
             try:
