@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from sys import getrefcount
 from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
 
-from ._buffer import _MIN_READ_SIZE
+from ._buffer import _MIN_READ_SIZE, _UNSHARED
 from ._errors import StreamClosed
 from ._frame import Frame, _new
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
@@ -113,12 +113,13 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                 continue
             # BufferManager._fill, inline, with its sizing of the next read: the per-read hot
             # path, where each call saved is a few percent of a read (see _fill for the why).
+            if getrefcount(buf) != _UNSHARED:  # a view is alive (see _fill)
+                mgr._check_unexported()
             size = mgr._next_read
             end = len(buf)
             if tail + size > end or head > end >> 1 or tail - head + size > mgr._limit:
                 size = mgr._make_room(size)
                 head, tail, scan = mgr._head, mgr._tail, mgr._scan
-            references = getrefcount(buf)
             view = memoryview(buf)[tail : tail + size]
             got = None
             try:
@@ -137,7 +138,7 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                 if wanted > mgr._max_read:
                     wanted = mgr._max_read
                 mgr._next_read = wanted
-            if getrefcount(buf) != references:
+            if getrefcount(buf) != _UNSHARED:
                 mgr._check_kept(recv_into)
             if not got:
                 mgr.feed_eof()
