@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from sys import getrefcount
-from typing import TYPE_CHECKING, Callable, Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
 
 from ._batch import drain
 from ._errors import FrameLifecycleError, FrameTooLarge
@@ -55,11 +54,6 @@ DEFAULT_READ_SIZE = 64 * 1024
 # The smallest read worth asking for. Reads start at read_size and adapt to what the source
 # delivers, so a slow trickle does not zero-fill a large reservation for every few bytes.
 _MIN_READ_SIZE = 256
-# The least spare capacity left after a compaction: room for several small reads before the next.
-_MIN_SLACK = 1024
-# sys.getrefcount of a buffer nothing else refers to, from a method holding it in a local: the
-# manager's slot, the local and the argument. Exports of the buffer refer to it too.
-_UNSHARED = 3
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 _NO_LIMIT = sys.maxsize
 _ZEROS_SIZE = DEFAULT_READ_SIZE
@@ -327,100 +321,6 @@ class BufferManager:
         self._plan_next_read(nbytes, self._reserved_size)
         if self._backlog is not None:
             self._settle_backlog()
-
-    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
-        """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
-        ``commit()`` in one call, since it runs once per read. Returns what ``read_into``
-        returned: a count, ``0`` at the end of the stream, ``None`` from a non-blocking stream
-        with nothing to read."""
-        if self._pending is not None or self._backlog is not None:
-            self._check_idle()
-            self._flush_backlog()
-        buf = self._buf
-        # A view of the buffer (a frame's slice someone kept, view()) forbids writing to it.
-        # Each export holds a reference to the buffer, so an unshared count proves there is
-        # none, at a fraction of the cost of asking by a resize (_exported).
-        if getrefcount(buf) != _UNSHARED:
-            self._check_unexported()
-        at = self._tail
-        size = self._next_read
-        # The common read lands in the spare capacity as it is: no compaction, no resize. The
-        # consumed prefix is only deleted once it is worth it (see _make_room).
-        end = len(buf)
-        if at + size > end or self._head > end >> 1 or at - self._head + size > self._limit:
-            size = self._make_room(size)
-            at = self._tail
-        view = memoryview(buf)[at : at + size]
-        got = None
-        try:
-            got = read_into(view)
-        finally:
-            view.release()
-            if got:
-                self._tail = at + got  # kept, whatever happens next
-            # _plan_next_read, inline: this runs once per read.
-            wanted = 2 * got if got == size else got or 0
-            if wanted < _MIN_READ_SIZE:
-                wanted = _MIN_READ_SIZE
-            if wanted > self._max_read:
-                wanted = self._max_read
-            self._next_read = wanted
-        if getrefcount(buf) != _UNSHARED:
-            self._check_kept(read_into)
-        return got
-
-    def _check_unexported(self) -> None:
-        """The buffer's reference count says it may be shared: raise if a view of it is alive
-        (and not, say, because someone holds a reference to the manager's bytearray)."""
-        if _exported(self._buf):
-            raise FrameLifecycleError(_EXPORTED)
-
-    def _check_kept(self, read_into: object) -> None:
-        """The buffer's reference count rose across ``read_into``: raise if that is an export
-        (and not, say, a reference to ``view.obj`` the source kept)."""
-        if _exported(self._buf):
-            raise FrameLifecycleError(
-                f"{read_into!r} kept an export of the buffer it was given; the bytes it read "
-                "are buffered: release the export, then read on"
-            )
-
-    def _make_room(self, size: int) -> int:
-        """Make room for a read of ``size`` bytes at ``_tail``, within ``max_size``, and return
-        the size to read. The slow part of a read, so that most reads need not come here: it
-        compacts, and leaves spare capacity for the reads that follow. The caller has checked
-        that no view of the buffer is alive."""
-        head = self._head
-        buf = self._buf
-        kept = self._tail - head
-        room = self._limit - kept
-        if size > room:
-            if room <= 0:
-                raise self._full()
-            size = room
-        # Spare capacity beyond this read: another read (at least a few small ones, since a
-        # compaction costs about a read) when frames are being taken; an eighth of the buffer
-        # while one frame grows over many reads (what the bytearray would over-allocate anyway).
-        extra = (size if size > _MIN_SLACK else _MIN_SLACK) if head else len(buf) >> 3
-        wanted = kept + size + extra
-        if head:
-            if len(buf) <= 2 * wanted:
-                # Slide the unconsumed bytes to the front: the capacity is reused as it is,
-                # with no resize and no zero-filling.
-                buf[:kept] = buf[head : self._tail]
-                self._head = 0
-                self._scan -= head
-                self._tail = kept
-            else:
-                # Far more capacity than needed (a big frame was consumed): give it back.
-                self._compact()
-                del buf[wanted:]
-        missing = kept + size - len(buf)
-        if missing > 0:
-            # At most the zeros at hand for the extra, so that no temporary is made.
-            if missing < _ZEROS_SIZE:
-                missing = min(missing + extra, _ZEROS_SIZE)
-            buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
-        return size
 
     # ----------------------------------------------------------------------------------------
     # Frames out

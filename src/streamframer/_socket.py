@@ -26,9 +26,10 @@ from collections.abc import Iterator
 from sys import getrefcount
 from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
 
-from ._buffer import _MIN_READ_SIZE, _UNSHARED
+from ._buffer import _MIN_READ_SIZE
 from ._errors import StreamClosed
 from ._frame import Frame, _new
+from ._reads import UNSHARED, check_kept, check_unexported, fill, make_room
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
@@ -111,14 +112,14 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                     return None
                 head, tail, scan = mgr._head, mgr._tail, mgr._scan
                 continue
-            # BufferManager._fill, inline, with its sizing of the next read: the per-read hot
-            # path, where each call saved is a few percent of a read (see _fill for the why).
-            if getrefcount(buf) != _UNSHARED:  # a view is alive (see _fill)
-                mgr._check_unexported()
+            # _reads.fill, inline, with its sizing of the next read: the per-read hot
+            # path, where each call saved is a few percent of a read (see _reads.fill).
+            if getrefcount(buf) != UNSHARED:  # a view may be alive (see _reads)
+                check_unexported(mgr)
             size = mgr._next_read
             end = len(buf)
             if tail + size > end or head > end >> 1 or tail - head + size > mgr._limit:
-                size = mgr._make_room(size)
+                size = make_room(mgr, size)
                 head, tail, scan = mgr._head, mgr._tail, mgr._scan
             view = memoryview(buf)[tail : tail + size]
             got = None
@@ -138,8 +139,8 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                 if wanted > mgr._max_read:
                     wanted = mgr._max_read
                 mgr._next_read = wanted
-            if getrefcount(buf) != _UNSHARED:
-                mgr._check_kept(recv_into)
+            if getrefcount(buf) != UNSHARED:
+                check_kept(mgr, recv_into)
             if not got:
                 mgr.feed_eof()
         if has_read:
@@ -233,7 +234,7 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
     try:
         recv_into = getattr(sock, "recv_into", None)
         if recv_into is not None:
-            received = mgr._fill(recv_into)
+            received = fill(mgr, recv_into)
         elif hasattr(sock, "recv"):
             data = cast(_Receives, sock).recv(mgr._read_size())
             mgr.feed(data)
