@@ -42,9 +42,6 @@ def fill(mgr: BufferManager, read_into: Callable[[memoryview], int | None]) -> i
         mgr._check_idle()
         mgr._flush_backlog()
     buf = mgr._buf
-    # A view of the buffer (a frame's slice someone kept, view()) forbids writing to it.
-    if getrefcount(buf) != UNSHARED:
-        check_unexported(mgr)
     at = mgr._tail
     size = mgr._next_read
     # The common read lands in the spare capacity as it is: no compaction, no resize. The
@@ -93,10 +90,14 @@ def check_kept(mgr: BufferManager, read_into: object) -> None:
 def make_room(mgr: BufferManager, size: int) -> int:
     """Make room for a read of ``size`` bytes at ``_tail``, within ``max_size``, and return
     the size to read. The slow part of a read, so that most reads need not come here: it
-    compacts, and leaves spare capacity for the reads that follow. The caller has checked
-    that no view of the buffer is alive."""
-    head = mgr._head
+    compacts, and leaves spare capacity for the reads that follow."""
     buf = mgr._buf
+    # Sliding writes in place, which CPython allows under a live view (a frame's slice
+    # someone kept, view()): refuse before anything moves. A read into spare capacity needs
+    # no such check: a view only covers received bytes, and the read's own check comes after.
+    if getrefcount(buf) != UNSHARED + 1:  # + the caller's local: fill, read_with_rule
+        check_unexported(mgr)
+    head = mgr._head
     kept = mgr._tail - head
     room = mgr._limit - kept
     if size > room:

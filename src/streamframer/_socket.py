@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
 from ._buffer import _MIN_READ_SIZE
 from ._errors import StreamClosed
 from ._frame import Frame, _new
-from ._reads import UNSHARED, check_kept, check_unexported, fill, make_room
+from ._reads import UNSHARED, check_kept, fill, make_room
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
@@ -114,8 +114,6 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
                 continue
             # _reads.fill, inline, with its sizing of the next read: the per-read hot
             # path, where each call saved is a few percent of a read (see _reads.fill).
-            if getrefcount(buf) != UNSHARED:  # a view may be alive (see _reads)
-                check_unexported(mgr)
             size = mgr._next_read
             end = len(buf)
             if tail + size > end or head > end >> 1 or tail - head + size > mgr._limit:
