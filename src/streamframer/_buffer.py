@@ -6,7 +6,8 @@ Goals, in order:
 * Linear time: a rule resumes at the scan position the manager keeps for it, so n received bytes
   cost O(n) scanning whatever the chunking (a DoS guard as much as a speed one).
 * A cheap per-frame path. Consuming only advances ``_head``; the consumed prefix is deleted from
-  the bytearray lazily, just before bytes are appended or a custom rule is called. ``del buf[:n]``
+  the bytearray lazily: before ``feed()`` appends or a custom rule is called, and before a read
+  only when the read needs the room or the prefix is over half the buffer. ``del buf[:n]``
   from the front of a bytearray is amortized O(1) in CPython (bpo-19087), and CPython also gives
   the capacity back once less than half of it is in use, so a huge frame does not pin its memory.
   Built-in delimiter rules are run inline, without allocating result objects.
@@ -19,9 +20,9 @@ Layout of ``_buf`` (absolute indices)::
     | consumed | unconsumed, already examined | not yet examined | spare |
 
 The spare capacity after ``_tail`` is kept between reads, so that a read neither zero-fills nor
-resizes the bytearray in the common case; it is trimmed to about the next read's size, and away
-entirely before a custom rule sees the buffer (the rule contract promises exactly the unconsumed
-bytes).
+resizes the bytearray in the common case; it is trimmed to about two reads when a compaction
+finds more, and away entirely before a custom rule sees the buffer (the rule contract promises
+exactly the unconsumed bytes).
 
 While a frame is outstanding, its span is ``_start:_end`` and consuming it sets ``_head`` to
 ``_consume``. A memoryview of the buffer pins its size (CPython refuses to resize an exported
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Callable, Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
 
 from ._batch import drain
 from ._errors import FrameLifecycleError, FrameTooLarge
@@ -320,45 +321,6 @@ class BufferManager:
         self._plan_next_read(nbytes, self._reserved_size)
         if self._backlog is not None:
             self._settle_backlog()
-
-    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
-        """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
-        ``commit()`` in one call, since it runs once per read. Returns what ``read_into``
-        returned: a count, ``0`` at the end of the stream, ``None`` from a non-blocking stream
-        with nothing to read."""
-        if self._pending is not None or self._backlog is not None:
-            self._check_idle()
-            self._flush_backlog()
-        if self._head:
-            self._compact()
-        buf = self._buf
-        at = self._tail
-        size = self._next_read
-        if size > self._limit - at:
-            size = self._limit - at
-            if size <= 0:
-                raise self._full()
-        missing = at + size - len(buf)
-        if missing > 0:
-            try:
-                buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
-            except BufferError:
-                raise FrameLifecycleError(_EXPORTED) from None
-        view = memoryview(buf)[at : at + size]
-        got = None
-        try:
-            got = read_into(view)
-        finally:
-            view.release()
-            if got:
-                self._tail = at + got  # kept, whatever happens next
-            self._plan_next_read(got or 0, size)
-        if _exported(buf):
-            raise FrameLifecycleError(
-                f"{read_into!r} kept an export of the buffer it was given; the bytes it read "
-                "are buffered: release the export, then read on"
-            )
-        return got
 
     # ----------------------------------------------------------------------------------------
     # Frames out

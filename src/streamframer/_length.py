@@ -10,6 +10,7 @@ frame is a :class:`~streamframer.FramingError` naming its bytes.
 
 from __future__ import annotations
 
+import struct
 from typing import Literal
 
 from ._args import int_arg
@@ -17,6 +18,9 @@ from ._errors import FramingError
 from ._rules import FrameSpan, NeedMore, RuleResult
 
 __all__ = ["FixedSize", "LengthPrefixed", "fixed_size", "length_prefixed"]
+
+# struct codes of the unsigned field widths struct reads directly.
+_STRUCT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 class FixedSize:
@@ -48,7 +52,9 @@ class LengthPrefixed:
 
     __slots__ = (
         "_field_end",
+        "_longest",
         "_min_total",
+        "_unpack_from",
         "adjust",
         "byteorder",
         "length_size",
@@ -75,16 +81,27 @@ class LengthPrefixed:
         self._field_end = offset + length_size
         # A frame holds at least the header the rule read and the bytes before its payload.
         self._min_total = max(self._field_end, payload_offset)
+        # The rule runs once per frame and per read: the usual field widths are read in place by
+        # a precompiled struct (no slice, no int.from_bytes), and a missing max_length becomes
+        # the field's capacity, which no length exceeds (one comparison either way).
+        code = _STRUCT_CODES.get(length_size)
+        order = ">" if byteorder == "big" else "<"
+        self._unpack_from = None if code is None else struct.Struct(order + code).unpack_from
+        self._longest = (1 << (8 * length_size)) - 1 if max_length is None else max_length
 
     def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
         field_end = self._field_end
         buffered = len(buffer)
         if buffered < field_end:
             return NeedMore(buffered)
-        field = buffer[self.offset : field_end]
-        length = int.from_bytes(field, self.byteorder)
+        unpack_from = self._unpack_from
+        if unpack_from is not None:
+            length: int = unpack_from(buffer, self.offset)[0]
+        else:
+            length = int.from_bytes(buffer[self.offset : field_end], self.byteorder)
         total = field_end + length + self.adjust
-        if self.max_length is not None and length > self.max_length:
+        if length > self._longest:
+            field = buffer[self.offset : field_end]
             raise FramingError(
                 f"declared length {length} exceeds max_length={self.max_length}: "
                 f"length field {bytes(field)!r} at offset {self.offset}, "
@@ -92,6 +109,7 @@ class LengthPrefixed:
                 self.offset,
             )
         if total < self._min_total:
+            field = buffer[self.offset : field_end]
             raise FramingError(
                 f"declared length {length} makes a frame of {total} bytes, fewer than the "
                 f"{self._min_total} its header needs: length field {bytes(field)!r} at offset "

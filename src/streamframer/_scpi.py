@@ -181,7 +181,9 @@ def _block(buffer: bytearray, scan: int, terminator: bytes | None, indefinite: s
         )
     data_start = 2 + count
     digits = bytes(buffer[2:data_start])
-    for position, byte in enumerate(digits, 2):
+    # The rule runs on every read of a block: the byte loop only runs to name a bad digit (or
+    # when none is buffered yet).
+    for position, byte in enumerate(b"" if digits.isdigit() else digits, 2):
         if not _ZERO <= byte <= _ZERO + 9:
             raise FramingError(
                 f"malformed IEEE 488.2 block header: expected {count} length digits from "
@@ -196,7 +198,7 @@ def _block(buffer: bytearray, scan: int, terminator: bytes | None, indefinite: s
     total = data_end
     if terminator is not None:
         total += len(terminator)
-        after = bytes(buffer[data_end:total])
+        after = bytes(buffer[data_end:total]) if buffered > data_end else b""
         if not terminator.startswith(after):
             raise FramingError(
                 f"expected the terminator {terminator!r} right after the {length} data bytes "
