@@ -93,10 +93,10 @@ def make_room(mgr: BufferManager, size: int) -> int:
     compacts, and leaves spare capacity for the reads that follow."""
     buf = mgr._buf
     # Sliding writes in place, which CPython allows under a live view (a frame's slice
-    # someone kept, view()): refuse before anything moves. A read into spare capacity needs
-    # no such check: a view only covers received bytes, and the read's own check comes after.
-    if getrefcount(buf) != UNSHARED + 1:  # + the caller's local: fill, read_with_rule
-        check_unexported(mgr)
+    # someone kept, view()): refuse before anything moves, by the exact check, since this
+    # runs far less often than reads. A read into spare capacity needs no such check: a view
+    # only covers received bytes, and the read's own check comes after.
+    check_unexported(mgr)
     head = mgr._head
     kept = mgr._tail - head
     room = mgr._limit - kept
