@@ -53,8 +53,11 @@ class Instrument:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(1)
         self.address: tuple[str, int] = self.listener.getsockname()
-        #: Set by the reading side after each read: the instrument then sends its next piece.
+        # Set once the demo has received every byte written so far, so that each piece is
+        # written only after the previous one was read: the output is the same for a seed,
+        # however the library sizes its reads.
         self.piece_read = threading.Event()
+        self.written = 0
         #: The payload each reply carries, in order: what the demo must get back.
         self.sent: list[bytes] = []
         self.error: BaseException | None = None
@@ -104,6 +107,7 @@ class Instrument:
                     self.sent.append(payload)
                     for piece in fragments(self.rng, wire):
                         self.piece_read.clear()
+                        self.written += len(piece)
                         connection.sendall(piece)
                         if not self.piece_read.wait(READ_WAIT):
                             raise TimeoutError("the demo stopped reading")
@@ -165,7 +169,8 @@ def run_demo(seed: int | None, out: TextIO) -> int:
         nonlocal counted
         read_sizes.append(meter.received - counted)
         counted = meter.received
-        instrument.piece_read.set()
+        if meter.received >= instrument.written:
+            instrument.piece_read.set()
 
     try:
         with socket.create_connection(instrument.address, timeout=READ_WAIT) as sock:
