@@ -287,4 +287,7 @@ def test_memory_peak_is_bounded_by_the_frame_not_the_stream():
             # Zero-copy paths: never a second copy of a frame, and nothing accumulates with
             # the stream's length (the benchmark reports the tighter target bound).
             assert after.peak < 2 * (frame + 1), after
-            assert after.peak <= before.peak + read, (before, after)
+            # The spare capacity kept for the next reads (up to an eighth of the buffer, plus a
+            # read) varies with the history of reads, so peaks differ a little from run to run;
+            # what must not happen is growth with the stream's length.
+            assert after.peak <= before.peak + read + frame // 4, (before, after)
