@@ -439,11 +439,7 @@ class BufferManager:
     def _plan_next_read(self, got: int, asked: int) -> None:
         """Size the next read after one that brought ``got`` of ``asked`` bytes, and keep about
         that much spare capacity (an idle connection should not hold a large buffer)."""
-        # A full read suggests more is waiting: ask for twice as much next time. A short one
-        # shows what the source delivers: ask for about that.
-        wanted = 2 * got if got == asked else got
-        wanted = _MIN_READ_SIZE if wanted < _MIN_READ_SIZE else wanted
-        self._next_read = wanted = self._max_read if wanted > self._max_read else wanted
+        self._next_read = wanted = next_read_size(got, asked, self._max_read)
         if len(self._buf) - self._tail > wanted:
             # Only an economy: whoever holds an export hears of it from the caller.
             with contextlib.suppress(BufferError):
@@ -525,6 +521,16 @@ class BufferManager:
         state = " frame outstanding" if self._pending is not None else ""
         eof = " eof" if self._eof else ""
         return f"<BufferManager {len(self)} bytes buffered, max_size={self.max_size}{state}{eof}>"
+
+
+def next_read_size(got: int, asked: int, most: int) -> int:
+    """The size of the next read, after one that brought ``got`` of ``asked`` bytes. A full read
+    suggests more is waiting: twice as much. A short one shows what the source delivers: about
+    that. At least ``_MIN_READ_SIZE``, at most ``most`` (the manager's read_size)."""
+    wanted = 2 * got if got == asked else got
+    if wanted < _MIN_READ_SIZE:
+        wanted = _MIN_READ_SIZE
+    return most if wanted > most else wanted  # read_size wins, even below the minimum
 
 
 def _exported(buf: bytearray) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from sys import getrefcount
 from typing import TYPE_CHECKING, Callable
 
-from ._buffer import _EXPORTED, _MIN_READ_SIZE, _ZEROS, _ZEROS_SIZE, _exported
+from ._buffer import _EXPORTED, _ZEROS, _ZEROS_SIZE, _exported, next_read_size
 from ._errors import FrameLifecycleError
 
 if TYPE_CHECKING:
@@ -58,13 +58,7 @@ def fill(mgr: BufferManager, read_into: Callable[[memoryview], int | None]) -> i
         view.release()
         if got:
             mgr._tail = at + got  # kept, whatever happens next
-        # BufferManager._plan_next_read without its trimming, inline: this runs once per read.
-        wanted = 2 * got if got == size else got or 0
-        if wanted < _MIN_READ_SIZE:
-            wanted = _MIN_READ_SIZE
-        if wanted > mgr._max_read:
-            wanted = mgr._max_read
-        mgr._next_read = wanted
+        mgr._next_read = next_read_size(got or 0, size, mgr._max_read)
     if getrefcount(buf) != UNSHARED:
         check_kept(mgr, read_into)
     return got
