@@ -27,7 +27,7 @@ from cli_peers import (
     wait_for_close,
 )
 from streamframer._cli import main
-from streamframer._cli_io import parse_bytes
+from streamframer._cli._io import parse_bytes
 
 STATS = re.compile(
     r"^streamframer: (\d+) frames?, (\d+) payload bytes, (\d+) bytes? in (\d+) reads?, "

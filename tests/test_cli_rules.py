@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli_peers import Peer, receive_line, run_cli, send_pieces, stderr_lines, wait_for_close
-from streamframer import _demo
-from streamframer._cli import main
+from streamframer._cli import _demo, main
 
 # --------------------------------------------------------------------------------------------
 # demo

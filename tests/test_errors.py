@@ -18,7 +18,11 @@ from streamframer import (
 )
 
 SRC = Path(streamframer.__file__).resolve().parent
-CORE_MODULES = ["_errors.py", "_rules.py", "_buffer.py", "_frame.py"]
+CORE_MODULES = sorted(
+    str(path.relative_to(SRC))
+    for pattern in ("_errors.py", "_rules/*.py", "_core/**/*.py")
+    for path in SRC.glob(pattern)
+)
 
 
 def test_one_tree_under_one_base() -> None:

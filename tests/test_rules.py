@@ -34,7 +34,7 @@ from streamframer import (
     until_delim,
     until_eot,
 )
-from streamframer import _rules as rules_module
+from streamframer._rules import _contract as rules_module
 
 # (rule, delimiter, strip, keep_delimiter): 1-, 2- and 3-byte delimiters, self-overlapping ones,
 # until_eot, and the strip / keep_delimiter options.

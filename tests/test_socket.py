@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streamframer._socket
+import streamframer._io._socket
 from helpers import (
     DETERMINISTIC,
     FakeClock,
@@ -288,7 +288,7 @@ def test_read_frame_returns_a_buffered_frame_without_reading() -> None:
 
 def test_read_frame_deadline_with_a_source_without_fileno(monkeypatch: pytest.MonkeyPatch) -> None:
     """a non-blocking source without fileno() must not make read_frame spin forever."""
-    monkeypatch.setattr(streamframer._socket, "time", FakeClock(step=1.0))
+    monkeypatch.setattr(streamframer._io._socket, "time", FakeClock(step=1.0))
     sock = ScriptedSocket([b"par", *[BlockingIOError] * 1000])
     mgr = BufferManager()
     with pytest.raises(TimeoutError):

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 import trustme
 
-import streamframer._socket
+import streamframer._io._socket
 from helpers import FakeClock
 from streamframer import (
     BufferManager,
@@ -192,7 +192,7 @@ def test_read_frame_deadline_bounds_the_whole_wait(
     """a peer that always has more bytes ready must not keep read_frame past its deadline."""
     ours, peer = pair
     peer.sendall(b"x" * 1000)  # always something to read, never a delimiter
-    monkeypatch.setattr(streamframer._socket, "time", FakeClock(step=1.0))
+    monkeypatch.setattr(streamframer._io._socket, "time", FakeClock(step=1.0))
     mgr = BufferManager(read_size=1)
     with pytest.raises(TimeoutError):
         read_frame(ours, mgr, LINE, timeout=2.5)

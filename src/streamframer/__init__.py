@@ -4,7 +4,7 @@ Bytes that arrive in arbitrary pieces go into a :class:`BufferManager`; a rule s
 ends; the caller gets a zero-copy :class:`Frame` and removes it with ``frame.consume()``.
 """
 
-from ._buffer import DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, BufferManager
+from ._core import DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, IMPLEMENTATION, BufferManager, Frame
 from ._errors import (
     FrameDiscarded,
     FrameLifecycleError,
@@ -13,9 +13,7 @@ from ._errors import (
     StreamClosed,
     StreamFramerError,
 )
-from ._frame import Frame
-from ._length import fixed_size, length_prefixed
-from ._multi import between, until_any
+from ._io._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 from ._rules import (
     Delimited,
     FrameSpan,
@@ -23,17 +21,22 @@ from ._rules import (
     Rule,
     RuleResult,
     Skip,
+    between,
+    fixed_size,
+    ieee_block,
+    length_prefixed,
+    scpi_response,
+    until_any,
     until_delim,
     until_eot,
 )
-from ._scpi import ieee_block, scpi_response
-from ._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "DEFAULT_READ_SIZE",
+    "IMPLEMENTATION",
     "BufferManager",
     "Delimited",
     "Frame",

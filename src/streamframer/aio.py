@@ -21,8 +21,8 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._aio_protocol import DEFAULT_READ_AHEAD, FramedProtocol, FramedReader, FramedWriter
-from ._buffer import DEFAULT_MAX_SIZE, BufferManager
+from ._core import DEFAULT_MAX_SIZE, BufferManager
+from ._io._aio_protocol import DEFAULT_READ_AHEAD, FramedProtocol, FramedReader, FramedWriter
 
 if TYPE_CHECKING:
     from ssl import SSLContext

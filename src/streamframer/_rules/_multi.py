@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ._args import bytes_arg, int_arg
-from ._rules import FrameSpan, NeedMore, RuleResult, Skip
+from .._args import bytes_arg, int_arg
+from ._contract import FrameSpan, NeedMore, RuleResult, Skip
 
 __all__ = ["Between", "UntilAny", "between", "until_any"]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import streamframer
 
-from . import (
+from .. import (
     Rule,
     fixed_size,
     length_prefixed,
@@ -22,8 +22,8 @@ from . import (
     until_delim,
     until_eot,
 )
-from ._cli_io import EXIT_USAGE, Failure, parse_bytes
-from ._cli_read import run_query, run_read
+from ._io import EXIT_USAGE, Failure, parse_bytes
+from ._read import run_query, run_read
 
 __all__ = ["main"]
 

@@ -4,8 +4,8 @@ A read runs once per ``recv_into``, so it is built to do almost nothing in the c
 bytes land in spare capacity kept after the unconsumed ones, with no compaction, resize or
 zero-filling; the consumed prefix is only dealt with once a read needs the room or the prefix is
 over half the buffer (``make_room``, which then leaves room for the reads that follow). These
-work on the manager's private state, as ``_frame`` and ``_limits`` do; ``_socket.read_with_rule``
-carries a copy of ``fill`` inline, its hottest path.
+work on the manager's private state, as ``_frame`` and ``_limits`` do; the socket adapter's
+``read_with_rule`` carries a copy of ``fill`` inline, its hottest path.
 
 Exports: a memoryview of the buffer that outlives a call forbids writing or resizing it. Every
 export holds a reference to the bytearray, so a reference count equal to the manager's own
@@ -18,8 +18,8 @@ from __future__ import annotations
 from sys import getrefcount
 from typing import TYPE_CHECKING, Callable
 
+from ..._errors import FrameLifecycleError
 from ._buffer import _EXPORTED, _ZEROS, _ZEROS_SIZE, _exported, next_read_size
-from ._errors import FrameLifecycleError
 
 if TYPE_CHECKING:
     from ._buffer import BufferManager

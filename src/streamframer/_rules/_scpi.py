@@ -27,9 +27,9 @@ serial line, and the data may hold the terminator byte. They are refused unless 
 
 from __future__ import annotations
 
-from ._args import bytes_arg
-from ._errors import FramingError, _preview
-from ._rules import FrameSpan, NeedMore, RuleResult
+from .._args import bytes_arg
+from .._errors import FramingError, _preview
+from ._contract import FrameSpan, NeedMore, RuleResult
 
 __all__ = ["IeeeBlock", "ScpiResponse", "ieee_block", "scpi_response"]
 

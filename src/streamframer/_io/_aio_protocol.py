@@ -32,12 +32,12 @@ import errno
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
-from ._buffer import BufferManager
-from ._errors import FrameLifecycleError, StreamClosed
+from .._core import BufferManager
+from .._errors import FrameLifecycleError, StreamClosed
 
 if TYPE_CHECKING:
-    from ._frame import Frame
-    from ._rules import Rule
+    from .._core import Frame
+    from .._rules import Rule
 
 __all__ = ["DEFAULT_READ_AHEAD", "FramedProtocol", "FramedReader", "FramedWriter"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._errors import FrameLifecycleError, _preview
+from ..._errors import FrameLifecycleError, _preview
 
 if TYPE_CHECKING:
     from ._buffer import BufferManager

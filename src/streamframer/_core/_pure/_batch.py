@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._errors import FrameTooLarge
+from ..._errors import FrameTooLarge
+from ..._rules import Delimited
 from ._limits import need_more
-from ._rules import Delimited
 
 if TYPE_CHECKING:
+    from ..._rules import Rule
     from ._buffer import BufferManager
-    from ._rules import Rule
 
 __all__ = ["drain"]
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import IO
 
-from . import (
+from .. import (
     BufferManager,
     FrameTooLarge,
     FramingError,
@@ -19,7 +19,7 @@ from . import (
     read_frame,
     read_with_rule,
 )
-from ._cli_io import (
+from ._io import (
     EXIT_CONNECTION,
     EXIT_FRAMING,
     Endpoint,

@@ -36,14 +36,14 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Literal, Union
 
+from ..._errors import FrameLifecycleError, FrameTooLarge
+from ..._rules import Delimited, FrameSpan, NeedMore, Skip
 from ._batch import drain
-from ._errors import FrameLifecycleError, FrameTooLarge
 from ._frame import Frame, _new, new_frame
 from ._limits import discard_step, need_more, oversized_frame
-from ._rules import Delimited, FrameSpan, NeedMore, Skip
 
 if TYPE_CHECKING:
-    from ._rules import Rule
+    from ..._rules import Rule
 
 __all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_READ_SIZE", "BufferManager"]
 

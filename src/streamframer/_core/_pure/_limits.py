@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._errors import FrameDiscarded, FrameTooLarge, StreamClosed
-from ._rules import FrameSpan, NeedMore, Skip
+from ..._errors import FrameDiscarded, FrameTooLarge, StreamClosed
+from ..._rules import FrameSpan, NeedMore, Skip
 
 if TYPE_CHECKING:
+    from ..._rules import Rule
     from ._buffer import BufferManager
     from ._frame import Frame
-    from ._rules import Rule
 
 __all__ = ["discard_step", "need_more", "oversized_frame"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import struct
 from typing import Literal
 
-from ._args import int_arg
-from ._errors import FramingError
-from ._rules import FrameSpan, NeedMore, RuleResult
+from .._args import int_arg
+from .._errors import FramingError
+from ._contract import FrameSpan, NeedMore, RuleResult
 
 __all__ = ["FixedSize", "LengthPrefixed", "fixed_size", "length_prefixed"]
 

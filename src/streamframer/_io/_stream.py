@@ -27,7 +27,7 @@ import os
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ._buffer import BufferManager
+    from .._core import BufferManager
 
 __all__ = ["ReadsInto", "receive_from_stream", "stream_blocks", "stream_fileno"]
 

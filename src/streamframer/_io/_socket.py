@@ -26,16 +26,15 @@ from collections.abc import Iterator
 from sys import getrefcount
 from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
 
-from ._buffer import _MIN_READ_SIZE
-from ._errors import StreamClosed
-from ._frame import Frame, _new
-from ._reads import UNSHARED, check_kept, fill, make_room
+from .._core._pure._buffer import _MIN_READ_SIZE
+from .._core._pure._frame import Frame, _new
+from .._core._pure._reads import UNSHARED, check_kept, fill, make_room
+from .._errors import StreamClosed
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
-    from ._buffer import BufferManager
-    from ._frame import Frame
-    from ._rules import Rule
+    from .._core import BufferManager, Frame
+    from .._rules import Rule
 
 try:
     import ssl

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from . import (
+from .. import (
     BufferManager,
     StreamClosed,
     StreamFramerError,
@@ -29,10 +29,10 @@ from . import (
     until_delim,
     until_eot,
 )
-from ._cli_io import EXIT_FRAMING, Failure, Meter
+from ._io import EXIT_FRAMING, Failure, Meter
 
 if TYPE_CHECKING:
-    from . import Rule
+    from .. import Rule
 
 __all__ = ["run_demo"]
 

@@ -1,0 +1,1 @@
+"""I/O adapters: they move bytes between a source and the core, and never frame anything."""

@@ -1,0 +1,26 @@
+"""Framing rules: the one place where a stream's protocol is described (contract in _contract)."""
+
+from ._contract import FrameSpan, NeedMore, Rule, RuleResult, Skip
+from ._delimited import Delimited, until_delim, until_eot
+from ._length import FixedSize, LengthPrefixed, fixed_size, length_prefixed
+from ._multi import between, until_any
+from ._scpi import ieee_block, scpi_response
+
+__all__ = [
+    "Delimited",
+    "FixedSize",
+    "FrameSpan",
+    "LengthPrefixed",
+    "NeedMore",
+    "Rule",
+    "RuleResult",
+    "Skip",
+    "between",
+    "fixed_size",
+    "ieee_block",
+    "length_prefixed",
+    "scpi_response",
+    "until_any",
+    "until_delim",
+    "until_eot",
+]
