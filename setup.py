@@ -42,7 +42,9 @@ class OptionalBuildExt(build_ext):
 
 
 def extensions() -> list[Extension]:
-    if os.environ.get("STREAMFRAMER_NO_EXTENSIONS") or platform.python_implementation() != "CPython":
+    if os.environ.get("STREAMFRAMER_NO_EXTENSIONS"):
+        return []
+    if platform.python_implementation() != "CPython":
         return []
     extra = ["-std=c99", "-O2"] if os.name != "nt" else []
     return [
