@@ -46,7 +46,7 @@ def extensions() -> list[Extension]:
         return []
     if platform.python_implementation() != "CPython":
         return []
-    extra = ["-std=c99", "-O2"] if os.name != "nt" else []
+    extra = ["-std=c99"] if os.name != "nt" else []
     return [
         Extension(
             "streamframer._core._ccore",
