@@ -1,14 +1,15 @@
 """Benchmarks: streamframer against the other ways Python frames byte streams.
 
     python benchmarks/run.py            # the full run (a few minutes)
-    python benchmarks/run.py --quick    # about 30 s
-    python benchmarks/run.py --smoke    # tiny sizes, a couple of seconds: checks, not numbers
+    python benchmarks/run.py --quick    # about a minute
+    python benchmarks/run.py --smoke    # tiny sizes, a few seconds: checks, not numbers
     python benchmarks/run.py --only lines64,tcp64
 
-Everything runs in one process on identical inputs (the loopback sender excepted), best of N,
-every run verified. Prints Markdown tables on stdout, progress on stderr. Exits 1 if any
-implementation framed a workload wrongly; a missed target never changes the exit status.
-See benchmarks/README.md.
+Every implementation gets identical inputs, in one process (the large frames run in a subprocess
+of their own, with glibc's mmap threshold fixed; the loopback sender is another process); rounds
+are interleaved, medians and bests reported, every run verified. Prints Markdown tables on stdout,
+progress on stderr. Exits 1 if any implementation framed a workload wrongly; a missed target
+never changes the exit status. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from framebench import loopback, memory, peers, report, sf_paths
+from framebench import bigframes, loopback, memory, peers, report, sf_paths, targets
 from framebench import workloads as w
-from framebench.timing import Expected, Result, allocation_cost, measure
+from framebench.timing import Expected, Result, measure
 from framebench.workloads import KiB, MiB, Workload
 
 import streamframer
@@ -33,15 +34,16 @@ import streamframer
 
 @dataclass(frozen=True)
 class Sizes:
-    repeats: int
+    rounds: int
     lines64: int
     crlf64: int
     lines4k: int
     frames1m: tuple[int, int]  # count, frame size
-    frame16m: int
-    frame64m: int
+    big_frames: tuple[int, ...]  # one frame of each size, smallest first
+    big_target: int  # the one compared with asyncio
     prefixed64: int
     ieee1m: tuple[int, int]  # count, block size
+    custom: tuple[int, int]  # count, frame size (1 KiB reads)
     tcp64: int
     tcp8k: int
     memory: tuple[int, int, int]  # payload size, stream size, read size
@@ -49,44 +51,46 @@ class Sizes:
 
 MODES = {
     "full": Sizes(
-        repeats=5,
+        rounds=7,
         lines64=1 << 18,
         crlf64=1 << 17,
         lines4k=1 << 13,
         frames1m=(32, MiB),
-        frame16m=16 * MiB,
-        frame64m=64 * MiB,
+        big_frames=(MiB, 4 * MiB, 16 * MiB, 64 * MiB),
+        big_target=16 * MiB,
         prefixed64=1 << 18,
         ieee1m=(32, MiB),
+        custom=(256, 64 * KiB),
         tcp64=1 << 19,
         tcp8k=1 << 13,
         memory=(MiB, 256 * MiB, 64 * KiB),
     ),
-    # The large frames are 4 and 16 MiB here: still a 4x step for the per-byte comparison.
     "quick": Sizes(
-        repeats=3,
+        rounds=5,
         lines64=1 << 15,
         crlf64=1 << 14,
         lines4k=1 << 10,
         frames1m=(4, MiB),
-        frame16m=4 * MiB,
-        frame64m=16 * MiB,
+        big_frames=(MiB, 4 * MiB, 16 * MiB),
+        big_target=16 * MiB,
         prefixed64=1 << 15,
         ieee1m=(4, MiB),
+        custom=(64, 64 * KiB),
         tcp64=1 << 16,
         tcp8k=1 << 10,
         memory=(MiB, 32 * MiB, 64 * KiB),
     ),
     "smoke": Sizes(
-        repeats=1,
+        rounds=1,
         lines64=1 << 11,
         crlf64=1 << 10,
         lines4k=64,
         frames1m=(2, 64 * KiB),
-        frame16m=256 * KiB,
-        frame64m=MiB,
+        big_frames=(64 * KiB, 256 * KiB),
+        big_target=256 * KiB,
         prefixed64=1 << 11,
         ieee1m=(2, 64 * KiB),
+        custom=(8, 4 * KiB),
         tcp64=1 << 11,
         tcp8k=64,
         memory=(64 * KiB, MiB, 4 * KiB),
@@ -99,20 +103,17 @@ IN_MEMORY: dict[str, Callable[[Sizes], Workload]] = {
     "crlf64": lambda s: w.crlf_random_reads("crlf64", s.crlf64, 64, 1, 100),
     "lines4k": lambda s: w.lines("lines4k", s.lines4k, 4 * KiB, 64 * KiB),
     "frames1m": lambda s: w.lines("frames1m", s.frames1m[0], s.frames1m[1], 4 * KiB, noun="frames"),
-    "frame16m": lambda s: w.lines("frame16m", 1, s.frame16m, KiB),
-    "frame64m": lambda s: w.lines("frame64m", 1, s.frame64m, KiB),
     "prefixed64": lambda s: w.length_prefixed("prefixed64", s.prefixed64, 64, 64 * KiB),
     "ieee1m": lambda s: w.ieee_blocks("ieee1m", s.ieee1m[0], s.ieee1m[1], 64 * KiB),
+    "custom_u32": lambda s: w.length_prefixed("custom_u32", *s.custom, KiB),
+    "custom_ieee": lambda s: w.ieee_blocks("custom_ieee", *s.custom, KiB),
 }
+# Where the pure core gets a per-frame row beside the compiled one.
+PURE = ("lines64", "crlf64")
+# streamframer over a socket against itself sans-IO, with a user-written rule: no peers.
+CUSTOM = ("custom_u32", "custom_ieee")
 LOOPBACK = {"tcp64": 64, "tcp8k": 8 * KiB}
-ALL = [*IN_MEMORY, *LOOPBACK, "memory"]
-
-# Peers left out where they are quadratic in the frame size: one run would take minutes.
-QUADRATIC = {
-    "frame16m": ("twisted_lines", "naive_lines"),
-    "frame64m": ("twisted_lines", "naive_lines"),
-}
-_QUADRATIC_NOTE = "skipped: quadratic in the frame size (re-joins the whole buffer per read)"
+ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "memory"]
 
 
 def log(message: str) -> None:
@@ -122,20 +123,20 @@ def log(message: str) -> None:
 def run_in_memory(key: str, sizes: Sizes) -> tuple[str, list[Result]]:
     started = time.perf_counter()
     wl = IN_MEMORY[key](sizes)
-    impls = sf_paths.impls(wl)
-    found, missing = peers.impls(wl, exclude=QUADRATIC.get(key, ()))
-    impls += found
+    missing: list[str] = []
+    if key in CUSTOM:
+        impls = sf_paths.custom_rule_impls(wl)
+    else:
+        impls = sf_paths.impls(wl, pure=key in PURE)
+        found, missing = peers.impls(wl)
+        impls += found
     log(f"[{key}] {wl.title}: {len(impls)} implementations, {len(wl.chunks)} reads")
     expected = Expected(wl.frames, wl.payload_bytes, wl.stream_bytes, wl.digest)
-    results = measure("in-memory", key, impls, expected, sizes.repeats)
-    skipped = [(name, "not installed") for name in missing]
-    if key in QUADRATIC:
-        skipped += [
-            (peers.TWISTED, _QUADRATIC_NOTE),
-            ("naive bytes concat + find", _QUADRATIC_NOTE),
-        ]
-    for name, note in skipped:
-        results.append(Result("in-memory", key, name, "peer", wl.stream_bytes, note=note))
+    results = measure("in-memory", key, impls, expected, sizes.rounds)
+    for name in missing:
+        results.append(
+            Result("in-memory", key, name, "peer", wl.stream_bytes, note="not installed")
+        )
     log(f"[{key}] done in {time.perf_counter() - started:.1f} s")
     return wl.title, results
 
@@ -160,7 +161,9 @@ def header(mode: str, sizes: Sizes, load_at_start: str) -> str:
     return (
         f"# streamframer benchmarks ({mode})\n\n"
         f"{python} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, {today}; "
-        f"{', '.join(versions)}. Best of {sizes.repeats}; ratios are of the same run. "
+        f"{', '.join(versions)}; core in use: {streamframer.IMPLEMENTATION}. "
+        f"{sizes.rounds} interleaved rounds: rates are medians, *best* is the best round, ratios "
+        "are medians of per-round ratios within this run. "
         f"Load average {load_at_start} at the start, {load()} at the end.\n"
     )
 
@@ -168,7 +171,7 @@ def header(mode: str, sizes: Sizes, load_at_start: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="smaller sizes: about 30 s")
+    group.add_argument("--quick", action="store_true", help="smaller sizes: about a minute")
     group.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness")
     parser.add_argument(
         "--only",
@@ -197,15 +200,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append("## In memory: the same reads for every implementation\n")
         out.append(report.results_table(in_memory) + "\n")
 
-    per_byte = None
-    if "frame16m" in by_key and "frame64m" in by_key:
-        reference = tuple(
-            allocation_cost(by_key[key][0].stream_bytes, sizes.repeats)
-            for key in ("frame16m", "frame64m")
+    big = None
+    if "bigframes" in selected:
+        started = time.perf_counter()
+        names = ", ".join(report.size(n) for n in sizes.big_frames)
+        log(f"[bigframes] one frame of {names} in 1 KiB reads, in a subprocess")
+        big = bigframes.run(sizes.big_frames, sizes.rounds)
+        log(f"[bigframes] done in {time.perf_counter() - started:.1f} s")
+        out.append(
+            "## One large frame in 1 KiB reads, MALLOC_MMAP_THRESHOLD_="
+            f"{bigframes.MMAP_THRESHOLD}\n"
         )
-        text, per_byte = report.per_byte_table(by_key["frame16m"], by_key["frame64m"], reference)
-        out.append("## Per-byte cost of one large frame in 1 KiB reads: must stay flat\n")
-        out.append(text + "\n")
+        out.append(report.results_table(big) + "\n")
+        out.append("## Per-byte cost of one large frame: must stay flat\n")
+        out.append(report.per_byte_table(big) + "\n")
+        for _, results in big:
+            by_key[results[0].workload] = results
 
     tcp = [key for key in LOOPBACK if key in selected]
     if tcp:
@@ -216,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for key, (frame_size, count) in zip(tcp, configs):
                 log(f"[{key}] {frame_size} B lines over loopback TCP")
-                title, results = loopback.measure(sender, key, frame_size, count, sizes.repeats)
+                title, results = loopback.measure(sender, key, frame_size, count, sizes.rounds)
                 by_key[key] = results
                 titled.append((title, results))
         finally:
@@ -224,9 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append("## Loopback TCP: the sender is another process\n")
         out.append(report.results_table(titled) + "\n")
 
-    peaks = idle = None
+    peaks = None
+    payload, stream, read_size = sizes.memory
+    memory_label = f"{report.size(payload)} frames in {report.size(read_size)} reads"
     if "memory" in selected:
-        payload, stream, read_size = sizes.memory
         log(f"[memory] {report.size(payload)} frames over a {report.size(stream)} stream")
         found, bound = memory.peaks(payload, stream, read_size)
         idle = memory.idle_manager_bytes()
@@ -240,10 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append(report.memory_table(found, bound, idle) + "\n")
 
     out.insert(0, header(mode, sizes, load_at_start))
-    found_targets = report.targets(by_key, per_byte, peaks, idle)
-    if found_targets:
-        out.append("## Targets\n")
-        out.append(report.targets_table(found_targets) + "\n")
+    checked = targets.targets(by_key, big, sizes.big_target, peaks, memory_label)
+    out.append("## Targets\n")
+    out.append(targets.targets_table(checked) + "\n")
     print("\n".join(out))
 
     wrong = [r for results in by_key.values() for r in results if r.error is not None]

@@ -148,6 +148,7 @@ async def _asyncio_readuntil(port: int, frame_size: int, count: int) -> tuple[fl
 
 SF_PER_FRAME = "streamframer per-frame: read_with_rule + consume"
 ASYNCIO = "asyncio open_connection + readuntil"
+READLINE = "socket.makefile('rb').readline (C)"
 RAW = "raw socket.recv_into (no framing)"
 _Reader = Callable[[socket.socket], "tuple[int, int]"]
 _READERS: list[tuple[str, _Reader | None, str]] = [
@@ -155,7 +156,7 @@ _READERS: list[tuple[str, _Reader | None, str]] = [
     ("streamframer iterator: iter_frames", sf_iter_frames, "streamframer"),
     ("streamframer batch: iter_payloads", sf_iter_payloads, "streamframer"),
     (ASYNCIO, None, "peer"),
-    ("socket.makefile('rb').readline (C)", makefile_readline, "peer"),
+    (READLINE, makefile_readline, "peer"),
     (RAW, raw_recv_into, "baseline"),
 ]
 
@@ -173,15 +174,16 @@ def _timed_run(
 
 
 def measure(
-    sender: Sender, key: str, frame_size: int, count: int, repeats: int
+    sender: Sender, key: str, frame_size: int, count: int, rounds: int
 ) -> tuple[str, list[Result]]:
-    """Time every reader on ``count`` lines of ``frame_size`` bytes; best of ``repeats``."""
+    """Time every reader on ``count`` lines of ``frame_size`` bytes, ``rounds`` interleaved
+    rounds (wall time: the reader waits on the socket)."""
     title = f"{size_name(frame_size)} lines over loopback TCP"
     # The raw baseline frames nothing: it counts 0 frames and every byte of the stream.
     stream_bytes = frame_size * count
     expected = Expected(count, (frame_size - 1) * count, stream_bytes)
     results = [Result("loopback", key, name, role, stream_bytes) for name, _, role in _READERS]
-    for _ in range(repeats):
+    for _ in range(rounds):
         for (name, reader, role), result in zip(_READERS, results):
             if result.error is not None:
                 continue
@@ -193,6 +195,5 @@ def measure(
             except Exception as exc:
                 result.error = describe(exc)
                 continue
-            if result.best is None or elapsed < result.best:
-                result.best = elapsed
+            result.times.append(elapsed)
     return title, results

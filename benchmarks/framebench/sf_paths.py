@@ -9,10 +9,20 @@ Rules: ``until_delim`` for lines; for length-prefixed frames and IEEE 488.2 bloc
 rules (``length_prefixed(4)``, ``ieee_block()``) when this streamframer has them, else the
 user-written rules below, which follow the public rule contract. The "user-written rule" rows
 always use the latter: a rule a user writes must stay reasonably fast too.
+
+When the compiled core is in use, the pure-Python core (the fallback) gets a per-frame row of its
+own, in the same process: a manager from ``streamframer._core._pure`` and the Python loop behind
+``read_with_rule`` (its ``__wrapped__``).
+
+The custom-rule rows compare ``read_with_rule`` over a socket with ``feed`` + ``next_frame`` on
+the same reads. There the socket is :class:`StreamSource`, whose ``recv_into`` is C, so that the
+comparison is of streamframer's per-read work alone: :class:`ChunkSource` runs Python per read,
+which the sans-IO side would not pay.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import Any, Callable
 
@@ -30,6 +40,7 @@ from streamframer import (
     read_with_rule,
     until_delim,
 )
+from streamframer._core import _pure
 
 from .timing import Impl, Measure
 from .workloads import Workload
@@ -123,8 +134,22 @@ class ChunkSource:
         return room
 
 
-def new_manager(wl: Workload) -> BufferManager:
-    return BufferManager(max(DEFAULT_MAX_SIZE, wl.largest_frame), read_size=wl.read_size)
+class StreamSource:
+    """A fake socket whose ``recv_into`` is ``io.BytesIO.readinto``: C code fills the buffer it
+    is given from the stream, as a socket with that many bytes waiting would. The manager's
+    ``read_size`` sets the reads' size."""
+
+    __slots__ = ("recv_into",)
+
+    def __init__(self, stream: bytes) -> None:
+        self.recv_into = io.BytesIO(stream).readinto
+
+
+def new_manager(wl: Workload, core: Any = streamframer) -> BufferManager:
+    manager: BufferManager = core.BufferManager(
+        max(DEFAULT_MAX_SIZE, wl.largest_frame), read_size=wl.read_size
+    )
+    return manager
 
 
 def _end_of_stream(exc: StreamClosed) -> None:
@@ -133,12 +158,26 @@ def _end_of_stream(exc: StreamClosed) -> None:
 
 
 def per_frame(wl: Workload, rule: Any, measure: Measure) -> tuple[int, int]:
-    source = ChunkSource(wl.chunks)
-    mgr = new_manager(wl)
+    return _per_frame(ChunkSource(wl.chunks), new_manager(wl), read_with_rule, rule, measure)
+
+
+# The Python statement of read_with_rule; with the compiled core active, read_with_rule is the
+# compiled loop and this is what it wraps.
+_PURE_READ_WITH_RULE = getattr(read_with_rule, "__wrapped__", read_with_rule)
+
+
+def pure_per_frame(wl: Workload, rule: Any, measure: Measure) -> tuple[int, int]:
+    mgr = new_manager(wl, _pure)
+    return _per_frame(ChunkSource(wl.chunks), mgr, _PURE_READ_WITH_RULE, rule, measure)
+
+
+def _per_frame(
+    source: Any, mgr: BufferManager, read: Any, rule: Any, measure: Measure
+) -> tuple[int, int]:
     frames = payload = 0
     try:
         while True:
-            frame = read_with_rule(source, mgr, rule)
+            frame = read(source, mgr, rule)
             if frame is None:
                 continue
             frames += 1
@@ -228,25 +267,54 @@ PATHS: list[tuple[str, Callable[[Workload, Any, Measure], tuple[int, int]]]] = [
     ("batch: iter_payloads", payloads),
 ]
 PER_FRAME = "streamframer " + PATHS[0][0]
+PURE_PER_FRAME = "streamframer pure core: per-frame read_with_rule + consume"
 
 
-def impls(wl: Workload, paths: tuple[str, ...] | None = None) -> list[Impl]:
+def impls(wl: Workload, pure: bool = False) -> list[Impl]:
     """streamframer's rows for ``wl``: every path with the built-in rule (or the user-written one
     where there is no built-in yet), plus the per-frame path with the user-written rule when a
-    built-in one exists."""
+    built-in one exists, and with ``pure`` the pure core's per-frame path when the compiled core
+    is the one in use."""
     rule, rule_name = builtin_rule(wl.framing)
     suffix = "" if rule_name in ("until_delim", "user-written rule") else f" [{rule_name}]"
     if rule_name == "user-written rule":
         suffix = " [user-written rule]"
-    rows = []
-    for label, fn in PATHS:
-        if paths is not None and fn.__name__ not in paths:
-            continue
-        rows.append(Impl(f"streamframer {label}{suffix}", _bind(fn, wl, rule), "streamframer"))
+    rows = [
+        Impl(f"streamframer {label}{suffix}", _bind(fn, wl, rule), "streamframer")
+        for label, fn in PATHS
+    ]
+    if pure and streamframer.IMPLEMENTATION != "python":
+        rows.append(Impl(PURE_PER_FRAME, _bind(pure_per_frame, wl, rule), "streamframer"))
     user_rule = USER_RULES.get(wl.framing)
     if user_rule is not None and user_rule is not rule:
         name = "streamframer per-frame [user-written rule]"
         rows.append(Impl(name, _bind(per_frame, wl, user_rule), "streamframer"))
+    return rows
+
+
+OVER_SOCKET = "streamframer over a socket: read_with_rule + consume"
+SANS_IO = "streamframer sans-IO: feed + next_frame"
+
+
+def custom_rule_impls(wl: Workload) -> list[Impl]:
+    """The same frames read over a socket (:class:`StreamSource`) and fed sans-IO, with the
+    user-written rule, then with the built-in one."""
+    stream = b"".join(wl.chunks)
+
+    def over_socket(rule: Any) -> Callable[[Measure], tuple[int, int]]:
+        return lambda measure: _per_frame(
+            StreamSource(stream), new_manager(wl), read_with_rule, rule, measure
+        )
+
+    user_rule = USER_RULES[wl.framing]
+    rules = [(user_rule, "user-written rule")]
+    builtin, builtin_name = builtin_rule(wl.framing)
+    if builtin is not user_rule:
+        rules.append((builtin, builtin_name))
+    rows = []
+    for rule, name in rules:
+        rows.append(Impl(f"{OVER_SOCKET} [{name}]", over_socket(rule), "streamframer"))
+        rows.append(Impl(f"{SANS_IO} [{name}]", _bind(sans_io, wl, rule), "streamframer"))
     return rows
 
 

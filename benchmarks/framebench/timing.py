@@ -1,4 +1,4 @@
-"""Timing and verification: best of N, interleaved, and every run checked.
+"""Timing and verification: interleaved rounds, medians and bests, and every run checked.
 
 An implementation is a function ``run(measure) -> (frames, payload_bytes)`` bound to one
 workload's input. In a timed run ``measure`` is the builtin ``len`` (each loop adds
@@ -10,20 +10,24 @@ Every run's counts are compared with the workload's; the verification run also c
 digest of the payloads, in order. A mismatch raises :class:`WrongResult`: a benchmark that frames
 wrongly fails loudly, it never prints a number.
 
-Repetitions are interleaved (rep 1 of every implementation, then rep 2, ...) so that a burst of
-load from elsewhere on the machine hits them all alike; the garbage collector is off during each
-run, as in ``timeit``. In-memory runs are pure computation in one thread, so they are timed in
-process CPU time (``time.process_time``): time the scheduler gives to other processes on a busy
-machine is not charged to them. (Loopback runs wait on a socket and use wall time.)
+Runs are interleaved in rounds (round 1 runs every implementation once, then round 2, ...), and
+every round's time is kept. A result reports the median and the best of its rounds. A ratio
+between two implementations measured together is the median of their per-round ratios (the two
+runs of a round are close together in time, and the median drops the rounds a burst of load from
+elsewhere happened to hit on one side), and the ratio of their bests. The garbage collector is off
+during each run, as in ``timeit``. In-memory runs are pure computation in one thread, so they are
+timed in process CPU time (``time.process_time``): time the scheduler gives to other processes on
+a busy machine is not charged to them. (Loopback runs wait on a socket and use wall time.)
 """
 
 from __future__ import annotations
 
 import gc
+import statistics
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .workloads import PayloadDigest
@@ -70,7 +74,8 @@ class Result:
     #: What the implementation counted (``None`` until it ran, or when it was skipped).
     frames: int | None = None
     payload_bytes: int | None = None
-    best: float | None = None
+    #: Seconds per round, in round order (an error stops the rounds and voids them).
+    times: list[float] = field(default_factory=list)
     error: str | None = None
     #: Why the row has no time although nothing went wrong (not installed, skipped).
     note: str | None = None
@@ -79,12 +84,47 @@ class Result:
         self.frames, self.payload_bytes = got
 
     @property
+    def samples(self) -> list[float]:
+        return self.times if self.error is None else []
+
+    @property
+    def best(self) -> float | None:
+        return min(self.samples, default=None)
+
+    @property
+    def median(self) -> float | None:
+        samples = self.samples
+        return statistics.median(samples) if samples else None
+
+    @property
     def frames_per_s(self) -> float:
-        return (self.frames or 0) / self.best if self.best else 0.0
+        median = self.median
+        return (self.frames or 0) / median if median else 0.0
 
     @property
     def bytes_per_s(self) -> float:
-        return self.stream_bytes / self.best if self.best else 0.0
+        median = self.median
+        return self.stream_bytes / median if median else 0.0
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How many times faster ``mine`` is than ``theirs`` (above 1: ``mine`` is faster)."""
+
+    median: float
+    best: float
+
+
+def ratio(mine: Result, theirs: Result) -> Ratio | None:
+    """The median of the per-round ratios ``theirs / mine`` and the ratio of the bests; ``None``
+    unless both were timed in the same rounds (by the same :func:`measure`)."""
+    pairs = [(a, b) for a, b in zip(mine.samples, theirs.samples) if a > 0 and b > 0]
+    if not pairs:
+        return None
+    best_mine, best_theirs = mine.best, theirs.best
+    assert best_mine is not None
+    assert best_theirs is not None
+    return Ratio(statistics.median(b / a for a, b in pairs), best_theirs / best_mine)
 
 
 class Recorder:
@@ -152,19 +192,6 @@ def timed(impl: Impl) -> tuple[float, tuple[int, int]]:
         return time.process_time() - start, got
 
 
-def allocation_cost(size: int, repeats: int) -> float:
-    """Best CPU time to allocate and fill one ``size``-byte object: what memory itself costs
-    at that size on this machine (large blocks may come from fresh, page-faulting memory)."""
-    best = float("inf")
-    for _ in range(repeats):
-        with gc_off():
-            start = time.process_time()
-            block = b"\x01" * size
-            best = min(best, time.process_time() - start)
-        del block
-    return best
-
-
 @contextmanager
 def gc_off() -> Iterator[None]:
     gc.collect()
@@ -175,32 +202,48 @@ def gc_off() -> Iterator[None]:
         gc.enable()
 
 
+@dataclass
+class Case:
+    """One implementation on one workload: what it must find, and what it got."""
+
+    impl: Impl
+    expected: Expected
+    result: Result
+
+
 def measure(
-    group: str, workload: str, impls: Sequence[Impl], expected: Expected, repeats: int
+    group: str, workload: str, impls: Sequence[Impl], expected: Expected, rounds: int
 ) -> list[Result]:
-    """Verify every implementation, then time each ``repeats`` times (interleaved); keep the
-    best. An implementation that frames wrongly gets an ``error`` and no time."""
-    results = [
-        Result(group, workload, impl.name, impl.role, expected.stream_bytes) for impl in impls
+    """Verify every implementation, then time each once per round, for ``rounds`` interleaved
+    rounds. An implementation that frames wrongly gets an ``error`` and no time."""
+    cases = [
+        Case(impl, expected, Result(group, workload, impl.name, impl.role, expected.stream_bytes))
+        for impl in impls
     ]
-    for impl, result in zip(impls, results):
+    measure_cases(cases, rounds)
+    return [case.result for case in cases]
+
+
+def measure_cases(cases: Sequence[Case], rounds: int) -> None:
+    """:func:`measure` for cases that may belong to different workloads: each round runs every
+    case once, so ratios across workloads (per-byte cost at several sizes) are paired too."""
+    for case in cases:
         try:
-            result.record(verify(impl, expected))
+            case.result.record(verify(case.impl, case.expected))
         except Exception as exc:  # any failure is reported on the row, and fails the run
             if isinstance(exc, WrongResult):
-                result.record(exc.got)
-            result.error = describe(exc)
-    for _ in range(repeats):
-        for impl, result in zip(impls, results):
+                case.result.record(exc.got)
+            case.result.error = describe(exc)
+    for _ in range(rounds):
+        for case in cases:
+            result = case.result
             if result.error is not None:
                 continue
             try:
-                elapsed, got = timed(impl)
+                elapsed, got = timed(case.impl)
                 result.record(got)
-                check_counts(impl, expected, got)
+                check_counts(case.impl, case.expected, got)
             except Exception as exc:
                 result.error = describe(exc)
                 continue
-            if result.best is None or elapsed < result.best:
-                result.best = elapsed
-    return results
+            result.times.append(elapsed)
