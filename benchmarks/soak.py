@@ -34,9 +34,7 @@ import argparse
 import asyncio
 import gc
 import os
-import random
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -46,30 +44,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from framebench.soak_clients import LINE_SIZE, descriptors, line
+
 import streamframer
 from streamframer import StreamClosed, until_delim
 from streamframer.aio import FramedReader, FramedWriter, start_framed_server
 
-LINE_SIZE = 64  # on the wire, b"\n" included
-DESCRIPTORS_SPARE = 64  # listening socket, pipes, the interpreter's own files
+BENCHMARKS_DIR = Path(__file__).resolve().parent
 PACKAGE = str(Path(streamframer.__file__).parent)
 ASYNCIO = str(Path(asyncio.__file__).parent)
-
-
-def line(connection: int, number: int) -> bytes:
-    """Line ``number`` of ``connection``, ``b"\\n"`` included."""
-    head = b"%d:%d:" % (connection, number)
-    return head + b"x" * (LINE_SIZE - 1 - len(head)) + b"\n"
-
-
-def descriptors(wanted: int) -> int:
-    """Raise the soft descriptor limit to the hard one; how many connections then fit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, hard - DESCRIPTORS_SPARE))
 
 
 @dataclass
@@ -81,49 +64,6 @@ class Config:
     pause: float = 0.02
     timeout: float = 300.0
     baseline: bool = False
-
-
-# ------------------------------------------------------------------------------------------------
-# The clients (a subprocess): commands and answers are lines on its stdin and stdout.
-
-
-def pieces(data: bytes, config: Config, rng: random.Random) -> list[bytes]:
-    if config.mode == "slowloris":
-        return [data[i : i + 1] for i in range(len(data))]
-    cut = []
-    position = 0
-    while position < len(data):
-        size = rng.randint(1, config.fragment)
-        cut.append(data[position : position + size])
-        position += size
-    return cut
-
-
-def send_round_robin(socks: list[socket.socket], parts: list[list[bytes]], config: Config) -> None:
-    """One piece per connection per step; a slowloris pauses between steps."""
-    for step in range(max(map(len, parts))):
-        for sock, mine in zip(socks, parts):
-            if step < len(mine):
-                sock.sendall(mine[step])
-        if config.mode == "slowloris":
-            time.sleep(config.pause)
-
-
-def run_clients(port: int, config: Config) -> None:
-    descriptors(config.connections)
-    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(config.connections)]
-    streams = [b"".join(line(c, n) for n in range(config.lines)) for c in range(config.connections)]
-    half = LINE_SIZE // 2
-    rng = random.Random(20261129)
-    send_round_robin(socks, [pieces(s[:half], config, rng) for s in streams], config)
-    print("held", flush=True)
-    sys.stdin.readline()  # the server has measured
-    send_round_robin(socks, [pieces(s[half:], config, rng) for s in streams], config)
-    print("sent", flush=True)
-    sys.stdin.readline()  # every line framed, idle connections measured
-    for sock in socks:
-        sock.close()
-    print("closed", flush=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -308,16 +248,17 @@ async def soak(config: Config) -> Report:
         base = measure_base()
         clients = await asyncio.create_subprocess_exec(
             sys.executable,
-            __file__,
-            "--client",
-            str(port),
-            *client_args(config),
+            "-m",
+            "framebench.soak_clients",
+            *map(str, (port, config.mode, config.connections, config.lines)),
+            *map(str, (config.fragment, config.pause)),
+            cwd=BENCHMARKS_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
         assert clients.stdin is not None
         assert clients.stdout is not None
-        half = config.connections * (LINE_SIZE // 2)
+        half = config.connections * (LINE_SIZE // 2)  # where the clients stop for a moment
         await expect(clients.stdout, b"held", deadline)
 
         def holding() -> bool:
@@ -360,16 +301,6 @@ async def expect(stream: asyncio.StreamReader, word: bytes, deadline: float) -> 
     got = await asyncio.wait_for(stream.readline(), max(0.0, deadline - time.monotonic()))
     if got.strip() != word:
         raise RuntimeError(f"the clients said {got!r}, not {word!r}")
-
-
-def client_args(config: Config) -> list[str]:
-    return [
-        f"--mode={config.mode}",
-        f"--connections={config.connections}",
-        f"--lines={config.lines}",
-        f"--fragment={config.fragment}",
-        f"--pause={config.pause}",
-    ]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -415,7 +346,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=0.02, help="seconds between slowloris steps")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mode")
     parser.add_argument("--baseline", action="store_true", help="asyncio streams, for contrast")
-    parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     modes = ["fragmented", "slowloris"] if args.mode == "both" else [args.mode]
     wanted = args.connections or (1000 if args.quick else 10_000)
@@ -431,9 +361,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for mode in modes
     ]
-    if args.client:
-        run_clients(args.client, configs[0])
-        return 0
     connections = descriptors(wanted)
     if connections < wanted:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]

@@ -14,7 +14,9 @@ from types import ModuleType
 
 import pytest
 
-BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARK = BENCHMARKS / "soak.py"
+sys.path.insert(0, str(BENCHMARKS))  # soak.py imports its clients from framebench
 
 
 def load_benchmark() -> ModuleType:
@@ -38,3 +40,24 @@ def test_200_connections_all_framed_in_bounded_memory(mode: str, lines: int) -> 
     # gives its read buffer back: about 1.6 KiB (more on 3.9, whose coroutine frames are
     # bigger). A manager holding on to a read reservation would cost 64 KiB or more.
     assert report.idle.by_category["streamframer objects"] < 4096
+
+
+def test_a_wrong_or_misplaced_line_is_reported() -> None:
+    soak = load_benchmark()
+
+    async def check() -> list[str]:
+        config = soak.Config("fragmented", connections=1, lines=3)
+        report = soak.Report(config, expected=3)
+        tally = soak.Tally(config, report)
+        state = [-1, 0]
+        tally.frame(soak.line(7, 0)[:-1], state)
+        tally.frame(soak.line(7, 2)[:-1], state)  # line 1 skipped
+        tally.frame(soak.line(7, 2)[:-1][:-1], state)  # a byte short
+        assert report.frames == 3
+        return report.errors
+
+    errors = asyncio.run(check())
+    assert [error.split(":")[0] for error in errors] == [
+        "connection 7 line 1",
+        "connection 7 line 2",
+    ]
