@@ -66,7 +66,7 @@ class Delimited:
 
     def encode(self, payload: BytesLike) -> bytes:
         """One frame holding ``payload``: the payload, then the delimiter (with ``strip``, the
-        strip byte and the delimiter: ``b"\r\n"`` for lines read with ``strip=b"\r"``).
+        strip byte and the delimiter: ``b"\\r\\n"`` for lines read with ``strip=b"\\r"``).
 
         With ``keep_delimiter=True`` the payload holds its delimiter, so it must end with it, and
         the frame is the payload itself. A payload holding the delimiter anywhere else is refused

@@ -65,11 +65,11 @@ class UntilAny:
 
     def encode(self, payload: BytesLike) -> bytes:
         """One frame holding ``payload``: the payload, then the first delimiter listed when the
-        rule was built (``until_any((b"\r\n", b"\n"))`` sends CR LF).
+        rule was built (``until_any((b"\\r\\n", b"\\n"))`` sends CR LF).
 
         Refused (``ValueError``): a payload holding a delimiter (the frame would end there), and
         a frame whose end the decoder could not settle without the next frame's first byte (a
-        payload ending in ``b"\r"`` sent with ``b"\n"``, or ``b"\r"`` sent when ``b"\r\n"`` is
+        payload ending in ``b"\\r"`` sent with ``b"\\n"``, or ``b"\\r"`` sent when ``b"\\r\\n"`` is
         also a delimiter).
         """
         data = payload_bytes(payload)
