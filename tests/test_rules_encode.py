@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import (
@@ -181,7 +181,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-@PROPERTY
+@settings(PROPERTY, max_examples=25)  # times 40 rules
 @given(data=st.data())
 def test_encoded_payloads_decode_back_in_any_chunking(case: Case, data: st.DataObject) -> None:
     payloads = data.draw(st.lists(case.payloads, max_size=8), label="payloads")
