@@ -27,7 +27,7 @@ from cli_peers import (
     wait_for_close,
 )
 from streamframer._cli import main
-from streamframer._cli._io import parse_bytes
+from streamframer._cli._common import parse_bytes
 
 STATS = re.compile(
     r"^streamframer: (\d+) frames?, (\d+) payload bytes, (\d+) bytes? in (\d+) reads?, "
@@ -129,7 +129,7 @@ def test_read_tls_refuses_an_unknown_ca_unless_insecure(tmp_path: Path) -> None:
     with Peer(lambda conn: conn.sendall(b"x\n"), tls=server, check=False) as peer:
         refused = run_cli("read", peer.tls_url)
     assert refused.returncode == 3
-    assert f"TLS with 127.0.0.1:{peer.port} failed" in refused.stderr.decode()
+    assert f"TLS with {peer.tls_url} failed" in refused.stderr.decode()
     assert "certificate verify failed" in refused.stderr.decode()
 
     with Peer(lambda conn: conn.sendall(b"x\n"), tls=server) as peer:
@@ -360,7 +360,7 @@ def test_read_connection_refused() -> None:
         port = probe.getsockname()[1]
     result = run_cli("read", f"tcp://127.0.0.1:{port}", "--timeout", "2")
     assert result.returncode == 3
-    assert f"cannot connect to 127.0.0.1:{port}" in result.stderr.decode()
+    assert f"cannot connect to tcp://127.0.0.1:{port}: Connection refused" in result.stderr.decode()
 
 
 def test_read_missing_file(tmp_path: Path) -> None:
@@ -390,7 +390,10 @@ def test_read_missing_file(tmp_path: Path) -> None:
         (["read", "udp://127.0.0.1:9"], "unknown scheme 'udp'"),
         (["read", "tcp://127.0.0.1"], "bad address 'tcp://127.0.0.1': expected scheme://host:port"),
         (["query", "tcp://127.0.0.1:9"], "the following arguments are required: COMMAND"),
-        (["query", "-", "*IDN?"], "cannot send to '-': use tcp://host:port, tls://host:port"),
+        (
+            ["query", "tcp://127.0.0.1:9", "*IDN?", "--baud", "9600"],
+            "baud applies to serial devices, not 'tcp://127.0.0.1:9'",
+        ),
     ],
 )
 def test_bad_arguments_exit_2(

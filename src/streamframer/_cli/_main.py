@@ -22,7 +22,7 @@ from .. import (
     until_delim,
     until_eot,
 )
-from ._io import EXIT_USAGE, Failure, parse_bytes
+from ._common import EXIT_USAGE, Failure, parse_bytes
 from ._read import run_query, run_read
 
 __all__ = ["main"]

@@ -19,18 +19,8 @@ from .. import (
     read_frame,
     read_with_rule,
 )
-from ._io import (
-    EXIT_CONNECTION,
-    EXIT_FRAMING,
-    Endpoint,
-    Failure,
-    Meter,
-    open_endpoint,
-    plural,
-    preview,
-    summary,
-    writer,
-)
+from ._common import EXIT_FRAMING, EXIT_IO, Failure, Meter, open_source, reason
+from ._output import plural, preview, summary, writer
 
 __all__ = ["run_query", "run_read"]
 
@@ -43,14 +33,14 @@ _PROGRESS_INTERVAL = 0.2  # seconds between two updates of the live progress lin
 
 def run_read(args: argparse.Namespace, rule: Rule) -> int:
     """Print the frames of ``args.source``; return the exit code."""
-    endpoint = _open(args)
+    endpoint = open_source(args)
     out = sys.stdout.buffer
     write = writer(args.format, out)
     stats = _Stats(sys.stderr)
     progress = sys.stderr.isatty()
     # On a shared terminal the frames would land after the progress text: clear it first.
     clear_first = progress and out.isatty()
-    meter = Meter(endpoint.read_into, stats.progress if progress else None)
+    meter = Meter(endpoint.recv_into, stats.progress if progress else None)
     stats.meter = meter
     mgr = BufferManager(max_size=args.max_size)
     remaining = args.count
@@ -183,24 +173,12 @@ def _stream_failure(
         )
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return Failure(
-            EXIT_CONNECTION,
+            EXIT_IO,
             f"timed out: no data for {timeout} s ({len(mgr)} bytes buffered, no complete frame)",
         )
     if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        return Failure(EXIT_CONNECTION, f"connection error: {reason}")
+        return Failure(EXIT_IO, f"connection error: {reason(exc)}")
     raise exc
-
-
-def _open(args: argparse.Namespace, *, writable: bool = False) -> Endpoint:
-    return open_endpoint(
-        args.source,
-        timeout=args.timeout,
-        baud=args.baud,
-        cafile=args.cafile,
-        insecure=args.insecure,
-        writable=writable,
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,11 +187,11 @@ def _open(args: argparse.Namespace, *, writable: bool = False) -> Endpoint:
 
 def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
     """Send ``args.command``, print the reply framed by ``rule``; return the exit code."""
-    endpoint = _open(args, writable=True)
+    endpoint = open_source(args, writable=True)
     first_byte = bytearray()  # of the reply: b"#" starts a block
 
     def read_into(view: memoryview) -> int:
-        received = endpoint.read_into(view)
+        received = endpoint.recv_into(view)
         if received and not first_byte:
             first_byte.append(view[0])
         return received
@@ -229,10 +207,10 @@ def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
     except StreamClosed as exc:
         if exc.partial:
             raise _stream_failure(exc, mgr, meter, args.timeout) from None
-        raise Failure(EXIT_CONNECTION, "the peer closed the connection without a reply") from None
+        raise Failure(EXIT_IO, "the peer closed the connection without a reply") from None
     except (TimeoutError, socket.timeout):
         hint = "" if "?" in args.command else " (a command without '?' gets no reply)"
-        raise Failure(EXIT_CONNECTION, f"no reply within {args.timeout} s{hint}") from None
+        raise Failure(EXIT_IO, f"no reply within {args.timeout} s{hint}") from None
     except Exception as exc:
         raise _stream_failure(exc, mgr, meter, args.timeout) from None
     finally:
