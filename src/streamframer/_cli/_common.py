@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from .._io._endpoints import Endpoint, open_endpoint
+from .._io._endpoints import MAX_TIMEOUT, Endpoint, open_endpoint
 
 __all__ = [
     "EXIT_FRAMING",
@@ -18,9 +18,15 @@ __all__ = [
     "EXIT_USAGE",
     "Failure",
     "Meter",
+    "bytes_arg",
+    "format_bytes",
+    "natural_int",
     "open_source",
     "parse_bytes",
+    "positive_int",
     "reason",
+    "size_arg",
+    "timeout_seconds",
 ]
 
 EXIT_FRAMING = 1
@@ -46,7 +52,7 @@ def parse_bytes(text: str) -> bytes:
     while i < len(text):
         char = text[i]
         if char != "\\":
-            out += char.encode()
+            out += char.encode("utf-8", "surrogateescape")  # argv bytes that are not UTF-8
             i += 1
             continue
         escape = text[i + 1 : i + 2]
@@ -69,6 +75,67 @@ def parse_bytes(text: str) -> bytes:
                 f"unknown escape {text[i : i + 2]!r} (known: \\n \\r \\t \\0 \\a \\e \\\\ \\xHH)"
             )
     return bytes(out)
+
+
+def format_bytes(data: bytes) -> str:
+    """``data`` written the way :func:`parse_bytes` reads it back, for messages: ``'\\r\\n'``."""
+    names = {value: "\\" + name for name, value in _ESCAPES.items()}
+    return "".join(
+        names.get(byte) or (chr(byte) if 32 <= byte < 127 else f"\\x{byte:02x}") for byte in data
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Argument types: a bad value is argparse's usage error (exit 2)
+
+
+def bytes_arg(text: str) -> bytes:
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    value = natural_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def natural_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def timeout_seconds(text: str) -> float | None:
+    """Seconds, or ``none`` for no bound."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= MAX_TIMEOUT:  # inf and 1e400 too: no system call takes them
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds, got {text!r} "
+            "('none' waits for ever)"
+        )
+    return value
+
+
+def size_arg(text: str) -> int | None:
+    """Bytes with an optional unit, ``64K``, ``16M``, ``1G``; ``none`` for no bound."""
+    if text.lower() == "none":
+        return None
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    scale = units.get(text[-1:].lower(), 1)
+    return positive_int(text[:-1] if scale > 1 else text) * scale
 
 
 class Meter:
