@@ -4,6 +4,8 @@ Bytes that arrive in arbitrary pieces go into a :class:`BufferManager`; a rule s
 ends; the caller gets a zero-copy :class:`Frame` and removes it with ``frame.consume()``.
 """
 
+from types import FunctionType
+
 from ._core import DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, IMPLEMENTATION, BufferManager, Frame
 from ._errors import (
     FrameDiscarded,
@@ -65,3 +67,17 @@ __all__ = [
     "until_delim",
     "until_eot",
 ]
+
+
+def _report_public_names() -> None:
+    """Make each public class and function say ``streamframer.X``, the name users import, in
+    tracebacks, reprs and docs, rather than the private module that defines it."""
+    for name in __all__:
+        value = globals()[name]
+        # Classes and functions; the C core's types are born with the name (and refuse a new one).
+        if isinstance(value, (type, FunctionType)) and value.__module__ != __name__:
+            value.__module__ = __name__
+
+
+_report_public_names()
+del _report_public_names
