@@ -97,6 +97,17 @@ CASES = [
     Case(until_delim(b"aba", keep_delimiter=True), pieces(b"aba", b"a", b"b"), lambda p: p),
     delimited(until_eot(0x04), b"\x04"),
     delimited(until_eot(0xC0), b"\xc0"),
+    delimited(until_eot(0xC0, skip_empty=True), b"\xc0"),
+    Case(
+        until_delim(b"\n", strip=b"\r", skip_empty=True),
+        pieces(b"\n", b"\r"),
+        lambda p: p + b"\r\n",
+    ),
+    Case(
+        until_any(LINE_ENDINGS, keep_delimiter=True, skip_empty=True),
+        pieces(*LINE_ENDINGS, b"x"),
+        lambda p: p,
+    ),
     delimited(until_any(LINE_ENDINGS), b"\r\n", b"\n", b"\r"),
     delimited(until_any((b"\n", b"\r\n", b"\r")), b"\n", b"\r"),
     delimited(until_any((b"\r", b"\r\n")), b"\r", b"\n"),
@@ -258,6 +269,12 @@ MODBUS = length_prefixed(2, offset=4)
         (until_any((b"\r", b"\r\n")), b"a", {}, "may begin a longer delimiter"),
         (until_any((b"\n", b"\r\n")), b"a\r", {}, r"b'\\r\\n': it would end the frame at offset 1"),
         (until_any((b"\n", b"x\nyz")), b"ax", {}, r"from offset 1 of b'ax\\n' may begin a longer"),
+        (until_eot(0xC0, skip_empty=True), b"", {}, "cannot encode an empty payload"),
+        (until_delim(b"\n", keep_delimiter=True, skip_empty=True), b"\n", {}, "an empty payload"),
+        (until_any(LINE_ENDINGS, skip_empty=True), b"", {}, "it drops empty frames"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a", {}, "end with one of its delimiters"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\r", {}, "may begin a longer"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\nb\n", {}, r"b'\\n': .* offset 1"),
         (fixed_size(3), b"ab", {}, r"fixed_size\(3\) cannot encode a payload of 2 bytes"),
         (fixed_size(3), b"abcd", {}, "of 4 bytes: its frames hold exactly 3"),
         (length_prefixed(1), bytes(256), {}, "length 256 does not fit a 1-byte length field"),
@@ -320,3 +337,17 @@ def test_encode_refuses(rule: Any, payload: bytes, options: dict[str, Any], mess
 def test_encode_type_errors(call: Callable[[], object], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("rule", "payload", "wire"),
+    [
+        (until_eot(0xC0, skip_empty=True), b"packet", b"packet\xc0"),
+        (until_delim(b"\n", keep_delimiter=True, skip_empty=True), b"a\n", b"a\n"),
+        (until_any(LINE_ENDINGS, skip_empty=True), b"a", b"a\r\n"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\n", b"a\n"),
+    ],
+    ids=repr,
+)
+def test_encode_with_options(rule: Any, payload: bytes, wire: bytes) -> None:
+    assert rule.encode(payload) == wire

@@ -64,7 +64,7 @@ class IeeeBlock:
 
     def encode(self, payload: BytesLike) -> bytes:
         """One definite-length block holding ``payload`` (any bytes): ``#``, the digit count,
-        the length digits, the data, then ``terminator``. ``b"#15hello\n"`` for ``b"hello"``.
+        the length digits, the data, then ``terminator``. ``b"#15hello\\n"`` for ``b"hello"``.
         """
         data = payload_bytes(payload)
         return _block_header(self, len(data)) + data + (self.terminator or b"")

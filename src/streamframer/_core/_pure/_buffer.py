@@ -357,7 +357,7 @@ class BufferManager:
             self._rule = self._scan_rule = rule
             self._plain = type(rule) is Delimited and rule._plain
         buf = self._buf
-        if type(rule) is Delimited:
+        if type(rule) is Delimited and not rule.skip_empty:
             # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
             index = buf.find(rule._needle, self._scan, self._tail)
             if index < 0:
