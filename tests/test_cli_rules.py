@@ -270,6 +270,14 @@ def test_query_with_a_crlf_terminator() -> None:
             b"a\n",
             b'{"index": 0, "length": 2, "text": "a\\n"}\n',
         ),
+        (
+            ["--any", r"\r", "--any", r"\n", "--keep-delimiter", "--format", "hex"],
+            b"a\rb\n",
+            b"61 0d\n62 0a\n",
+        ),
+        (["--skip-empty"], b"\n\na\n\n\nb\n", b"a\nb\n"),
+        (["--eot", "--skip-empty"], b"\x04a\x04\x04b\x04", b"a\nb\n"),
+        (["--any", ";", "--any", ",", "--skip-empty"], b";a,,b;", b"a\nb\n"),
     ],
 )
 def test_read_delimiter_options(args: list[str], stream: bytes, expected: bytes) -> None:
@@ -284,7 +292,11 @@ def test_read_delimiter_options(args: list[str], stream: bytes, expected: bytes)
         (["--strip", r"\r\n"], "strip must be exactly one byte, got b'\\r\\n'"),
         (["--eot", "--strip", r"\r"], "--strip works with lines, --delim only"),
         (["--scpi", "--strip", r"\r"], "for replies ended by \\r\\n use --delim '\\r\\n'"),
-        (["--fixed", "2", "--keep-delimiter"], "--keep-delimiter works with lines, --delim only"),
+        (
+            ["--fixed", "2", "--keep-delimiter"],
+            "--keep-delimiter works with lines, --delim or --any only",
+        ),
+        (["--scpi", "--skip-empty"], "--skip-empty works with lines, --delim, --eot or --any only"),
     ],
 )
 def test_read_delimiter_options_refused_where_they_mean_nothing(

@@ -51,7 +51,12 @@ def framing_options(*, scpi_default: bool) -> argparse.ArgumentParser:
     rules.add_argument(
         "--keep-delimiter",
         action="store_true",
-        help="leave the delimiter that ended a frame in its payload (lines, --delim)",
+        help="leave the delimiter that ended a frame in its payload (lines, --delim, --any)",
+    )
+    rules.add_argument(
+        "--skip-empty",
+        action="store_true",
+        help="drop empty frames as noise (lines, --delim, --eot, --any), e.g. SLIP's END bytes",
     )
     rules.add_argument(
         "--length-prefixed",
@@ -125,7 +130,18 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
         )
     lines = not chosen and not scpi
     _check_modifiers(args, "lines, --delim", lines, ("--strip", "strip"))
-    _check_modifiers(args, "lines, --delim", lines, ("--keep-delimiter", "keep_delimiter"))
+    _check_modifiers(
+        args,
+        "lines, --delim or --any",
+        lines or bool(args.any),
+        ("--keep-delimiter", "keep_delimiter"),
+    )
+    _check_modifiers(
+        args,
+        "lines, --delim, --eot or --any",
+        lines or bool(args.any) or args.eot,
+        ("--skip-empty", "skip_empty"),
+    )
     try:
         if scpi:
             return scpi_response(_delimiter(args)), True
@@ -148,9 +164,9 @@ def _check_modifiers(
 
 def _plain_rule(args: argparse.Namespace) -> Rule:
     if args.eot:
-        return until_eot(0x04)
+        return until_eot(0x04, skip_empty=args.skip_empty)
     if args.any:
-        return until_any(args.any)
+        return until_any(args.any, keep_delimiter=args.keep_delimiter, skip_empty=args.skip_empty)
     if args.fixed:
         return fixed_size(args.fixed)
     if args.length_prefixed:
@@ -161,7 +177,12 @@ def _plain_rule(args: argparse.Namespace) -> Rule:
             adjust=args.length_adjust or 0,
             payload_offset=args.payload_offset,
         )
-    return until_delim(_delimiter(args), strip=args.strip, keep_delimiter=args.keep_delimiter)
+    return until_delim(
+        _delimiter(args),
+        strip=args.strip,
+        keep_delimiter=args.keep_delimiter,
+        skip_empty=args.skip_empty,
+    )
 
 
 def _delimiter(args: argparse.Namespace) -> bytes:
