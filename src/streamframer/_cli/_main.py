@@ -19,6 +19,7 @@ import streamframer
 from ._common import (
     EXIT_IO,
     Failure,
+    Parser,
     bytes_arg,
     positive_int,
     size_arg,
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="streamframer",
         description="Frame byte streams from the command line: try 'streamframer demo'.",
     )
@@ -174,8 +175,8 @@ def _sending_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _source_options(*, timeout: float | None, reads: bool = True) -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
+def _source_options(*, timeout: float | None, reads: bool = True) -> Parser:
+    options = Parser(add_help=False)
     group = options.add_argument_group("source")
     group.add_argument(
         "--timeout",

@@ -13,14 +13,14 @@ from .. import (
     until_delim,
     until_eot,
 )
-from ._common import EXIT_USAGE, Failure, bytes_arg, natural_int, positive_int
+from ._common import EXIT_USAGE, Failure, Parser, bytes_arg, natural_int, positive_int
 
 __all__ = ["build_rule", "framing_options"]
 
 
-def framing_options(*, scpi_default: bool) -> argparse.ArgumentParser:
+def framing_options(*, scpi_default: bool) -> Parser:
     """The parent parser of the rule options (the default rule: SCPI responses or lines)."""
-    options = argparse.ArgumentParser(add_help=False)
+    options = Parser(add_help=False)
     rules = options.add_argument_group(
         "framing rule",
         "SCPI responses with a \\n line terminator by default"
