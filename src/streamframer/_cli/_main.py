@@ -201,7 +201,9 @@ def _source_options(*, timeout: float | None, reads: bool = True) -> Parser:
             help="bytes left when the stream ends: raise: an error, exit 1; frame: the last "
             "frame (default: raise)",
         )
-    group.add_argument("--baud", type=positive_int, help="SOURCE is a serial device (pyserial)")
+    group.add_argument(
+        "--baud", type=positive_int, help="the address is a serial device at BAUD (pyserial)"
+    )
     group.add_argument("--cafile", help="tls://: trust the CA certificates in this PEM file")
     group.add_argument(
         "--insecure", action="store_true", help="tls://: do not verify the server's certificate"
