@@ -27,10 +27,12 @@ from ._rules import (
     fixed_size,
     ieee_block,
     length_prefixed,
+    netstring,
     scpi_response,
     until_any,
     until_delim,
     until_eot,
+    varint_prefixed,
 )
 
 __version__ = "0.1.0"
@@ -60,12 +62,14 @@ __all__ = [
     "iter_frames",
     "iter_payloads",
     "length_prefixed",
+    "netstring",
     "read_frame",
     "read_with_rule",
     "scpi_response",
     "until_any",
     "until_delim",
     "until_eot",
+    "varint_prefixed",
 ]
 
 
