@@ -4,8 +4,6 @@ Bytes that arrive in arbitrary pieces go into a :class:`BufferManager`; a rule s
 ends; the caller gets a zero-copy :class:`Frame` and removes it with ``frame.consume()``.
 """
 
-from types import FunctionType
-
 from ._core import DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, IMPLEMENTATION, BufferManager, Frame
 from ._errors import (
     FrameDiscarded,
@@ -78,8 +76,9 @@ def _report_public_names() -> None:
     tracebacks, reprs and docs, rather than the private module that defines it."""
     for name in __all__:
         value = globals()[name]
-        # Classes and functions; the C core's types are born with the name (and refuse a new one).
-        if isinstance(value, (type, FunctionType)) and value.__module__ != __name__:
+        # Only what a private module defined: not typing's aliases, not the C core's types,
+        # which are born with the public name (and refuse a new one).
+        if getattr(value, "__module__", "").startswith(__name__ + "."):
             value.__module__ = __name__
 
 
