@@ -8,10 +8,12 @@ from .. import (
     Rule,
     fixed_size,
     length_prefixed,
+    netstring,
     scpi_response,
     until_any,
     until_delim,
     until_eot,
+    varint_prefixed,
 )
 from ._common import EXIT_USAGE, Failure, Parser, bytes_arg, natural_int, positive_int
 
@@ -65,10 +67,17 @@ def framing_options(*, scpi_default: bool) -> Parser:
         help="frames start with a SIZE-byte length field",
     )
     rules.add_argument(
+        "--varint",
+        type=positive_int,
+        metavar="MAX_BYTES",
+        help="frames start with an unsigned LEB128 varint length of at most MAX_BYTES bytes "
+        "(protobuf: 10; MQTT: 4, with --length-offset 1)",
+    )
+    rules.add_argument(
         "--length-offset",
         type=natural_int,
         metavar="N",
-        help="the length field starts N bytes into the frame (default 0)",
+        help="the length field (or varint) starts N bytes into the frame (default 0)",
     )
     rules.add_argument(
         "--byteorder",
@@ -88,9 +97,21 @@ def framing_options(*, scpi_default: bool) -> Parser:
         help="the payload starts N bytes into the frame (default: right after the length "
         "field; 0 keeps the whole frame)",
     )
+    rules.add_argument(
+        "--magic",
+        type=bytes_arg,
+        metavar="BYTES",
+        help="--length-prefixed: BYTES open every frame, e.g. '#A' for HP blocks (with "
+        "--length-prefixed 2 --length-offset 2 --byteorder little)",
+    )
+    rules.add_argument(
+        "--netstring", action="store_true", help="netstrings: <decimal length>:<payload>,"
+    )
     rules.add_argument("--fixed", type=positive_int, metavar="N", help="frames of N bytes")
     rules.add_argument(
-        "--scpi", action="store_true", help="SCPI responses: an IEEE 488.2 block (#nL...) or a line"
+        "--scpi",
+        action="store_true",
+        help="SCPI responses: an IEEE 488.2 block (#nL..., R&S #(L)...) or a line",
     )
     return options
 
@@ -105,6 +126,8 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
         ("--eot", "eot"),
         ("--any", "any"),
         ("--length-prefixed", "length_prefixed"),
+        ("--varint", "varint"),
+        ("--netstring", "netstring"),
         ("--fixed", "fixed"),
         ("--scpi", "scpi"),
     )
@@ -113,14 +136,21 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
     scpi = args.scpi or (scpi_default and not chosen)
     if args.delim is not None and chosen and not args.scpi:
         raise Failure(EXIT_USAGE, f"--delim cannot be combined with {chosen[0]}")
+    length_field = args.length_prefixed is not None or args.varint is not None
+    _check_modifiers(
+        args,
+        "--length-prefixed or --varint",
+        length_field,
+        ("--length-offset", "length_offset"),
+        ("--length-adjust", "length_adjust"),
+        ("--payload-offset", "payload_offset"),
+    )
     _check_modifiers(
         args,
         "--length-prefixed",
         args.length_prefixed is not None,
-        ("--length-offset", "length_offset"),
         ("--byteorder", "byteorder"),
-        ("--length-adjust", "length_adjust"),
-        ("--payload-offset", "payload_offset"),
+        ("--magic", "magic"),
     )
     if args.strip is not None and scpi:
         raise Failure(
@@ -176,7 +206,17 @@ def _plain_rule(args: argparse.Namespace) -> Rule:
             byteorder=args.byteorder or "big",
             adjust=args.length_adjust or 0,
             payload_offset=args.payload_offset,
+            magic=args.magic or b"",
         )
+    if args.varint:
+        return varint_prefixed(
+            offset=args.length_offset or 0,
+            max_bytes=args.varint,
+            adjust=args.length_adjust or 0,
+            payload_offset=args.payload_offset,
+        )
+    if args.netstring:
+        return netstring()
     return until_delim(
         _delimiter(args),
         strip=args.strip,
