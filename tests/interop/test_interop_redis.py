@@ -31,6 +31,7 @@ def _big_value(size: int, seed: int) -> bytes:
     return b"\r\n\x00" + random.Random(seed).randbytes(size - 3)
 
 
+@pytest.mark.servers("redis-server")
 def test_pipelined_commands_one_reply_each(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -69,6 +70,7 @@ def test_pipelined_commands_one_reply_each(
     frames_checked["redis"] += len(replies) + len(errors)
 
 
+@pytest.mark.servers("redis-server")
 def test_nested_arrays(redis_port: int, frames_checked: collections.Counter[str]) -> None:
     """Streams and transactions reply with arrays of arrays (of arrays)."""
     with connect(redis_port) as sock:
@@ -105,6 +107,7 @@ def test_nested_arrays(redis_port: int, frames_checked: collections.Counter[str]
     frames_checked["redis"] += len(ids) + 2 + len(transaction)
 
 
+@pytest.mark.servers("redis-server")
 def test_subscribe_push_stream_resp2(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -144,6 +147,7 @@ DEBUG_PROTOCOL = {
 }
 
 
+@pytest.mark.servers("redis-server")
 def test_resp3_types_and_push_messages(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -178,6 +182,7 @@ def test_resp3_types_and_push_messages(
     frames_checked["redis"] += checked
 
 
+@pytest.mark.servers("redis-server")
 def test_replayed_in_any_chunking(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
