@@ -22,6 +22,10 @@ How a block is checked depends on its fence and on the HTML comment on the line 
   followed by its output: every command runs (bash, in the repository) and prints exactly that.
 - Other unlabelled blocks are diagrams or output: not run. Any other language is refused.
 
+Links must resolve: to a heading of the same page, to a file of the repository (in README.md as
+an absolute link to the repository, since PyPI shows the README without the repository's files),
+or to another site.
+
 Table cells that show a public callable are checked against the package too: a signature such
 as `until_delim(delim, *, strip=None)` must match the real one (order, keyword-only, defaults
 shown; parameters may be left out, and ``...`` ends a shortened list), and a call such as
@@ -51,6 +55,7 @@ import streamframer
 from cli_peers import WAIT, Peer, receive_line
 
 ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY = "https://github.com/streamframer/streamframer/blob/main/"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _MARKER = re.compile(
     r"<!-- (?:excerpt: (?P<excerpt>\S+)"
@@ -365,3 +370,29 @@ def test_a_wrong_signature_in_a_table_is_caught() -> None:
         test_table_signature_or_call("until_delim", "delim, strip=None")
     with pytest.raises(TypeError):
         test_table_signature_or_call("until_delim", 'b"\\n", b"\\r"')
+
+
+# --------------------------------------------------------------------------------------------
+# Links
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda document: document.name)
+def test_links_resolve(document: Path) -> None:
+    text = document.read_text("utf-8")
+    anchors = {_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    for target in _LINK.findall(text):
+        path, _, anchor = target.partition("#")
+        if not path:
+            assert anchor in anchors, f"{document.name}: no heading for {target!r}"
+        elif path.startswith(REPOSITORY):
+            assert (ROOT / path[len(REPOSITORY) :]).exists(), f"{document.name}: {target!r}"
+        elif not path.startswith("https://"):
+            assert document.name != "README.md", f"{target!r}: PyPI cannot follow it"
+            assert (document.parent / path).exists(), f"{document.name}: {target!r}"
