@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from programs import check_programs
+from programs import FIXTURE_PROGRAMS, check_programs
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        names = sorted({name for fixture in fixtures for name in FIXTURE_PROGRAMS.get(fixture, ())})
+        if names:
+            item.add_marker(pytest.mark.servers(*names))
 
 
 @pytest.hookimpl(tryfirst=True)  # before the test's fixtures start anything

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from programs import REQUIRE_SERVERS, check_programs, server_program
+from programs import REQUIRE_SERVERS, check_programs, server_program, starts
 
 
 @pytest.fixture
@@ -51,10 +51,25 @@ def test_a_declared_program_that_is_there_is_found(bin_dir: Path) -> None:
 def test_a_program_the_test_did_not_declare_is_refused(bin_dir: Path) -> None:
     _install(bin_dir, "memcached")
     check_programs(())  # what the hook does for a test without the marker
-    with pytest.raises(pytest.fail.Exception, match=r'mark it @pytest.mark.servers\("memcached"\)'):
+    with pytest.raises(pytest.fail.Exception, match=r"mark it @pytest.mark.servers\('memcached'\)"):
         server_program("memcached")
 
 
 @pytest.mark.servers("sh")
 def test_the_marker_declares_the_program_before_the_test_runs() -> None:
     assert Path(server_program("sh")).name == "sh"
+
+
+@pytest.fixture
+@starts("sh")
+def shell() -> str:
+    return server_program("sh")
+
+
+def test_a_fixture_that_starts_a_program_marks_its_tests(
+    shell: str, request: pytest.FixtureRequest
+) -> None:
+    marker = request.node.get_closest_marker("servers")
+    assert marker is not None
+    assert marker.args == ("sh",)
+    assert Path(shell).name == "sh"

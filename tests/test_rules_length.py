@@ -22,7 +22,7 @@ from helpers import (
     run_rule,
     split_at,
 )
-from programs import server_program
+from programs import server_program, starts
 from streamframer import (
     BufferManager,
     FrameDiscarded,
@@ -407,6 +407,7 @@ def test_length_prefixed_round_trip(
 
 
 @pytest.fixture
+@starts("memcached")
 def memcached_port() -> Iterator[int]:
     executable = server_program("memcached")
     with socket.socket() as probe:
@@ -432,7 +433,6 @@ def memcached_port() -> Iterator[int]:
         server.wait(timeout=10)
 
 
-@pytest.mark.servers("memcached")
 def test_memcached_server(memcached_port: int) -> None:
     value = b"#15\n\r\x00\xff\n" + bytes(range(256)) * 40  # newlines, NULs, 10 KiB
     requests = [

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from programs import server_program
+from programs import server_program, starts
 
 from .servers import LOOPBACK, START_TIMEOUT, connect, free_port, run_as_root_option, start, stop
 
@@ -51,11 +51,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="module")
+@starts("redis-server")
 def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A redis-server of its own on 127.0.0.1, nothing persisted, DEBUG allowed locally.
-
-    Its tests are marked ``@pytest.mark.servers("redis-server")``.
-    """
+    """A redis-server of its own on 127.0.0.1, nothing persisted, DEBUG allowed locally."""
     program = server_program("redis-server")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
@@ -71,11 +69,9 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
+@starts("memcached")
 def memcached_port() -> Iterator[int]:
-    """A memcached of its own on 127.0.0.1 (TCP only, 64 MiB).
-
-    Its tests are marked ``@pytest.mark.servers("memcached")``.
-    """
+    """A memcached of its own on 127.0.0.1 (TCP only, 64 MiB)."""
     program = server_program("memcached")
     port = free_port()
     argv = [program, "-l", LOOPBACK, "-p", str(port), "-U", "0", "-m", "64", *run_as_root_option()]

@@ -2,8 +2,8 @@
 
 Every program listens on a free loopback port picked at start, is waited for with a bound (a
 program that dies or never accepts fails the test with its stderr), and is stopped by the caller's
-finalizer. Tests that start a program declare it (``@pytest.mark.servers("memcached")``) and
-find it with ``server_program`` (tests/programs.py), which says what happens where it is missing.
+finalizer. A fixture that starts a program declares it (``@starts("memcached")``) and finds it
+with ``server_program`` (tests/programs.py, which says what happens where it is missing).
 """
 
 from __future__ import annotations

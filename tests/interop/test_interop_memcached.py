@@ -31,7 +31,6 @@ def _read_line(sock: object, mgr: BufferManager) -> bytes:
         return frame.tobytes()
 
 
-@pytest.mark.servers("memcached")
 def test_set_get_gets_several_keys(
     memcached_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -73,7 +72,6 @@ def test_set_get_gets_several_keys(
     frames_checked["memcached"] += frames
 
 
-@pytest.mark.servers("memcached")
 def test_replayed_in_any_chunking(
     memcached_port: int, frames_checked: collections.Counter[str]
 ) -> None:

@@ -31,7 +31,6 @@ def _big_value(size: int, seed: int) -> bytes:
     return b"\r\n\x00" + random.Random(seed).randbytes(size - 3)
 
 
-@pytest.mark.servers("redis-server")
 def test_pipelined_commands_one_reply_each(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -70,7 +69,6 @@ def test_pipelined_commands_one_reply_each(
     frames_checked["redis"] += len(replies) + len(errors)
 
 
-@pytest.mark.servers("redis-server")
 def test_nested_arrays(redis_port: int, frames_checked: collections.Counter[str]) -> None:
     """Streams and transactions reply with arrays of arrays (of arrays)."""
     with connect(redis_port) as sock:
@@ -107,7 +105,6 @@ def test_nested_arrays(redis_port: int, frames_checked: collections.Counter[str]
     frames_checked["redis"] += len(ids) + 2 + len(transaction)
 
 
-@pytest.mark.servers("redis-server")
 def test_subscribe_push_stream_resp2(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -147,7 +144,6 @@ DEBUG_PROTOCOL = {
 }
 
 
-@pytest.mark.servers("redis-server")
 def test_resp3_types_and_push_messages(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
@@ -182,7 +178,6 @@ def test_resp3_types_and_push_messages(
     frames_checked["redis"] += checked
 
 
-@pytest.mark.servers("redis-server")
 def test_replayed_in_any_chunking(
     redis_port: int, frames_checked: collections.Counter[str]
 ) -> None:
