@@ -29,10 +29,13 @@ live(FrameObject *frame)
     return frame->mgr;
 }
 
+/* A Frame is not tracked by the cyclic garbage collector: it refers to its manager only, and
+ * a manager refers to no frame, so a frame closes no cycle of its own; and untracked, making
+ * one costs a plain allocation, which matters when frames are 64 bytes long. */
 PyObject *
 frame_new(Manager *mgr)
 {
-    FrameObject *frame = PyObject_GC_New(FrameObject, &FrameType);
+    FrameObject *frame = PyObject_New(FrameObject, &FrameType);
     if (frame == NULL) {
         return NULL;
     }
@@ -40,7 +43,6 @@ frame_new(Manager *mgr)
     frame->mgr = mgr;
     frame->generation = mgr->generation;
     frame->exports = 0;
-    PyObject_GC_Track(frame);
     return (PyObject *)frame;
 }
 
@@ -52,19 +54,11 @@ frame_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return NULL;
 }
 
-static int
-frame_traverse(FrameObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->mgr);
-    return 0;
-}
-
 static void
 frame_dealloc(FrameObject *self)
 {
-    PyObject_GC_UnTrack(self);
     Py_CLEAR(self->mgr);
-    PyObject_GC_Del(self);
+    PyObject_Free(self);
 }
 
 static PyObject *
@@ -234,7 +228,7 @@ PyTypeObject FrameType = {
     .tp_as_sequence = &frame_as_sequence,
     .tp_hash = PyObject_HashNotImplemented,
     .tp_as_buffer = &frame_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc =
         "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
         "\n"
@@ -242,7 +236,6 @@ PyTypeObject FrameType = {
         "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
         "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
         "from the buffer; 'with frame:' consumes it on exit.",
-    .tp_traverse = (traverseproc)frame_traverse,
     .tp_richcompare = (richcmpfunc)frame_richcompare,
     .tp_methods = frame_methods,
     .tp_getset = frame_getset,
