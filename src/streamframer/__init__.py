@@ -13,6 +13,7 @@ from ._errors import (
     StreamClosed,
     StreamFramerError,
 )
+from ._io._framed import Framed
 from ._io._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 from ._rules import (
     Delimited,
@@ -44,6 +45,7 @@ __all__ = [
     "FrameLifecycleError",
     "FrameSpan",
     "FrameTooLarge",
+    "Framed",
     "FramingError",
     "NeedMore",
     "Rule",
