@@ -39,6 +39,13 @@ Goal: linear time. Resume where the previous call stopped, never rescan from 0 w
 peer that sends one byte at a time must cost O(n) in total, not O(n**2). The built-in rules resume
 ``len(delimiter) - 1`` bytes before the end, so a delimiter split across reads is still found.
 
+Encoding (optional): a rule may also offer ``rule.encode(payload, **options) -> bytes``, the
+bytes of one frame that the same rule decodes back to exactly ``payload``, however they are split
+into reads. A payload it cannot frame (a delimiter inside, a length its field cannot hold) is a
+``ValueError`` saying why; bytes of the frame that are neither length nor payload (a header, a
+trailer) are keyword arguments, refused when missing or of the wrong size. Every built-in rule
+has one; adapters that send (``Framed.send``) use it.
+
 A custom rule, for a 2-byte big-endian length header::
 
     def u16_prefixed(buffer, scan):
@@ -48,6 +55,13 @@ A custom rule, for a 2-byte big-endian length header::
         if len(buffer) < size:
             return NeedMore(0, frame_size=size)
         return FrameSpan(2, size, size)
+
+    def encode(payload):
+        if len(payload) > 0xFFFF:
+            raise ValueError(f"a payload of {len(payload)} bytes does not fit a 2-byte length")
+        return len(payload).to_bytes(2, "big") + payload
+
+    u16_prefixed.encode = encode
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ than that. Both cores recognise :class:`Delimited` and run the same search witho
 from __future__ import annotations
 
 from ._contract import FrameSpan, NeedMore, RuleResult
+from ._encoding import BytesLike, check_single_end, payload_bytes
 
 __all__ = ["Delimited", "until_delim", "until_eot"]
 
@@ -19,7 +20,16 @@ class Delimited:
     what makes the per-frame path fast; calling it follows the public contract like any rule.
     """
 
-    __slots__ = ("_eot", "_length", "_needle", "_plain", "delimiter", "keep_delimiter", "strip")
+    __slots__ = (
+        "_ending",
+        "_eot",
+        "_length",
+        "_needle",
+        "_plain",
+        "delimiter",
+        "keep_delimiter",
+        "strip",
+    )
 
     def __init__(
         self, delimiter: bytes, *, strip: int | None, keep_delimiter: bool, eot: bool = False
@@ -33,6 +43,13 @@ class Delimited:
         self._plain = strip is None and not keep_delimiter
         self.strip = strip
         self.keep_delimiter = keep_delimiter
+        # What encode() appends: the strip byte too, so that a payload ending with that byte
+        # survives (b"a\r" -> b"a\r\r\n"), unless it can never stand before the delimiter
+        # (strip=b"\n" before b"\n" would be a delimiter itself).
+        ending = delimiter
+        if strip is not None and (bytes((strip,)) + delimiter).find(delimiter) == 1:
+            ending = bytes((strip,)) + delimiter
+        self._ending = ending
 
     def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
         delimiter = self.delimiter
@@ -46,6 +63,19 @@ class Delimited:
         if index and buffer[index - 1] == self.strip:
             index -= 1
         return FrameSpan(0, index, consume)
+
+    def encode(self, payload: BytesLike) -> bytes:
+        """One frame holding ``payload``: the payload, then the delimiter (with ``strip``, the
+        strip byte and the delimiter: ``b"\\r\\n"`` for lines read with ``strip=b"\\r"``).
+
+        With ``keep_delimiter=True`` the payload holds its delimiter, so it must end with it, and
+        the frame is the payload itself. A payload holding the delimiter anywhere else is refused
+        (``ValueError``): the frame would end there.
+        """
+        data = payload_bytes(payload)
+        frame = data if self.keep_delimiter else data + self._ending
+        check_single_end(self, frame, self.delimiter, "delimiter")
+        return frame
 
     def _key(self) -> tuple[bytes, int | None, bool]:
         return (self.delimiter, self.strip, self.keep_delimiter)

@@ -16,6 +16,7 @@ from typing import Literal
 from .._args import int_arg
 from .._errors import FramingError
 from ._contract import FrameSpan, NeedMore, RuleResult
+from ._encoding import BytesLike, exact_bytes, payload_bytes
 
 __all__ = ["FixedSize", "LengthPrefixed", "fixed_size", "length_prefixed"]
 
@@ -37,6 +38,16 @@ class FixedSize:
             # Nothing to scan: every buffered byte counts as examined.
             return NeedMore(len(buffer), frame_size=size)
         return FrameSpan(0, size, size)
+
+    def encode(self, payload: BytesLike) -> bytes:
+        """One frame holding ``payload``, which must be exactly ``size`` bytes: the payload."""
+        data = payload_bytes(payload)
+        if len(data) != self.size:
+            raise ValueError(
+                f"{self!r} cannot encode a payload of {len(data)} bytes: its frames hold "
+                f"exactly {self.size}"
+            )
+        return data
 
     def __repr__(self) -> str:
         return f"fixed_size({self.size})"
@@ -120,6 +131,70 @@ class LengthPrefixed:
             # The body is opaque: nothing to scan, and the manager learns the size now.
             return NeedMore(buffered, frame_size=total)
         return FrameSpan(self.payload_offset, total, total)
+
+    def encode(
+        self,
+        payload: BytesLike,
+        *,
+        header: BytesLike | None = None,
+        after_length: BytesLike | None = None,
+    ) -> bytes:
+        """One frame holding ``payload``: ``header``, the length field, ``after_length``, then
+        the payload.
+
+        ``header`` is the frame's ``offset`` bytes before the length field (a Modbus transaction
+        and protocol id), ``after_length`` its bytes between the field and the payload (the
+        Modbus unit id with ``payload_offset=7``); each is required when the layout has such
+        bytes, and must have exactly their size. When ``payload_offset`` makes the payload start
+        earlier, the payload holds those bytes itself: ``header`` is then only the bytes before
+        the payload, and the length field inside the payload must already hold the length.
+
+        Refused (``ValueError``): a payload whose length the field cannot hold or that exceeds
+        ``max_length``, and a header or length field of the wrong size or value.
+        """
+        data = payload_bytes(payload)
+        offset, field_end, payload_offset = self.offset, self._field_end, self.payload_offset
+        total = payload_offset + len(data)
+        length = total - field_end - self.adjust
+        if total < self._min_total or not 0 <= length <= self._longest:
+            raise ValueError(
+                f"{self!r} cannot encode a payload of {len(data)} bytes: "
+                + self._unframable(total, length)
+            )
+        field = length.to_bytes(self.length_size, self.byteorder)
+        head = exact_bytes(
+            self, "header", header, min(offset, payload_offset), "bytes before the length field"
+        )
+        if payload_offset < field_end:
+            exact_bytes(self, "after_length", after_length, 0, "bytes after the length field")
+            frame = head + field[: max(0, payload_offset - offset)] + data
+            if frame[offset:field_end] != field:
+                raise ValueError(
+                    f"{self!r} cannot encode a payload of {len(data)} bytes that holds the "
+                    f"length field as {frame[offset:field_end]!r}: a frame of {total} bytes "
+                    f"needs the length {length} there ({field!r})"
+                )
+            return frame
+        gap = exact_bytes(
+            self,
+            "after_length",
+            after_length,
+            payload_offset - field_end,
+            "bytes between the length field and the payload",
+        )
+        return head + field + gap + data
+
+    def _unframable(self, total: int, length: int) -> str:
+        if total < self._min_total:
+            return f"a frame of {total} bytes is shorter than its {self._min_total}-byte header"
+        if length < 0:
+            return f"it makes a declared length of {length} (adjust={self.adjust})"
+        if self.max_length is not None:
+            return f"its declared length {length} exceeds max_length={self.max_length}"
+        return (
+            f"its declared length {length} does not fit a {self.length_size}-byte length field "
+            f"(at most {self._longest})"
+        )
 
     def __repr__(self) -> str:
         options = f"{self.length_size}"

@@ -15,21 +15,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Callable, Union
 
 from .._args import bytes_arg, int_arg
+from .._errors import _preview
 from ._contract import FrameSpan, NeedMore, RuleResult, Skip
+from ._encoding import BytesLike, check_single_end, exact_bytes, payload_bytes
 
-__all__ = ["Between", "UntilAny", "between", "until_any"]
+__all__ = ["Between", "Trailer", "UntilAny", "between", "until_any"]
+
+#: ``Between.encode``'s ``trailer``: its bytes, or a function of the frame before it.
+Trailer = Union[BytesLike, Callable[[bytes], BytesLike]]
 
 
 class UntilAny:
     """The rule :func:`until_any` builds: a frame ends at the first of several delimiters."""
 
-    __slots__ = ("_longest", "_pattern", "delimiters")
+    __slots__ = ("_longest", "_pattern", "delimiters", "encode_delimiter")
 
-    def __init__(self, delimiters: tuple[bytes, ...]) -> None:
+    def __init__(self, delimiters: tuple[bytes, ...], encode_delimiter: bytes) -> None:
         #: The delimiters, longest first (the order in which a tie at one position is settled).
         self.delimiters = delimiters
+        #: The delimiter :meth:`encode` ends frames with: the first one the caller listed.
+        self.encode_delimiter = encode_delimiter
         self._longest = len(delimiters[0])
         # Alternatives are tried left to right at each position, and the leftmost position wins:
         # longest first gives "earliest start, then longest", in one C-level pass that stops at
@@ -55,8 +63,36 @@ class UntilAny:
                     return NeedMore(position)
         return FrameSpan(0, start, match.end())
 
+    def encode(self, payload: BytesLike) -> bytes:
+        """One frame holding ``payload``: the payload, then the first delimiter listed when the
+        rule was built (``until_any((b"\\r\\n", b"\\n"))`` sends CR LF).
+
+        Refused (``ValueError``): a payload holding a delimiter (the frame would end there), and
+        a frame whose end the decoder could not settle without the next frame's first byte (a
+        payload ending in ``b"\\r"`` sent with ``b"\\n"``, or ``b"\\r"`` sent when ``b"\\r\\n"`` is
+        also a delimiter).
+        """
+        data = payload_bytes(payload)
+        frame = data + self.encode_delimiter
+        result = self(bytearray(frame), 0)
+        if result == FrameSpan(0, len(data), len(frame)):
+            return frame
+        if type(result) is FrameSpan:
+            raise ValueError(
+                f"{self!r} cannot encode a payload holding the delimiter "
+                f"{frame[result.end : result.consume]!r}: it would end the frame at offset "
+                f"{result.end} of {_preview(frame)}"
+            )
+        raise ValueError(
+            f"{self!r} cannot encode {_preview(data)} with {self.encode_delimiter!r}: the bytes "
+            f"from offset {result[0]} of {_preview(frame)} may begin a longer delimiter, so the "
+            "frame would not end before the next byte"
+        )
+
     def __repr__(self) -> str:
-        return f"until_any({self.delimiters!r})"
+        # The encoding delimiter first, so that the repr builds an equal rule.
+        rest = tuple(d for d in self.delimiters if d != self.encode_delimiter)
+        return f"until_any({(self.encode_delimiter, *rest)!r})"
 
 
 def until_any(delims: Iterable[bytes]) -> UntilAny:
@@ -84,11 +120,11 @@ def until_any(delims: Iterable[bytes]) -> UntilAny:
         raise TypeError(
             f"delims must be a collection of bytes, not {type(delims).__name__}"
         ) from None
-    delimiters = {bytes_arg("each delimiter", item) for item in items}
-    if not delimiters:
+    given = [bytes_arg("each delimiter", item) for item in items]
+    if not given:
         raise ValueError("delims must hold at least one delimiter")
     # Longest first, then bytewise, so that the repr (and the pattern) is deterministic.
-    return UntilAny(tuple(sorted(delimiters, key=lambda d: (-len(d), d))))
+    return UntilAny(tuple(sorted(set(given), key=lambda d: (-len(d), d))), given[0])
 
 
 class Between:
@@ -126,6 +162,44 @@ class Between:
         if self.keep_markers:
             return FrameSpan(0, consume, consume)
         return FrameSpan(len(start), index, consume)
+
+    def encode(self, payload: BytesLike, *, trailer: Trailer | None = None) -> bytes:
+        """One frame holding ``payload``: the start marker, the payload, the stop marker, then
+        the trailer.
+
+        ``trailer`` is required when the rule has one: its bytes, or a function computing them
+        from the frame before them (markers included, so that it can cover what its protocol
+        says), e.g. a BCC, the XOR of the bytes after STX::
+
+            rule.encode(b"data", trailer=lambda frame: bytes([functools.reduce(
+                operator.xor, frame[1:], 0)]))
+
+        With ``keep_markers=True`` the payload is the whole frame, trailer included, and is
+        checked rather than wrapped. Refused (``ValueError``): a payload holding the stop marker
+        (the frame would end there), and a trailer of the wrong size.
+        """
+        data = payload_bytes(payload)
+        start, stop = self.start, self.stop
+        if self.keep_markers:
+            if trailer is not None:
+                raise ValueError(
+                    f"{self!r} takes the trailer inside the payload (keep_markers=True), "
+                    f"got trailer={trailer!r}"
+                )
+            if not data.startswith(start):
+                raise ValueError(
+                    f"{self!r} cannot encode {_preview(data)}: with keep_markers=True the "
+                    f"payload is the whole frame, and must start with {start!r}"
+                )
+            body_end = max(0, len(data) - self.trailer)
+            check_single_end(self, data[:body_end], stop, "stop marker", len(start))
+            return data
+        body = start + data + stop
+        check_single_end(self, body, stop, "stop marker", len(start))
+        if callable(trailer):
+            trailer = trailer(body)
+        meaning = f"bytes after the stop marker {stop!r}"
+        return body + exact_bytes(self, "trailer", trailer, self.trailer, meaning)
 
     def __repr__(self) -> str:
         options = ""

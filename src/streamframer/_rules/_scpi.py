@@ -30,6 +30,7 @@ from __future__ import annotations
 from .._args import bytes_arg
 from .._errors import FramingError, _preview
 from ._contract import FrameSpan, NeedMore, RuleResult
+from ._encoding import BytesLike, check_single_end, payload_bytes
 
 __all__ = ["IeeeBlock", "ScpiResponse", "ieee_block", "scpi_response"]
 
@@ -37,6 +38,9 @@ _HASH = 0x23  # b"#"
 _ZERO = 0x30  # b"0"
 # "#H1F", "#Q17", "#B101": IEEE 488.2 non-decimal numeric responses, plain lines.
 _NON_DECIMAL = b"HQBhqb"
+_NON_DECIMAL_PREFIXES = [bytes((code,)) for code in _NON_DECIMAL]
+# The most data a definite block can declare: nine length digits.
+_LARGEST_BLOCK = 10**9 - 1
 _INDEFINITE_MODES = ("refuse", "terminator")
 
 
@@ -57,6 +61,13 @@ class IeeeBlock:
                 0,
             )
         return _block(buffer, scan, self.terminator, self.indefinite)
+
+    def encode(self, payload: BytesLike) -> bytes:
+        """One definite-length block holding ``payload`` (any bytes): ``#``, the digit count,
+        the length digits, the data, then ``terminator``. ``b"#15hello\\n"`` for ``b"hello"``.
+        """
+        data = payload_bytes(payload)
+        return _block_header(self, len(data)) + data + (self.terminator or b"")
 
     def __repr__(self) -> str:
         options = "" if self.terminator == b"\n" else f"terminator={self.terminator!r}"
@@ -118,6 +129,23 @@ class ScpiResponse:
             return NeedMore(max(scan, len(buffer) - len(terminator) + 1))
         return FrameSpan(0, index, index + len(terminator))
 
+    def encode(self, payload: BytesLike) -> bytes:
+        """One response line holding ``payload``: the payload, then ``terminator``.
+
+        Refused (``ValueError``): a payload holding the terminator, and one starting with ``#``
+        that would be read as a block (only ``#H``, ``#Q`` and ``#B`` lines are lines). Blocks
+        are encoded by ``ieee_block(terminator).encode``.
+        """
+        data = payload_bytes(payload)
+        if data[:1] == b"#" and data[1:2] not in _NON_DECIMAL_PREFIXES:
+            raise ValueError(
+                f"{self!r} cannot encode the line {_preview(data)}: a response starting with "
+                f"{data[:2]!r} is read as a block (encode blocks with ieee_block().encode)"
+            )
+        frame = data + self.terminator
+        check_single_end(self, frame, self.terminator, "terminator")
+        return frame
+
     def __repr__(self) -> str:
         options = "" if self.terminator == b"\n" else f"terminator={self.terminator!r}"
         if self.indefinite != "refuse":
@@ -151,6 +179,17 @@ def _indefinite_mode(indefinite: object) -> str:
     if indefinite not in _INDEFINITE_MODES:
         raise ValueError(f"indefinite must be 'refuse' or 'terminator', got {indefinite!r}")
     return indefinite
+
+
+def _block_header(rule: object, length: int) -> bytes:
+    """``#``, the digit count and the digits of a definite block of ``length`` data bytes."""
+    if length > _LARGEST_BLOCK:
+        raise ValueError(
+            f"{rule!r} cannot encode a block of {length} bytes: a definite block declares at "
+            f"most {_LARGEST_BLOCK} (nine digits)"
+        )
+    digits = b"%d" % length
+    return b"#%d" % len(digits) + digits
 
 
 def _block(buffer: bytearray, scan: int, terminator: bytes | None, indefinite: str) -> RuleResult:
