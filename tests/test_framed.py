@@ -27,6 +27,7 @@ from streamframer import (
     NeedMore,
     RuleResult,
     StreamClosed,
+    length_prefixed,
     until_delim,
 )
 from streamframer._io._writes import write_all
@@ -153,9 +154,7 @@ def test_a_rule_without_an_encoder_is_a_type_error_and_writes_nothing(
     pair: tuple[Framed, socket.socket],
 ) -> None:
     framed, peer = pair
-    framed.rule = until_delim(b"\r\n")
-    if hasattr(framed.rule, "encode"):  # the built-in rules encode: a plain function does not
-        framed.rule = lambda buffer, scan: LINE(buffer, scan)
+    framed.rule = lambda buffer, scan: LINE(buffer, scan)  # a plain function: no encode()
     with pytest.raises(TypeError, match=r"has no encode\(\).*write\(\)"):
         framed.send(b"*IDN?")
     assert nothing_waiting(peer)
@@ -388,3 +387,18 @@ def test_both_directions_over_a_pty() -> None:
         os.close(controller)  # the device goes away: the stream ends, cleanly
         assert list(framed) == []
     assert received == command
+
+
+def test_send_and_query_through_a_built_in_rule_and_its_encoder_options(
+    pair: tuple[Framed, socket.socket],
+) -> None:
+    framed, peer = pair
+    framed.rule = length_prefixed(2, offset=2)  # a 2-byte tag, the length, the body
+    framed.send(b"body", header=b"\x00\x07")
+    assert recv_exactly(peer, 8) == b"\x00\x07\x00\x04body"
+    with pytest.raises(ValueError, match="needs header="):
+        framed.send(b"body")
+    peer.sendall(b"\x00\x08\x00\x02ok")
+    assert framed.query(b"ping", header=b"\x00\x08", timeout=5) == b"ok"
+    assert recv_exactly(peer, 8) == b"\x00\x08\x00\x04ping"
+    assert nothing_waiting(peer)
