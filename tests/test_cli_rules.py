@@ -254,3 +254,76 @@ def test_query_with_a_crlf_terminator() -> None:
         result = run_cli("query", peer.url, "MEAS?", "--delim", r"\r\n", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"index": 0, "length": 8, "text": "+2.5E-03"}
+
+
+# --------------------------------------------------------------------------------------------
+# read: delimiter options, escaped text, the end of the stream
+
+
+@pytest.mark.parametrize(
+    ("args", "stream", "expected"),
+    [
+        (["--strip", r"\r"], b"julabo\r\nplain\nend\r\n", b"julabo\nplain\nend\n"),
+        (["--delim", ";", "--strip", " "], b"a ;b;c  ;", b"a\nb\nc \n"),
+        (
+            ["--keep-delimiter", "--format", "json"],
+            b"a\n",
+            b'{"index": 0, "length": 2, "text": "a\\n"}\n',
+        ),
+    ],
+)
+def test_read_delimiter_options(args: list[str], stream: bytes, expected: bytes) -> None:
+    result = run_cli("read", "-", *args, input=stream)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strip", r"\r\n"], "strip must be exactly one byte, got b'\\r\\n'"),
+        (["--eot", "--strip", r"\r"], "--strip works with lines, --delim only"),
+        (["--scpi", "--strip", r"\r"], "for replies ended by \\r\\n use --delim '\\r\\n'"),
+        (["--fixed", "2", "--keep-delimiter"], "--keep-delimiter works with lines, --delim only"),
+    ],
+)
+def test_read_delimiter_options_refused_where_they_mean_nothing(
+    args: list[str], message: str
+) -> None:
+    result = run_cli("read", "-", *args, input=b"")
+    assert result.returncode == 2
+    assert message in stderr_lines(result)[-1]
+
+
+def test_text_output_is_one_line_per_frame_whatever_the_bytes() -> None:
+    frames = [
+        b"tab\there",
+        b"esc\x1b[2Jbel\x07nul\x00",
+        b"cr\rlf\nin it",
+        b"del\x7f",
+        "c1\x9b".encode(),
+    ]
+    stream = b"".join(frame + b"\x04" for frame in frames)
+    result = run_cli("read", "-", "--eot", input=stream + "é ok\x04".encode() + b"\xff\x04")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines() == [
+        "tab\\there",
+        "esc\\x1b[2Jbel\\x07nul\\x00",
+        "cr\\rlf\\nin it",
+        "del\\x7f",
+        "c1\\u009b",
+        "é ok",
+        "\\xff",
+    ]
+
+
+def test_raw_output_is_the_payloads_as_they_are() -> None:
+    result = run_cli("read", "-", "--eot", "--format", "raw", input=b"a\x1b\nb\x04c\x00\x04")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"a\x1b\nbc\x00"
+
+
+def test_read_on_eof_frame_prints_the_bytes_after_the_last_delimiter() -> None:
+    result = run_cli("read", "-", "--on-eof", "frame", input=b"one\ntwo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"one\ntwo\n"
