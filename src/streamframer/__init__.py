@@ -13,7 +13,7 @@ from ._errors import (
     StreamClosed,
     StreamFramerError,
 )
-from ._io._framed import Framed
+from ._io._framed import Framed, connect
 from ._io._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 from ._rules import (
     Delimited,
@@ -55,6 +55,7 @@ __all__ = [
     "StreamClosed",
     "StreamFramerError",
     "between",
+    "connect",
     "fixed_size",
     "ieee_block",
     "iter_frames",

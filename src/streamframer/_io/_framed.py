@@ -1,5 +1,5 @@
 """Framed: one blocking connection in both directions, the rule framing what comes in and
-encoding what goes out.
+encoding what goes out; connect() opens one from an address.
 
 Reading is the read functions of ``_socket`` over the connection's own manager; writing is
 ``rule.encode`` and a write of every byte. Nothing here buffers: a frame that is not complete
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._core import BufferManager
+from ._endpoints import open_endpoint
 from ._socket import Source, iter_frames, read_frame
 from ._writes import BytesLike, encode_with, write_all
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from .._core import Frame
     from .._rules import Rule
 
-__all__ = ["Framed"]
+__all__ = ["Framed", "connect"]
 
 
 class Framed:
@@ -45,10 +46,7 @@ class Framed:
                 f"cannot read from {type(source).__name__}: a source needs recv_into(), recv() "
                 "or readinto()"
             )
-        if not callable(rule):
-            raise TypeError(f"rule must be callable, not {type(rule).__name__}")
-        if manager is not None and not isinstance(manager, BufferManager):
-            raise TypeError(f"manager must be a BufferManager, not {type(manager).__name__}")
+        _check_rule_and_manager(rule, manager)
         self._source = source
         #: The rule that frames what arrives and encodes what is sent.
         self.rule = rule
@@ -113,3 +111,40 @@ class Framed:
 
     def __repr__(self) -> str:
         return f"<Framed {self.rule!r} on {self._source!r}, {len(self.manager)} bytes buffered>"
+
+
+def connect(
+    address: str,
+    rule: Rule,
+    *,
+    timeout: float | None = None,
+    baud: int | None = None,
+    cafile: str | None = None,
+    insecure: bool = False,
+    manager: BufferManager | None = None,
+) -> Framed:
+    """Open ``address`` for reading and writing and return a :class:`Framed` over it.
+
+    The addresses the ``streamframer`` command opens: ``tcp://host:port``; ``tls://host:port``
+    (the certificate checked against the system's CAs, or ``cafile``; ``insecure=True`` checks
+    nothing); a serial device with ``baud`` (pyserial); ``-`` (standard input and output); any
+    other path, opened for reading and writing (a pty, a character device, a FIFO).
+
+    ``timeout`` bounds connecting and each read or write of the connection (``None``: no bound);
+    ``read_frame(timeout=...)`` and ``query(timeout=...)`` bound a whole wait on top of it. A bad
+    address or option is a ``ValueError`` before anything is opened; failing to open is the
+    ``OSError`` of the step that failed (``ConnectionRefusedError``,
+    ``ssl.SSLCertVerificationError``, ``FileNotFoundError``, ``TimeoutError``, ...).
+    """
+    _check_rule_and_manager(rule, manager)
+    endpoint = open_endpoint(
+        address, timeout=timeout, baud=baud, cafile=cafile, insecure=insecure, writable=True
+    )
+    return Framed(endpoint, rule, manager=manager)
+
+
+def _check_rule_and_manager(rule: object, manager: object) -> None:
+    if not callable(rule):
+        raise TypeError(f"rule must be callable, not {type(rule).__name__}")
+    if manager is not None and not isinstance(manager, BufferManager):
+        raise TypeError(f"manager must be a BufferManager, not {type(manager).__name__}")
