@@ -130,7 +130,7 @@ def connect(
     nothing); a serial device with ``baud`` (pyserial); ``-`` (standard input and output); any
     other path, opened for reading and writing (a pty, a character device, a FIFO).
 
-    ``timeout`` bounds connecting and each read or write of the connection (``None``: no bound);
+    ``timeout`` bounds connecting and each read of the connection (``None``: no bound);
     ``read_frame(timeout=...)`` and ``query(timeout=...)`` bound a whole wait on top of it. A bad
     address or option is a ``ValueError`` before anything is opened; failing to open is the
     ``OSError`` of the step that failed (``ConnectionRefusedError``,
