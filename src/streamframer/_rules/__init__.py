@@ -3,10 +3,11 @@
 from ._contract import FrameSpan, NeedMore, Rule, RuleResult, Skip
 from ._delimited import Delimited, until_delim, until_eot
 from ._length import FixedSize, LengthPrefixed, fixed_size, length_prefixed
-from ._multi import between, until_any
+from ._multi import Between, UntilAny, between, until_any
 from ._scpi import ieee_block, scpi_response
 
 __all__ = [
+    "Between",
     "Delimited",
     "FixedSize",
     "FrameSpan",
@@ -15,6 +16,7 @@ __all__ = [
     "Rule",
     "RuleResult",
     "Skip",
+    "UntilAny",
     "between",
     "fixed_size",
     "ieee_block",
