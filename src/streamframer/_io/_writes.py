@@ -27,8 +27,8 @@ def encode_with(rule: object, payload: object, encode_kw: dict[str, Any]) -> byt
     encode = getattr(rule, "encode", None)
     if encode is None:
         raise TypeError(
-            f"rule {rule!r} has no encode(): give it an encode(payload) method, or write "
-            "the frame's bytes yourself with write()"
+            f"rule {rule!r} has no encode(): give it an encode(payload) method, or send the "
+            "frame's bytes as they are (write(), or an anyio stream's own send())"
         )
     return cast(Callable[..., bytes], encode)(payload, **encode_kw)
 
