@@ -425,8 +425,10 @@ def test_usage_error_exit_code_of_the_process() -> None:
 def test_argparse_error_exit_code_of_the_process() -> None:
     result = run_cli("read")
     assert result.returncode == 2
-    assert stderr_lines(result)[0].startswith("usage: streamframer read")
-    assert "the following arguments are required: SOURCE" in stderr_lines(result)[-1]
+    assert stderr_lines(result) == [
+        "streamframer read: error: the following arguments are required: SOURCE "
+        "(see 'streamframer read --help')"
+    ]
 
 
 @pytest.mark.parametrize(

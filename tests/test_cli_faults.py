@@ -59,7 +59,7 @@ def test_timeouts_no_system_call_takes_are_usage_errors(command: list[str], valu
     assert result.returncode == 2
     assert error_line(result).endswith(
         f"argument --timeout: must be more than 0 and at most 9223372036 seconds, "
-        f"got {value!r} ('none' waits for ever)"
+        f"got {value!r} ('none' waits for ever) (see 'streamframer {command[0]} --help')"
     )
 
 

@@ -9,6 +9,18 @@ import pytest
 from cli_peers import Peer, receive_line, run_cli, stderr_lines, wait_for_close
 from streamframer import BufferManager, length_prefixed, read_frame
 
+# HP "#A" blocks: a 2-byte little-endian length after the magic.
+HP_BLOCK = [
+    "--length-prefixed",
+    "2",
+    "--length-offset",
+    "2",
+    "--byteorder",
+    "little",
+    "--magic",
+    "#A",
+]
+
 
 def test_send_writes_lines_by_default_and_reads_nothing() -> None:
     received: list[bytes] = []
@@ -20,8 +32,7 @@ def test_send_writes_lines_by_default_and_reads_nothing() -> None:
         result = run_cli("send", peer.url, "*RST", "*CLS")
     assert result.returncode == 0, result.stderr
     assert received == [b"*RST\n*CLS\n"]
-    assert result.stdout == b""
-    assert stderr_lines(result) == [f"streamframer: sent 2 frames, 10 bytes to {peer.url}"]
+    assert (result.stdout, result.stderr) == (b"", b"")
 
 
 @pytest.mark.parametrize(
@@ -37,6 +48,12 @@ def test_send_writes_lines_by_default_and_reads_nothing() -> None:
         (["--scpi"], b"hello\n"),
         (["--write-term", r"\r"], b"hello\r"),
         (["--length-prefixed", "2", "--write-term", "!"], b"hello!"),
+        (["--varint", "10"], b"\x05hello"),
+        (["--netstring"], b"5:hello,"),
+        (
+            HP_BLOCK,
+            b"#A\x05\x00hello",
+        ),
     ],
 )
 def test_send_frames_with_the_rule_to_stdout(options: list[str], wire: bytes) -> None:
@@ -169,3 +186,25 @@ def test_query_with_eof_frame_takes_a_reply_cut_by_the_close() -> None:
         result = run_cli("query", peer.url, "X?", "--on-eof", "frame")
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"no terminator\n"
+
+
+def test_query_an_mqtt_broker_connect_and_connack() -> None:
+    # MQTT 3.1.1 CONNECT for client id "sf": fixed header 0x10, a varint remaining length.
+    connect = b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x02sf"
+    received: list[bytes] = []
+
+    def broker(conn: socket.socket) -> None:
+        received.append(conn.recv(64))
+        conn.sendall(b"\x20\x02\x00\x00")  # CONNACK: session present 0, return code 0
+
+    with Peer(broker) as peer:
+        result = run_cli(
+            "query",
+            peer.url,
+            "".join(f"\\x{byte:02x}" for byte in connect),
+            "--escapes",
+            *("--varint", "4", "--length-offset", "1", "--header", r"\x10", "--format", "hex"),
+        )
+    assert result.returncode == 0, result.stderr
+    assert received == [b"\x10" + bytes([len(connect)]) + connect]
+    assert result.stdout == b"00 00\n"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import (
@@ -30,10 +30,12 @@ from streamframer import (
     fixed_size,
     ieee_block,
     length_prefixed,
+    netstring,
     scpi_response,
     until_any,
     until_delim,
     until_eot,
+    varint_prefixed,
 )
 
 STX, ETX = b"\x02", b"\x03"
@@ -48,6 +50,15 @@ def pieces(*alphabet: bytes, max_size: int = 12) -> st.SearchStrategy[bytes]:
     """Payloads made of the given pieces and random bytes: rich in delimiters and their parts."""
     piece = st.one_of(st.sampled_from(alphabet), st.binary(max_size=2))
     return st.lists(piece, max_size=max_size).map(b"".join)
+
+
+def varint(value: int) -> bytes:
+    """The reference LEB128 encoder."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(out + bytes((value,)))
 
 
 def decodes_to(rule: Any, frame: bytes, payload: bytes) -> bool:
@@ -97,6 +108,17 @@ CASES = [
     Case(until_delim(b"aba", keep_delimiter=True), pieces(b"aba", b"a", b"b"), lambda p: p),
     delimited(until_eot(0x04), b"\x04"),
     delimited(until_eot(0xC0), b"\xc0"),
+    delimited(until_eot(0xC0, skip_empty=True), b"\xc0"),
+    Case(
+        until_delim(b"\n", strip=b"\r", skip_empty=True),
+        pieces(b"\n", b"\r"),
+        lambda p: p + b"\r\n",
+    ),
+    Case(
+        until_any(LINE_ENDINGS, keep_delimiter=True, skip_empty=True),
+        pieces(*LINE_ENDINGS, b"x"),
+        lambda p: p,
+    ),
     delimited(until_any(LINE_ENDINGS), b"\r\n", b"\n", b"\r"),
     delimited(until_any((b"\n", b"\r\n", b"\r")), b"\n", b"\r"),
     delimited(until_any((b"\r", b"\r\n")), b"\r", b"\n"),
@@ -122,6 +144,21 @@ CASES = [
         st.binary(max_size=20),
         options={"header": b"\x81\0\0\0\0\0\0\0", "after_length": bytes(12)},
     ),
+    Case(
+        length_prefixed(2, offset=2, byteorder="little", magic=b"#A"),
+        st.binary(max_size=20),
+        lambda p: b"#A" + len(p).to_bytes(2, "little") + p,
+    ),
+    Case(varint_prefixed(), st.binary(max_size=300), lambda p: varint(len(p)) + p),
+    Case(
+        varint_prefixed(offset=1, max_bytes=1),
+        st.binary(max_size=130),
+        options={"header": b"\x30"},
+        unframable=lambda p: len(p) > 127,
+    ),
+    Case(varint_prefixed(adjust=2), st.binary(max_size=5), unframable=lambda p: len(p) < 2),
+    Case(netstring(), st.binary(max_size=120), lambda p: b"%d:%s," % (len(p), p)),
+    Case(netstring(max_length=5), st.binary(max_size=8), unframable=lambda p: len(p) > 5),
     Case(ieee_block(), st.binary(max_size=40)),
     Case(ieee_block(None), st.binary(max_size=40)),
     Case(ieee_block(b"\r\n", indefinite="terminator"), st.binary(max_size=40)),
@@ -144,7 +181,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-@PROPERTY
+@settings(PROPERTY, max_examples=25)  # times 40 rules
 @given(data=st.data())
 def test_encoded_payloads_decode_back_in_any_chunking(case: Case, data: st.DataObject) -> None:
     payloads = data.draw(st.lists(case.payloads, max_size=8), label="payloads")
@@ -201,6 +238,23 @@ def test_encoded_payloads_decode_back_in_any_chunking(case: Case, data: st.DataO
         (length_prefixed(2, offset=2, payload_offset=3), b"\2hi", {"header": b"AB"}, b"AB\0\2hi"),
         # PostgreSQL: the length counts itself.
         (length_prefixed(4, offset=1, adjust=-4), b"hi", {"header": b"Q"}, b"Q\0\0\0\6hi"),
+        (varint_prefixed(), b"x" * 300, {}, b"\xac\x02" + b"x" * 300),
+        (
+            varint_prefixed(offset=1, max_bytes=4),
+            b"\0\4MQTT",
+            {"header": b"\x10"},
+            b"\x10\6\0\4MQTT",
+        ),
+        (varint_prefixed(offset=1, payload_offset=0), b"\x10\2ab", {}, b"\x10\2ab"),
+        # A payload_offset past the varint: after_length sets the varint's size (padded).
+        (
+            varint_prefixed(offset=1, payload_offset=4),
+            b"ab",
+            {"header": b"H", "after_length": b"z"},
+            b"H\x83\x00zab",
+        ),
+        (netstring(), b"hello", {}, b"5:hello,"),
+        (netstring(), b"", {}, b"0:,"),
         (ieee_block(), b"hello", {}, b"#15hello\n"),
         (ieee_block(), b"", {}, b"#10\n"),
         (ieee_block(None), b"x" * 12, {}, b"#212" + b"x" * 12),
@@ -258,6 +312,12 @@ MODBUS = length_prefixed(2, offset=4)
         (until_any((b"\r", b"\r\n")), b"a", {}, "may begin a longer delimiter"),
         (until_any((b"\n", b"\r\n")), b"a\r", {}, r"b'\\r\\n': it would end the frame at offset 1"),
         (until_any((b"\n", b"x\nyz")), b"ax", {}, r"from offset 1 of b'ax\\n' may begin a longer"),
+        (until_eot(0xC0, skip_empty=True), b"", {}, "cannot encode an empty payload"),
+        (until_delim(b"\n", keep_delimiter=True, skip_empty=True), b"\n", {}, "an empty payload"),
+        (until_any(LINE_ENDINGS, skip_empty=True), b"", {}, "it drops empty frames"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a", {}, "end with one of its delimiters"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\r", {}, "may begin a longer"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\nb\n", {}, r"b'\\n': .* offset 1"),
         (fixed_size(3), b"ab", {}, r"fixed_size\(3\) cannot encode a payload of 2 bytes"),
         (fixed_size(3), b"abcd", {}, "of 4 bytes: its frames hold exactly 3"),
         (length_prefixed(1), bytes(256), {}, "length 256 does not fit a 1-byte length field"),
@@ -281,6 +341,32 @@ MODBUS = length_prefixed(2, offset=4)
             r"holds the length field as b'\\x00\\x05': .* needs the length 3 there",
         ),
         (length_prefixed(2, payload_offset=1), b"\0abc", {"after_length": b""}, "length 3"),
+        (varint_prefixed(max_length=3), b"abcd", {}, "length 4 exceeds max_length=3"),
+        (varint_prefixed(max_bytes=1), bytes(128), {}, "needs a 2-byte varint, more than 1"),
+        (varint_prefixed(adjust=2), b"a", {}, r"declared length of -1 \(adjust=2\)"),
+        (varint_prefixed(offset=1), b"a", {}, "needs header=, the 1 bytes before the varint"),
+        (varint_prefixed(), b"a", {"after_length": b"x"}, "has no bytes after the varint"),
+        (
+            varint_prefixed(offset=1, payload_offset=2),
+            bytes(200),
+            {"header": b"H"},
+            "needs a 2-byte varint, more than 1",
+        ),
+        (
+            varint_prefixed(offset=1, payload_offset=2),
+            b"",
+            {"header": b"H", "after_length": b"x"},
+            "leaves 0 bytes for the varint",
+        ),
+        (
+            varint_prefixed(offset=1, payload_offset=0),
+            b"\x10\x03ab",
+            {},
+            r"holds the varint: .* reads as NeedMore\(resume=4, frame_size=5\)",
+        ),
+        (varint_prefixed(payload_offset=0), b"\x80", {}, "reads as NeedMore"),
+        (varint_prefixed(max_bytes=1, payload_offset=0), b"\x80\x01", {}, "runs past max_bytes"),
+        (netstring(max_length=3), b"abcd", {}, "payload of 4 bytes: more than max_length=3"),
         (scpi_response(), b"1\n2", {}, r"terminator b'\\n': it would end the frame at offset 1"),
         (scpi_response(), b"#15hello", {}, r"starting with b'#1' is read as a block"),
         (scpi_response(), b"#", {}, r"starting with b'#' is read as a block"),
@@ -313,6 +399,8 @@ def test_encode_refuses(rule: Any, payload: bytes, options: dict[str, Any], mess
     [
         (lambda: until_delim(b"\n").encode("text"), "payload must be bytes, not str"),
         (lambda: fixed_size(1).encode(1), "payload must be bytes, not int"),
+        (lambda: netstring().encode("text"), "payload must be bytes, not str"),
+        (lambda: varint_prefixed(offset=1).encode(b"", header="H"), "header must be bytes"),
         (lambda: MODBUS.encode(b"", header="abcd"), "header must be bytes, not str"),
         (lambda: between(STX, ETX, trailer=1).encode(b"", trailer=7), "trailer must be bytes"),
     ],
@@ -320,3 +408,17 @@ def test_encode_refuses(rule: Any, payload: bytes, options: dict[str, Any], mess
 def test_encode_type_errors(call: Callable[[], object], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("rule", "payload", "wire"),
+    [
+        (until_eot(0xC0, skip_empty=True), b"packet", b"packet\xc0"),
+        (until_delim(b"\n", keep_delimiter=True, skip_empty=True), b"a\n", b"a\n"),
+        (until_any(LINE_ENDINGS, skip_empty=True), b"a", b"a\r\n"),
+        (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\n", b"a\n"),
+    ],
+    ids=repr,
+)
+def test_encode_with_options(rule: Any, payload: bytes, wire: bytes) -> None:
+    assert rule.encode(payload) == wire

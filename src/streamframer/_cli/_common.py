@@ -8,7 +8,7 @@ become the command's one-line messages here. The command hands the read function
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Callable, NoReturn
 
 from .._io._endpoints import MAX_TIMEOUT, Endpoint, open_endpoint
 
@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_USAGE",
     "Failure",
     "Meter",
+    "Parser",
     "bytes_arg",
     "format_bytes",
     "natural_int",
@@ -75,6 +76,13 @@ def parse_bytes(text: str) -> bytes:
                 f"unknown escape {text[i : i + 2]!r} (known: \\n \\r \\t \\0 \\a \\e \\\\ \\xHH)"
             )
     return bytes(out)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors in one line like the command's other errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def format_bytes(data: bytes) -> str:

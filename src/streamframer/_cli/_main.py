@@ -19,6 +19,7 @@ import streamframer
 from ._common import (
     EXIT_IO,
     Failure,
+    Parser,
     bytes_arg,
     positive_int,
     size_arg,
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="streamframer",
         description="Frame byte streams from the command line: try 'streamframer demo'.",
     )
@@ -174,8 +175,8 @@ def _sending_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _source_options(*, timeout: float | None, reads: bool = True) -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
+def _source_options(*, timeout: float | None, reads: bool = True) -> Parser:
+    options = Parser(add_help=False)
     group = options.add_argument_group("source")
     group.add_argument(
         "--timeout",
@@ -200,7 +201,9 @@ def _source_options(*, timeout: float | None, reads: bool = True) -> argparse.Ar
             help="bytes left when the stream ends: raise: an error, exit 1; frame: the last "
             "frame (default: raise)",
         )
-    group.add_argument("--baud", type=positive_int, help="SOURCE is a serial device (pyserial)")
+    group.add_argument(
+        "--baud", type=positive_int, help="the address is a serial device at BAUD (pyserial)"
+    )
     group.add_argument("--cafile", help="tls://: trust the CA certificates in this PEM file")
     group.add_argument(
         "--insecure", action="store_true", help="tls://: do not verify the server's certificate"

@@ -95,13 +95,7 @@ def run_send(args: argparse.Namespace, rule: Rule) -> int:
             _send(endpoint.send, wire, args.source)
     finally:
         endpoint.close()
-    sent = sum(map(len, wires))
-    print(
-        f"streamframer: sent {plural(len(wires), 'frame')}, {plural(sent, 'byte')} to "
-        f"{args.source}",
-        file=sys.stderr,
-    )
-    return 0
+    return 0  # silent, like cp: the exit code says it was sent
 
 
 def command_bytes(args: argparse.Namespace, command: str) -> bytes:

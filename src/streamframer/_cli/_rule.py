@@ -8,19 +8,21 @@ from .. import (
     Rule,
     fixed_size,
     length_prefixed,
+    netstring,
     scpi_response,
     until_any,
     until_delim,
     until_eot,
+    varint_prefixed,
 )
-from ._common import EXIT_USAGE, Failure, bytes_arg, natural_int, positive_int
+from ._common import EXIT_USAGE, Failure, Parser, bytes_arg, natural_int, positive_int
 
 __all__ = ["build_rule", "framing_options"]
 
 
-def framing_options(*, scpi_default: bool) -> argparse.ArgumentParser:
+def framing_options(*, scpi_default: bool) -> Parser:
     """The parent parser of the rule options (the default rule: SCPI responses or lines)."""
-    options = argparse.ArgumentParser(add_help=False)
+    options = Parser(add_help=False)
     rules = options.add_argument_group(
         "framing rule",
         "SCPI responses with a \\n line terminator by default"
@@ -51,7 +53,12 @@ def framing_options(*, scpi_default: bool) -> argparse.ArgumentParser:
     rules.add_argument(
         "--keep-delimiter",
         action="store_true",
-        help="leave the delimiter that ended a frame in its payload (lines, --delim)",
+        help="leave the delimiter that ended a frame in its payload (lines, --delim, --any)",
+    )
+    rules.add_argument(
+        "--skip-empty",
+        action="store_true",
+        help="drop empty frames as noise (lines, --delim, --eot, --any), e.g. SLIP's END bytes",
     )
     rules.add_argument(
         "--length-prefixed",
@@ -60,10 +67,17 @@ def framing_options(*, scpi_default: bool) -> argparse.ArgumentParser:
         help="frames start with a SIZE-byte length field",
     )
     rules.add_argument(
+        "--varint",
+        type=positive_int,
+        metavar="MAX_BYTES",
+        help="frames start with an unsigned LEB128 varint length of at most MAX_BYTES bytes "
+        "(protobuf: 10; MQTT: 4, with --length-offset 1)",
+    )
+    rules.add_argument(
         "--length-offset",
         type=natural_int,
         metavar="N",
-        help="the length field starts N bytes into the frame (default 0)",
+        help="the length field (or varint) starts N bytes into the frame (default 0)",
     )
     rules.add_argument(
         "--byteorder",
@@ -83,9 +97,21 @@ def framing_options(*, scpi_default: bool) -> argparse.ArgumentParser:
         help="the payload starts N bytes into the frame (default: right after the length "
         "field; 0 keeps the whole frame)",
     )
+    rules.add_argument(
+        "--magic",
+        type=bytes_arg,
+        metavar="BYTES",
+        help="--length-prefixed: BYTES open every frame, e.g. '#A' for HP blocks (with "
+        "--length-prefixed 2 --length-offset 2 --byteorder little)",
+    )
+    rules.add_argument(
+        "--netstring", action="store_true", help="netstrings: <decimal length>:<payload>,"
+    )
     rules.add_argument("--fixed", type=positive_int, metavar="N", help="frames of N bytes")
     rules.add_argument(
-        "--scpi", action="store_true", help="SCPI responses: an IEEE 488.2 block (#nL...) or a line"
+        "--scpi",
+        action="store_true",
+        help="SCPI responses: an IEEE 488.2 block (#nL..., R&S #(L)...) or a line",
     )
     return options
 
@@ -100,6 +126,8 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
         ("--eot", "eot"),
         ("--any", "any"),
         ("--length-prefixed", "length_prefixed"),
+        ("--varint", "varint"),
+        ("--netstring", "netstring"),
         ("--fixed", "fixed"),
         ("--scpi", "scpi"),
     )
@@ -108,14 +136,21 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
     scpi = args.scpi or (scpi_default and not chosen)
     if args.delim is not None and chosen and not args.scpi:
         raise Failure(EXIT_USAGE, f"--delim cannot be combined with {chosen[0]}")
+    length_field = args.length_prefixed is not None or args.varint is not None
+    _check_modifiers(
+        args,
+        "--length-prefixed or --varint",
+        length_field,
+        ("--length-offset", "length_offset"),
+        ("--length-adjust", "length_adjust"),
+        ("--payload-offset", "payload_offset"),
+    )
     _check_modifiers(
         args,
         "--length-prefixed",
         args.length_prefixed is not None,
-        ("--length-offset", "length_offset"),
         ("--byteorder", "byteorder"),
-        ("--length-adjust", "length_adjust"),
-        ("--payload-offset", "payload_offset"),
+        ("--magic", "magic"),
     )
     if args.strip is not None and scpi:
         raise Failure(
@@ -125,7 +160,18 @@ def build_rule(args: argparse.Namespace, *, scpi_default: bool = False) -> tuple
         )
     lines = not chosen and not scpi
     _check_modifiers(args, "lines, --delim", lines, ("--strip", "strip"))
-    _check_modifiers(args, "lines, --delim", lines, ("--keep-delimiter", "keep_delimiter"))
+    _check_modifiers(
+        args,
+        "lines, --delim or --any",
+        lines or bool(args.any),
+        ("--keep-delimiter", "keep_delimiter"),
+    )
+    _check_modifiers(
+        args,
+        "lines, --delim, --eot or --any",
+        lines or bool(args.any) or args.eot,
+        ("--skip-empty", "skip_empty"),
+    )
     try:
         if scpi:
             return scpi_response(_delimiter(args)), True
@@ -148,9 +194,9 @@ def _check_modifiers(
 
 def _plain_rule(args: argparse.Namespace) -> Rule:
     if args.eot:
-        return until_eot(0x04)
+        return until_eot(0x04, skip_empty=args.skip_empty)
     if args.any:
-        return until_any(args.any)
+        return until_any(args.any, keep_delimiter=args.keep_delimiter, skip_empty=args.skip_empty)
     if args.fixed:
         return fixed_size(args.fixed)
     if args.length_prefixed:
@@ -160,8 +206,23 @@ def _plain_rule(args: argparse.Namespace) -> Rule:
             byteorder=args.byteorder or "big",
             adjust=args.length_adjust or 0,
             payload_offset=args.payload_offset,
+            magic=args.magic or b"",
         )
-    return until_delim(_delimiter(args), strip=args.strip, keep_delimiter=args.keep_delimiter)
+    if args.varint:
+        return varint_prefixed(
+            offset=args.length_offset or 0,
+            max_bytes=args.varint,
+            adjust=args.length_adjust or 0,
+            payload_offset=args.payload_offset,
+        )
+    if args.netstring:
+        return netstring()
+    return until_delim(
+        _delimiter(args),
+        strip=args.strip,
+        keep_delimiter=args.keep_delimiter,
+        skip_empty=args.skip_empty,
+    )
 
 
 def _delimiter(args: argparse.Namespace) -> bytes:

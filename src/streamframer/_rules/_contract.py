@@ -68,7 +68,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Union
 
-__all__ = ["FrameSpan", "NeedMore", "Rule", "RuleResult", "Skip"]
+__all__ = ["FrameSpan", "NeedMore", "Rule", "RuleResult", "Skip", "broken_condition"]
 
 
 class NeedMore(NamedTuple):
@@ -101,3 +101,26 @@ class FrameSpan(NamedTuple):
 RuleResult = Union[NeedMore, FrameSpan, Skip]
 #: The rule contract: ``rule(buffer, scan) -> NeedMore | FrameSpan | Skip`` (module docstring).
 Rule = Callable[[bytearray, int], RuleResult]
+
+
+def broken_condition(result: RuleResult, buffered: int) -> str:
+    """The condition of the contract that ``result`` breaks for a buffer of ``buffered`` bytes,
+    for the manager's error message: ``"consume 99 > 3 buffered bytes"``."""
+    if isinstance(result, FrameSpan):
+        start, end, consume = result
+        if start < 0:
+            return f"start {start} < 0"
+        if end < start:
+            return f"end {end} < start {start}"
+        if consume < end:
+            return f"consume {consume} < end {end}"
+        if consume > buffered:
+            return f"consume {consume} > {buffered} buffered bytes"
+        return f"consume must be positive, got {consume}"
+    if isinstance(result, NeedMore):
+        if result.resume < 0:
+            return f"resume {result.resume} < 0"
+        return f"resume {result.resume} > {buffered} buffered bytes"
+    if result.nbytes <= 0:
+        return f"nbytes must be positive, got {result.nbytes}"
+    return f"nbytes {result.nbytes} > {buffered} buffered bytes"

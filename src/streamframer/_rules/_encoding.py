@@ -25,18 +25,19 @@ def payload_bytes(payload: object) -> bytes:
     return bytes(payload)
 
 
-def exact_bytes(rule: object, name: str, value: object, size: int, meaning: str) -> bytes:
-    """``value`` as exactly ``size`` bytes: the bytes of a frame beside its payload that
-    ``meaning`` names (``"bytes before the length field"``). Missing (``None``) when some are
-    needed, or of the wrong size, is a ``ValueError``."""
+def exact_bytes(rule: object, name: str, value: object, size: int | None, meaning: str) -> bytes:
+    """``value`` as exactly ``size`` bytes (any number for ``None``, missing ones included): the
+    bytes of a frame beside its payload that ``meaning`` names (``"bytes before the length
+    field"``). Missing (``None``) when some are needed, or of the wrong size, is a
+    ``ValueError``."""
     if value is None:
-        if size == 0:
+        if not size:
             return b""
         raise ValueError(f"{rule!r} needs {name}=, the {size} {meaning}")
     if isinstance(value, str) or not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
     data = bytes(value)
-    if len(data) != size:
+    if size is not None and len(data) != size:
         if size == 0:
             raise ValueError(f"{rule!r} has no {meaning}, got {name}={data!r}")
         raise ValueError(

@@ -31,13 +31,28 @@ Trailer = Union[BytesLike, Callable[[bytes], BytesLike]]
 class UntilAny:
     """The rule :func:`until_any` builds: a frame ends at the first of several delimiters."""
 
-    __slots__ = ("_longest", "_pattern", "delimiters", "encode_delimiter")
+    __slots__ = (
+        "_longest",
+        "_pattern",
+        "delimiters",
+        "encode_delimiter",
+        "keep_delimiter",
+        "skip_empty",
+    )
 
-    def __init__(self, delimiters: tuple[bytes, ...], encode_delimiter: bytes) -> None:
+    def __init__(
+        self,
+        delimiters: tuple[bytes, ...],
+        encode_delimiter: bytes,
+        keep_delimiter: bool,
+        skip_empty: bool,
+    ) -> None:
         #: The delimiters, longest first (the order in which a tie at one position is settled).
         self.delimiters = delimiters
         #: The delimiter :meth:`encode` ends frames with: the first one the caller listed.
         self.encode_delimiter = encode_delimiter
+        self.keep_delimiter = keep_delimiter
+        self.skip_empty = skip_empty
         self._longest = len(delimiters[0])
         # Alternatives are tried left to right at each position, and the leftmost position wins:
         # longest first gives "earliest start, then longest", in one C-level pass that stops at
@@ -61,42 +76,59 @@ class UntilAny:
                     break  # longest first: the rest cannot run past the end either
                 if delimiter.startswith(pending):
                     return NeedMore(position)
-        return FrameSpan(0, start, match.end())
+        end = match.end()
+        if not start and self.skip_empty:
+            return Skip(end)  # nothing before the delimiter: noise, not a frame
+        return FrameSpan(0, end if self.keep_delimiter else start, end)
 
     def encode(self, payload: BytesLike) -> bytes:
         """One frame holding ``payload``: the payload, then the first delimiter listed when the
-        rule was built (``until_any((b"\\r\\n", b"\\n"))`` sends CR LF).
+        rule was built (``until_any((b"\\r\\n", b"\\n"))`` sends CR LF). With
+        ``keep_delimiter=True`` the payload holds its delimiter, and the frame is the payload.
 
-        Refused (``ValueError``): a payload holding a delimiter (the frame would end there), and
-        a frame whose end the decoder could not settle without the next frame's first byte (a
-        payload ending in ``b"\\r"`` sent with ``b"\\n"``, or ``b"\\r"`` sent when ``b"\\r\\n"`` is
-        also a delimiter).
+        Refused (``ValueError``): a payload holding a delimiter before its end (the frame would
+        end there); a frame whose end the decoder could not settle without the next frame's
+        first byte (a payload ending in ``b"\\r"`` sent with ``b"\\n"``, or ``b"\\r"`` sent when
+        ``b"\\r\\n"`` is also a delimiter); and with ``skip_empty=True`` an empty payload.
         """
         data = payload_bytes(payload)
-        frame = data + self.encode_delimiter
+        frame = data if self.keep_delimiter else data + self.encode_delimiter
         result = self(bytearray(frame), 0)
-        if result == FrameSpan(0, len(data), len(frame)):
+        if result == FrameSpan(0, len(frame) if self.keep_delimiter else len(data), len(frame)):
             return frame
+        if type(result) is Skip:
+            raise ValueError(f"{self!r} cannot encode an empty payload: it drops empty frames")
+        found = self._pattern.search(frame)
+        if found is None:
+            raise ValueError(
+                f"{self!r} cannot encode {_preview(frame)}: a frame must end with one of its "
+                "delimiters"
+            )
         if type(result) is FrameSpan:
             raise ValueError(
-                f"{self!r} cannot encode a payload holding the delimiter "
-                f"{frame[result.end : result.consume]!r}: it would end the frame at offset "
-                f"{result.end} of {_preview(frame)}"
+                f"{self!r} cannot encode a payload holding the delimiter {found.group()!r}: it "
+                f"would end the frame at offset {found.start()} of {_preview(frame)}"
             )
         raise ValueError(
-            f"{self!r} cannot encode {_preview(data)} with {self.encode_delimiter!r}: the bytes "
-            f"from offset {result[0]} of {_preview(frame)} may begin a longer delimiter, so the "
-            "frame would not end before the next byte"
+            f"{self!r} cannot encode {_preview(data)}: the bytes from offset {result[0]} of "
+            f"{_preview(frame)} may begin a longer delimiter, so the frame would not end before "
+            "the next byte"
         )
 
     def __repr__(self) -> str:
         # The encoding delimiter first, so that the repr builds an equal rule.
         rest = tuple(d for d in self.delimiters if d != self.encode_delimiter)
-        return f"until_any({(self.encode_delimiter, *rest)!r})"
+        options = ", keep_delimiter=True" if self.keep_delimiter else ""
+        options += ", skip_empty=True" if self.skip_empty else ""
+        return f"until_any({(self.encode_delimiter, *rest)!r}{options})"
 
 
-def until_any(delims: Iterable[bytes]) -> UntilAny:
-    """A rule for frames that end with any of several delimiters; the payload excludes it.
+def until_any(
+    delims: Iterable[bytes], *, keep_delimiter: bool = False, skip_empty: bool = False
+) -> UntilAny:
+    """A rule for frames that end with any of several delimiters; the payload excludes it
+    unless ``keep_delimiter=True`` (then it ends with the delimiter that ended it, so that the
+    caller knows which one, like asyncio's ``readuntil((b"\\n", b"\\r"))``).
 
     ``delims`` is a collection of non-empty bytes, e.g. ``(b"\\r\\n", b"\\n", b"\\r")`` for lines
     ended by CR LF, LF or CR. The frame ends at the delimiter that *starts* first; of several
@@ -108,6 +140,10 @@ def until_any(delims: Iterable[bytes]) -> UntilAny:
     ends its last line with a bare CR and then falls silent leaves that line unread until more
     bytes come; at the end of the stream the manager raises :class:`~streamframer.StreamClosed`
     with the line (CR included) in ``partial``.
+
+    ``skip_empty=True`` drops empty frames (nothing before the delimiter) as noise, counted in
+    ``BufferManager.skipped``: ``until_any((b"\\r\\n", b"\\n", b"\\r"), skip_empty=True)`` reads
+    lines and ignores blank ones.
     """
     if isinstance(delims, (bytes, bytearray, memoryview, str)):
         raise TypeError(
@@ -124,7 +160,8 @@ def until_any(delims: Iterable[bytes]) -> UntilAny:
     if not given:
         raise ValueError("delims must hold at least one delimiter")
     # Longest first, then bytewise, so that the repr (and the pattern) is deterministic.
-    return UntilAny(tuple(sorted(set(given), key=lambda d: (-len(d), d))), given[0])
+    delimiters = tuple(sorted(set(given), key=lambda d: (-len(d), d)))
+    return UntilAny(delimiters, given[0], bool(keep_delimiter), bool(skip_empty))
 
 
 class Between:

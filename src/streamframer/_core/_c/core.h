@@ -187,7 +187,7 @@ restore_error(PyObject *exc)
 /* module.c: the package's classes, imported once */
 extern PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
     *FrameLifecycleError, *StreamClosed;
-extern PyObject *NeedMoreType, *FrameSpanType, *SkipType;
+extern PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
 extern PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
 
 extern PyTypeObject ManagerType, FrameType, SpanType, ReaderType, FrameIterType,

@@ -196,11 +196,18 @@ make_frame(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
 /* ------------------------------------------------------------------------------------------ */
 /* Running a rule */
 
+/* A custom rule broke the contract: ValueError naming the result and the broken condition
+ * (worded once, by the rule contract's broken_condition). */
 static int
 bad_result(PyObject *rule, PyObject *result, Py_ssize_t buffered)
 {
-    PyErr_Format(PyExc_ValueError, "%R returned %R for a buffer of %zd bytes", rule, result,
-                 buffered);
+    PyObject *condition = PyObject_CallFunction(BrokenCondition, "On", result, buffered);
+    if (condition == NULL) {
+        return -1;
+    }
+    PyErr_Format(PyExc_ValueError, "%R returned %R for a buffer of %zd bytes: %S", rule, result,
+                 buffered, condition);
+    Py_DECREF(condition);
     return -1;
 }
 
