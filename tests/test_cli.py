@@ -382,7 +382,7 @@ def test_read_missing_file(tmp_path: Path) -> None:
         (["read", "-", "--delim", ",", "--eot"], "--delim cannot be combined with --eot"),
         (
             ["read", "-", "--length-offset", "2"],
-            "--length-offset works with --length-prefixed only",
+            "--length-offset works with --length-prefixed or --varint only",
         ),
         (["read", "-", "--length-prefixed", "9"], "length_size must be 1-8 bytes, got 9"),
         (["read", "-", "--any", ""], "each delimiter must not be empty"),

@@ -194,6 +194,36 @@ def _instrument() -> Iterator[Setup]:
         yield Setup(substitutions=((r'"[^"]+", 5025\b', f'"127.0.0.1", {peer.port}'),))
 
 
+def _talkative_instrument(conn: socket.socket) -> None:
+    """Answers the first line with an identity and one more line (a measurement the block reads
+    next), takes whatever else comes, and closes once the block has been quiet for a while."""
+    conn.settimeout(0.5)
+    with contextlib.suppress(OSError, AssertionError):  # quiet, or the block closed first
+        receive_line(conn)
+        conn.sendall(b"ACME,Model 7,0001,1.0\n+1.0E+00\n")
+        while True:
+            receive_line(conn)
+
+
+@_setup("scope")
+def _scope() -> Iterator[Setup]:
+    """An instrument at the block's ``tcp://HOST:5025``, and ``sock``, one end of a socket pair,
+    for the block's other connections."""
+    with Peer(_talkative_instrument) as peer:
+        yield Setup(
+            prelude="import socket\nsock, _other_end = socket.socketpair()\n",
+            epilogue="sock.close()\n_other_end.close()\n",
+            substitutions=((r"tcp://[^\"]+:5025\b", peer.url),),
+        )
+
+
+@_setup("scope-at")
+def _scope_at() -> Iterator[Setup]:
+    """An instrument at the block's ``"HOST", 5025``."""
+    with Peer(_talkative_instrument) as peer:
+        yield Setup(substitutions=((r'"[^"]+", 5025\b', f'"127.0.0.1", {peer.port}'),))
+
+
 @_setup("free-port")
 def _free_port() -> Iterator[Setup]:
     """The block's port 5025 becomes one that nothing listens on."""
@@ -238,9 +268,26 @@ def _shown_output(code: str) -> list[str]:
     return shown
 
 
+# Prepended to every block run: a block (or a setup that missed a substitution) may only connect
+# to this machine, never to the example addresses the docs show.
+_LOOPBACK_ONLY = """\
+import sys as _sys
+
+
+def _loopback_only(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = str(args[1][0])
+        if not (host.startswith("127.") or host in ("::1", "localhost")):
+            raise PermissionError(f"a docs block may only connect to loopback, not {host!r}")
+
+
+_sys.addaudithook(_loopback_only)
+"""
+
+
 def _run(code: str, directory: Path) -> str:
     program = directory / "block.py"
-    program.write_text(code, "utf-8")
+    program.write_text(_LOOPBACK_ONLY + code, "utf-8")
     result = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error", str(program)],
         cwd=directory,

@@ -13,6 +13,7 @@ from ._errors import (
     StreamClosed,
     StreamFramerError,
 )
+from ._io._framed import Framed, connect
 from ._io._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 from ._rules import (
     Delimited,
@@ -46,6 +47,7 @@ __all__ = [
     "FrameLifecycleError",
     "FrameSpan",
     "FrameTooLarge",
+    "Framed",
     "FramingError",
     "NeedMore",
     "Rule",
@@ -55,6 +57,7 @@ __all__ = [
     "StreamClosed",
     "StreamFramerError",
     "between",
+    "connect",
     "fixed_size",
     "ieee_block",
     "iter_frames",

@@ -11,6 +11,7 @@ import asyncio
 import collections
 import importlib
 import random
+import socket
 import sys
 import threading
 import warnings
@@ -22,7 +23,16 @@ import pytest
 
 from programs import server_program, starts
 
-from .servers import LOOPBACK, START_TIMEOUT, connect, free_port, run_as_root_option, start, stop
+from .servers import (
+    IO_TIMEOUT,
+    LOOPBACK,
+    START_TIMEOUT,
+    connect,
+    free_port,
+    run_as_root_option,
+    start,
+    stop,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -33,6 +43,8 @@ with warnings.catch_warnings():
     # once here, it is not imported again by the tests.
     warnings.filterwarnings("ignore", "private variables", DeprecationWarning)
     import nmeasim.simulator  # type: ignore[import-untyped]  # noqa: F401
+
+import scpi_instrument  # noqa: E402 - from the examples directory, put on sys.path above
 
 #: Frames whose content a test compared with what the producer sent, per producer.
 FRAMES_CHECKED: collections.Counter[str] = collections.Counter()
@@ -81,6 +93,24 @@ def memcached_port() -> Iterator[int]:
         yield port
     finally:
         stop(process)
+
+
+@pytest.fixture
+def scope() -> Iterator[tuple[int, scpi_instrument.SimulatedScope]]:
+    """The simulated instrument, serving on a free loopback port in a thread."""
+    instrument = scpi_instrument.SimulatedScope()
+    stopping = threading.Event()
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        serving = threading.Thread(
+            target=scpi_instrument.serve, args=(listener, instrument, stopping), daemon=True
+        )
+        serving.start()
+        try:
+            yield listener.getsockname()[1], instrument
+        finally:
+            stopping.set()
+            serving.join(IO_TIMEOUT)
+            assert not serving.is_alive(), "the simulated instrument did not stop"
 
 
 class ModbusServer(NamedTuple):
