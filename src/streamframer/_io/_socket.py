@@ -23,12 +23,9 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from sys import getrefcount
 from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
 
-from .._core._pure._buffer import _MIN_READ_SIZE
-from .._core._pure._frame import Frame, _new
-from .._core._pure._reads import UNSHARED, check_kept, fill, make_room
+from .._core import compiled_loop
 from .._errors import StreamClosed
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
@@ -58,6 +55,58 @@ class _Receives(Protocol):
 Source = Union[_ReceivesInto, _Receives, ReadsInto]
 
 
+if sys.version_info >= (3, 10):
+    _timeout_error = TimeoutError
+else:  # pragma: no cover - exercised on 3.9 only
+
+    class _timeout_error(socket.timeout, TimeoutError):
+        """On 3.9 socket.timeout is not yet TimeoutError: raise something that is both."""
+
+
+def _receive(sock: Source, mgr: BufferManager) -> bool:
+    """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
+    False if a non-blocking source had nothing to read."""
+    if mgr.at_eof:
+        return True
+    try:
+        recv_into = getattr(sock, "recv_into", None)
+        if recv_into is not None:
+            received = mgr._fill(recv_into)
+        elif hasattr(sock, "recv"):
+            data = cast(_Receives, sock).recv(_recv_size(mgr))
+            mgr.feed(data)
+            received = len(data)
+        elif hasattr(sock, "readinto"):
+            return receive_from_stream(cast(ReadsInto, sock), mgr)
+        else:
+            raise TypeError(
+                f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
+                "or readinto()"
+            )
+    except _WOULD_BLOCK:
+        return False
+    except socket.timeout as exc:
+        _reraise_timeout(exc)
+    if not received:
+        mgr.feed_eof()
+    return True
+
+
+def _recv_size(mgr: BufferManager) -> int:
+    """How much a copying read (``recv``) asks for: ``read_size``, within ``max_size``."""
+    limit = mgr.max_size
+    if limit is None:
+        return mgr.read_size
+    return max(1, min(mgr.read_size, limit - len(mgr)))
+
+
+def _wait_and_receive(sock: Source, mgr: BufferManager) -> None:
+    """Wait until ``sock`` can be read (a non-blocking source), then read once."""
+    if _wait_readable(sock, None):
+        _receive(sock, mgr)
+
+
+@compiled_loop(0, _receive)
 def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None:
     """Return the next frame, reading from ``sock`` at most once.
 
@@ -67,82 +116,6 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
     the end of the stream raises :class:`StreamClosed`; ``max_size`` reached raises
     :class:`FrameTooLarge`.
     """
-    if mgr._pending is None and rule is mgr._rule and mgr._plain:
-        # The per-frame and per-read hot path: BufferManager.next_frame's search for a plain
-        # delimiter, inline, around at most one read. Whatever is not simply "a frame" or "no
-        # frame yet" (the limit, the end of the stream, an oversized frame) is left to it.
-        buf = mgr._buf
-        needle = rule._needle  # type: ignore[attr-defined]
-        length: int = rule._length  # type: ignore[attr-defined]
-        head = mgr._head
-        tail = mgr._tail
-        scan = mgr._scan
-        has_read = False
-        while True:
-            # Right after a read that found nothing, the scan position is within a delimiter's
-            # length of the end: searching again could not succeed, so go straight to the read.
-            if tail - scan >= length:
-                index = buf.find(needle, scan, tail)
-                if index >= 0:
-                    consume = index + length
-                    if consume - head > mgr._limit:
-                        break
-                    mgr._start = head
-                    mgr._end = index
-                    mgr._consume = consume
-                    taken: Frame = _new(Frame)
-                    taken._mgr = mgr
-                    mgr._pending = taken
-                    return taken
-                # The delimiter may have begun in the last len(delimiter) - 1 bytes.
-                scan = tail - length + 1
-                if scan < head:
-                    scan = head
-                mgr._scan = scan
-            if tail - head >= mgr._limit or mgr._eof:
-                break
-            if has_read:
-                return None
-            has_read = True
-            # _receive's recv_into case, inline: one call less on every read.
-            recv_into = getattr(sock, "recv_into", None)
-            if recv_into is None:
-                if not _receive(sock, mgr):
-                    return None
-                head, tail, scan = mgr._head, mgr._tail, mgr._scan
-                continue
-            # _reads.fill, inline, with its sizing of the next read: the per-read hot
-            # path, where each call saved is a few percent of a read (see _reads.fill).
-            size = mgr._next_read
-            end = len(buf)
-            if tail + size > end or head > end >> 1 or tail - head + size > mgr._limit:
-                size = make_room(mgr, size)
-                head, tail, scan = mgr._head, mgr._tail, mgr._scan
-            view = memoryview(buf)[tail : tail + size]
-            got = None
-            try:
-                got = recv_into(view)
-            except _WOULD_BLOCK:
-                return None
-            except socket.timeout as exc:
-                _reraise_timeout(exc)
-            finally:
-                view.release()
-                if got:
-                    mgr._tail = tail = tail + got
-                # _buffer.next_read_size, inline: a call less on the hottest read path.
-                wanted = 2 * got if got == size else got or 0
-                if wanted < _MIN_READ_SIZE:
-                    wanted = _MIN_READ_SIZE
-                if wanted > mgr._max_read:
-                    wanted = mgr._max_read
-                mgr._next_read = wanted
-            if getrefcount(buf) != UNSHARED:
-                check_kept(mgr, recv_into)
-            if not got:
-                mgr.feed_eof()
-        if has_read:
-            return mgr.next_frame(rule)
     frame = mgr.next_frame(rule)
     if frame is None and _receive(sock, mgr):
         frame = mgr.next_frame(rule)
@@ -172,6 +145,7 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
         _receive(sock, mgr)
 
 
+@compiled_loop(1, _wait_and_receive)
 def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]:
     """Yield frames until the stream ends; each is consumed when the loop asks for the next.
 
@@ -183,8 +157,7 @@ def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]
         try:
             frame = mgr.next_frame(rule)
             if frame is None:
-                if _wait_readable(sock, None):
-                    _receive(sock, mgr)
+                _wait_and_receive(sock, mgr)
                 continue
         except StreamClosed as exc:
             if exc.partial:
@@ -195,6 +168,7 @@ def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]
             frame.consume()
 
 
+@compiled_loop(2, _wait_and_receive)
 def iter_payloads(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[bytes]:
     """Yield each frame's payload as ``bytes`` until the stream ends: the batch path.
 
@@ -206,51 +180,13 @@ def iter_payloads(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[byte
         try:
             payloads = mgr.drain(rule)
             if not payloads:
-                if _wait_readable(sock, None):
-                    _receive(sock, mgr)
+                _wait_and_receive(sock, mgr)
                 continue
         except StreamClosed as exc:
             if exc.partial:
                 raise
             return
         yield from payloads
-
-
-if sys.version_info >= (3, 10):
-    _timeout_error = TimeoutError
-else:  # pragma: no cover - exercised on 3.9 only
-
-    class _timeout_error(socket.timeout, TimeoutError):
-        """On 3.9 socket.timeout is not yet TimeoutError: raise something that is both."""
-
-
-def _receive(sock: Source, mgr: BufferManager) -> bool:
-    """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
-    False if a non-blocking source had nothing to read."""
-    if mgr._eof:
-        return True
-    try:
-        recv_into = getattr(sock, "recv_into", None)
-        if recv_into is not None:
-            received = fill(mgr, recv_into)
-        elif hasattr(sock, "recv"):
-            data = cast(_Receives, sock).recv(mgr._read_size())
-            mgr.feed(data)
-            received = len(data)
-        elif hasattr(sock, "readinto"):
-            return receive_from_stream(cast(ReadsInto, sock), mgr)
-        else:
-            raise TypeError(
-                f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
-                "or readinto()"
-            )
-    except _WOULD_BLOCK:
-        return False
-    except socket.timeout as exc:
-        _reraise_timeout(exc)
-    if not received:
-        mgr.feed_eof()
-    return True
 
 
 def _reraise_timeout(exc: OSError) -> NoReturn:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Callable, Literal, Union
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
 from ..._rules import Delimited, FrameSpan, NeedMore, Skip, broken_condition
@@ -197,6 +197,10 @@ class BufferManager:
             size += sum(map(len, self._backlog))
         return size
 
+    def __sizeof__(self) -> int:
+        """The manager's size in memory, its buffer included."""
+        return object.__sizeof__(self) + sys.getsizeof(self._buf)
+
     def view(self) -> memoryview:
         """A read-only view of the unconsumed bytes, without copying (not while a frame or a
         reservation is outstanding: the frame is the view then).
@@ -321,6 +325,17 @@ class BufferManager:
         self._plan_next_read(nbytes, self._reserved_size)
         if self._backlog is not None:
             self._settle_backlog()
+
+    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+        """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
+        ``commit()`` in one call. Returns what ``read_into`` returned: a count, ``0`` at the end
+        of the stream (not recorded here: the adapter calls ``feed_eof()``), ``None`` from a
+        non-blocking source with nothing to read. Raises :class:`FrameLifecycleError` before
+        calling ``read_into`` when the bytes would have to move under a live view, and keeps
+        whatever ``read_into`` delivered."""
+        from ._reads import fill
+
+        return fill(self, read_into)
 
     # ----------------------------------------------------------------------------------------
     # Frames out
