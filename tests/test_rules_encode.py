@@ -181,7 +181,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-@settings(PROPERTY, max_examples=25)  # times 40 rules
+@settings(PROPERTY, max_examples=20)  # times 40 rules
 @given(data=st.data())
 def test_encoded_payloads_decode_back_in_any_chunking(case: Case, data: st.DataObject) -> None:
     payloads = data.draw(st.lists(case.payloads, max_size=8), label="payloads")
