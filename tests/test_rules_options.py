@@ -14,6 +14,7 @@ from helpers import (
     ScriptedSocket,
     check_rule_case,
     chunks_of,
+    count_searches,
     cut_at,
     drained_from_chunks,
     drive_counting,
@@ -162,12 +163,14 @@ def test_empty_frames_cost_linear_scanning(rule: Any) -> None:
     assert payloads == [b"packet"] * 500
     assert examined <= 4 * len(stream)
     mgr = BufferManager(max_size=None)
+    searched = count_searches(mgr)
     packets = 0
     for chunk in chunks_of(stream, KiB):
         mgr.feed(chunk)
         packets += len(mgr.drain(rule))
     assert packets == 500
     assert mgr.skipped == len(stream) - 7 * 500
+    assert searched() <= 4 * len(stream)
 
 
 @PROPERTY

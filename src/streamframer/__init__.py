@@ -69,3 +69,18 @@ __all__ = [
     "until_eot",
     "varint_prefixed",
 ]
+
+
+def _report_public_names() -> None:
+    """Make each public class and function say ``streamframer.X``, the name users import, in
+    tracebacks, reprs and docs, rather than the private module that defines it."""
+    for name in __all__:
+        value = globals()[name]
+        # Only what a private module defined: not typing's aliases, not the C core's types,
+        # which are born with the public name (and refuse a new one).
+        if getattr(value, "__module__", "").startswith(__name__ + "."):
+            value.__module__ = __name__
+
+
+_report_public_names()
+del _report_public_names

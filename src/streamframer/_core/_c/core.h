@@ -187,19 +187,39 @@ restore_error(PyObject *exc)
 /* module.c: the package's classes, imported once */
 extern PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
     *FrameLifecycleError, *StreamClosed;
-extern PyObject *NeedMoreType, *FrameSpanType, *SkipType;
+extern PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
 extern PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
 
 extern PyTypeObject ManagerType, FrameType, SpanType, ReaderType, FrameIterType,
     PayloadIterType;
 
-/* manager.c */
+#define DATA(m) PyByteArray_AS_STRING((m)->buf)
+#define CAPACITY(m) PyByteArray_GET_SIZE((m)->buf)
+
+/* storage.c: the bytes, and the ways in */
+extern const char EXPORTED_MESSAGE[];
+PyObject *lifecycle_error(const char *message);
+PyObject *outstanding_error(Manager *mgr);
+int check_idle(Manager *mgr);
+Py_ssize_t backlog_bytes(Manager *mgr);
+int resize(Manager *mgr, Py_ssize_t size);
+int compact(Manager *mgr);
+int trim(Manager *mgr);
+Py_ssize_t make_room(Manager *mgr, Py_ssize_t size);
+Py_ssize_t next_read_size(Py_ssize_t got, Py_ssize_t asked, Py_ssize_t most);
+int flush_backlog(Manager *mgr);
+void settle_backlog(Manager *mgr);
+Py_ssize_t search(Manager *mgr, Py_ssize_t from, Py_ssize_t to);
+PyObject *manager_feed(Manager *mgr, PyObject *data);
+PyObject *manager_feed_eof(Manager *mgr, PyObject *unused);
+PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
+PyObject *manager_commit(Manager *mgr, PyObject *arg);
+PyObject *manager_fill(Manager *mgr, PyObject *read_into);
+
+/* framing.c: frames out */
 PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
 PyObject *manager_drain(Manager *mgr, PyObject *rule);
 int manager_consume(Manager *mgr, FrameObject *frame);
-PyObject *lifecycle_error(const char *message);
-PyObject *outstanding_error(Manager *mgr);
-extern const char EXPORTED_MESSAGE[];
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);

@@ -11,7 +11,7 @@
 
 PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
     *FrameLifecycleError, *StreamClosed;
-PyObject *NeedMoreType, *FrameSpanType, *SkipType;
+PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
 PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
 
 enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2 };
@@ -401,6 +401,7 @@ ccore_exec(PyObject *module)
         || load(&NeedMoreType, rules, "NeedMore") < 0
         || load(&FrameSpanType, rules, "FrameSpan") < 0
         || load(&SkipType, rules, "Skip") < 0
+        || load(&BrokenCondition, rules, "broken_condition") < 0
         || load(&DelimitedType, rules, "Delimited") < 0
         || load(&FixedSizeType, rules, "FixedSize") < 0
         || load(&LengthPrefixedType, rules, "LengthPrefixed") < 0
