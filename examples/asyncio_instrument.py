@@ -14,7 +14,7 @@ import asyncio
 from streamframer import until_delim
 from streamframer.aio import FramedReader, FramedWriter, open_framed_connection, start_framed_server
 
-LINE = until_delim(b"\n")  # strips an optional b"\r" before the b"\n"
+LINE = until_delim(b"\n")  # a line without its b"\n"; strip=b"\r" would also drop a CR
 
 REPLIES = {b"*IDN?": b"ACME,Model 7,0001,1.0", b"MEAS:VOLT?": b"+1.234500E+00"}
 

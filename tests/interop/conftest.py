@@ -20,16 +20,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from .servers import (
-    LOOPBACK,
-    START_TIMEOUT,
-    connect,
-    free_port,
-    require_program,
-    run_as_root_option,
-    start,
-    stop,
-)
+from programs import server_program, starts
+
+from .servers import LOOPBACK, START_TIMEOUT, connect, free_port, run_as_root_option, start, stop
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -58,9 +51,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="module")
+@starts("redis-server")
 def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A redis-server of its own on 127.0.0.1, nothing persisted, DEBUG allowed locally."""
-    program = require_program("redis-server")
+    program = server_program("redis-server")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     # Keys live for the module: each test uses key names of its own.
@@ -75,9 +69,10 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
+@starts("memcached")
 def memcached_port() -> Iterator[int]:
     """A memcached of its own on 127.0.0.1 (TCP only, 64 MiB)."""
-    program = require_program("memcached")
+    program = server_program("memcached")
     port = free_port()
     argv = [program, "-l", LOOPBACK, "-p", str(port), "-U", "0", "-m", "64", *run_as_root_option()]
     process = start(argv)
