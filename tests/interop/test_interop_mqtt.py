@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from programs import server_program, starts
 from streamframer import BufferManager, read_frame, varint_prefixed
 
-from .servers import LOOPBACK, connect, free_port, require_program, start, stop
+from .servers import LOOPBACK, connect, free_port, start, stop
 
 #: The whole packet, fixed header included: the packet type is in its first byte.
 MQTT = varint_prefixed(offset=1, max_bytes=4, payload_offset=0)
@@ -30,9 +31,10 @@ SIZES = [0, 1, 100, 108, 109, 16_364, 16_365, 300_000, 2_097_132, 2_097_133]
 
 
 @pytest.fixture(scope="module")
+@starts("mosquitto")
 def mosquitto_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A mosquitto of its own on 127.0.0.1: anonymous, nothing persisted."""
-    program = require_program("mosquitto")
+    program = server_program("mosquitto")
     port = free_port()
     config: Path = tmp_path_factory.mktemp("mosquitto") / "mosquitto.conf"
     config.write_text(
