@@ -402,9 +402,14 @@ def test_table_signature_or_call(name: str, arguments: str) -> None:
     try:
         shown = ast.parse(f"def {name}({shown_arguments}): pass").body[0]
     except SyntaxError:  # not a signature: a call, which must work
+        shown = None
+    assert shown is None or isinstance(shown, ast.FunctionDef)
+    if shown is None or (
+        arguments and arguments == shown_arguments and not _has_bare_parameter(shown)
+    ):
+        # A call: fixed_size(16), or one with keyword arguments only, varint_prefixed(offset=1).
         eval(f"{name}({arguments})", vars(streamframer))
         return
-    assert isinstance(shown, ast.FunctionDef)
     kinds = [(a, inspect.Parameter.POSITIONAL_OR_KEYWORD) for a in shown.args.args]
     kinds += [(a, inspect.Parameter.KEYWORD_ONLY) for a in shown.args.kwonlyargs]
     defaults = dict(zip(reversed(shown.args.args), reversed(shown.args.defaults)))
@@ -421,11 +426,22 @@ def test_table_signature_or_call(name: str, arguments: str) -> None:
     assert positions == sorted(positions), f"{name}(): parameters out of order"
 
 
+def _has_bare_parameter(shown: ast.FunctionDef) -> bool:
+    """A signature names a parameter without a value, or marks the keyword-only ones with ``*``:
+    a call with keyword arguments only parses as a definition too, and is none."""
+    with_defaults = len(shown.args.defaults)
+    bare = shown.args.args[: len(shown.args.args) - with_defaults]
+    return bool(bare) or bool(shown.args.kwonlyargs) or shown.args.vararg is not None
+
+
 def test_a_wrong_signature_in_a_table_is_caught() -> None:
     with pytest.raises(AssertionError, match="strip is keyword-only"):
         test_table_signature_or_call("until_delim", "delim, strip=None")
     with pytest.raises(TypeError):
         test_table_signature_or_call("until_delim", 'b"\\n", b"\\r"')
+    test_table_signature_or_call("varint_prefixed", "offset=1, max_bytes=4")  # a call
+    with pytest.raises(TypeError):
+        test_table_signature_or_call("varint_prefixed", "offsets=1")
 
 
 # --------------------------------------------------------------------------------------------

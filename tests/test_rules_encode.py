@@ -115,7 +115,7 @@ CASES = [
         lambda p: p + b"\r\n",
     ),
     Case(
-        until_any(LINE_ENDINGS, keep_delimiter=True, skip_empty=True),
+        until_any(LINE_ENDINGS, keep_delimiter=True),
         pieces(*LINE_ENDINGS, b"x"),
         lambda p: p,
     ),
@@ -181,7 +181,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
-@settings(PROPERTY, max_examples=25)  # times 40 rules
+@settings(PROPERTY, max_examples=20)  # times 40 rules
 @given(data=st.data())
 def test_encoded_payloads_decode_back_in_any_chunking(case: Case, data: st.DataObject) -> None:
     payloads = data.draw(st.lists(case.payloads, max_size=8), label="payloads")
@@ -313,7 +313,7 @@ MODBUS = length_prefixed(2, offset=4)
         (until_any((b"\n", b"\r\n")), b"a\r", {}, r"b'\\r\\n': it would end the frame at offset 1"),
         (until_any((b"\n", b"x\nyz")), b"ax", {}, r"from offset 1 of b'ax\\n' may begin a longer"),
         (until_eot(0xC0, skip_empty=True), b"", {}, "cannot encode an empty payload"),
-        (until_delim(b"\n", keep_delimiter=True, skip_empty=True), b"\n", {}, "an empty payload"),
+        (until_delim(b"\r\n", skip_empty=True), b"", {}, "an empty payload"),
         (until_any(LINE_ENDINGS, skip_empty=True), b"", {}, "it drops empty frames"),
         (until_any(LINE_ENDINGS, keep_delimiter=True), b"a", {}, "end with one of its delimiters"),
         (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\r", {}, "may begin a longer"),
@@ -414,7 +414,7 @@ def test_encode_type_errors(call: Callable[[], object], message: str) -> None:
     ("rule", "payload", "wire"),
     [
         (until_eot(0xC0, skip_empty=True), b"packet", b"packet\xc0"),
-        (until_delim(b"\n", keep_delimiter=True, skip_empty=True), b"a\n", b"a\n"),
+        (until_delim(b"\n", strip=b"\r", skip_empty=True), b"\r", b"\r\r\n"),
         (until_any(LINE_ENDINGS, skip_empty=True), b"a", b"a\r\n"),
         (until_any(LINE_ENDINGS, keep_delimiter=True), b"a\n", b"a\n"),
     ],

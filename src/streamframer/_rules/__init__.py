@@ -4,9 +4,9 @@ from ._contract import FrameSpan, NeedMore, Rule, RuleResult, Skip, broken_condi
 from ._delimited import Delimited, until_delim, until_eot
 from ._length import FixedSize, LengthPrefixed, fixed_size, length_prefixed
 from ._multi import Between, UntilAny, between, until_any
-from ._netstring import netstring
+from ._netstring import Netstring, netstring
 from ._scpi import ieee_block, scpi_response
-from ._varint import varint_prefixed
+from ._varint import VarintPrefixed, varint_prefixed
 
 __all__ = [
     "Between",
@@ -15,10 +15,12 @@ __all__ = [
     "FrameSpan",
     "LengthPrefixed",
     "NeedMore",
+    "Netstring",
     "Rule",
     "RuleResult",
     "Skip",
     "UntilAny",
+    "VarintPrefixed",
     "between",
     "broken_condition",
     "fixed_size",

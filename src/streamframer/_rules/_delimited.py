@@ -66,11 +66,13 @@ class Delimited:
             # A delimiter may already have started in the last len(delimiter) - 1 bytes.
             return NeedMore(max(0, len(buffer) - len(delimiter) + 1))
         consume = index + len(delimiter)
+        if self.keep_delimiter:
+            return FrameSpan(0, consume, consume)
         if index and buffer[index - 1] == self.strip:
             index -= 1
         if not index and self.skip_empty:
-            return Skip(consume)  # nothing before the delimiter: noise, not a frame
-        return FrameSpan(0, consume if self.keep_delimiter else index, consume)
+            return Skip(consume)  # an empty payload: noise, not a frame
+        return FrameSpan(0, index, consume)
 
     def encode(self, payload: BytesLike) -> bytes:
         """One frame holding ``payload``: the payload, then the delimiter (with ``strip``, the
@@ -78,13 +80,13 @@ class Delimited:
 
         With ``keep_delimiter=True`` the payload holds its delimiter, so it must end with it, and
         the frame is the payload itself. Refused (``ValueError``): a payload holding the
-        delimiter anywhere else (the frame would end there), and with ``skip_empty=True`` one
-        with nothing before the delimiter (the decoder would drop it).
+        delimiter anywhere else (the frame would end there), and with ``skip_empty=True`` an
+        empty one (the decoder would drop it).
         """
         data = payload_bytes(payload)
         frame = data if self.keep_delimiter else data + self._ending
         check_single_end(self, frame, self.delimiter, "delimiter")
-        if self.skip_empty and (frame == self.delimiter if self.keep_delimiter else not data):
+        if self.skip_empty and not data:
             raise ValueError(f"{self!r} cannot encode an empty payload: it drops empty frames")
         return frame
 
@@ -127,9 +129,9 @@ def until_delim(
     complete occurrence. ``strip`` is one byte dropped from the payload when it stands right before
     the delimiter: ``until_delim(b"\\n", strip=b"\\r")`` reads lines ended by LF or CR LF.
     ``keep_delimiter=True`` leaves the delimiter in the payload (it cannot be combined with
-    ``strip``). ``skip_empty=True`` drops empty frames (nothing before the delimiter, once
-    ``strip`` is applied) as noise: they are counted in ``BufferManager.skipped``, never
-    returned.
+    ``strip``). ``skip_empty=True`` drops frames whose payload is empty (``strip`` applied) as
+    noise: they are counted in ``BufferManager.skipped``, never returned. A payload that keeps
+    its delimiter is never empty, so ``skip_empty`` cannot be combined with ``keep_delimiter``.
     """
     if isinstance(delim, str) or not isinstance(delim, (bytes, bytearray, memoryview)):
         raise TypeError(f"delim must be bytes, not {type(delim).__name__}")
@@ -145,6 +147,11 @@ def until_delim(
         if keep_delimiter:
             raise ValueError("strip cannot be combined with keep_delimiter=True")
         strip_byte = strip[0]
+    if keep_delimiter and skip_empty:
+        raise ValueError(
+            "skip_empty=True cannot be combined with keep_delimiter=True: a payload that keeps "
+            "its delimiter is never empty"
+        )
     return Delimited(
         delimiter,
         strip=strip_byte,

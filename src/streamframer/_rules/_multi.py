@@ -77,9 +77,11 @@ class UntilAny:
                 if delimiter.startswith(pending):
                     return NeedMore(position)
         end = match.end()
+        if self.keep_delimiter:
+            return FrameSpan(0, end, end)
         if not start and self.skip_empty:
-            return Skip(end)  # nothing before the delimiter: noise, not a frame
-        return FrameSpan(0, end if self.keep_delimiter else start, end)
+            return Skip(end)  # an empty payload: noise, not a frame
+        return FrameSpan(0, start, end)
 
     def encode(self, payload: BytesLike) -> bytes:
         """One frame holding ``payload``: the payload, then the first delimiter listed when the
@@ -141,9 +143,10 @@ def until_any(
     bytes come; at the end of the stream the manager raises :class:`~streamframer.StreamClosed`
     with the line (CR included) in ``partial``.
 
-    ``skip_empty=True`` drops empty frames (nothing before the delimiter) as noise, counted in
+    ``skip_empty=True`` drops frames whose payload is empty as noise, counted in
     ``BufferManager.skipped``: ``until_any((b"\\r\\n", b"\\n", b"\\r"), skip_empty=True)`` reads
-    lines and ignores blank ones.
+    lines and ignores blank ones. It cannot be combined with ``keep_delimiter`` (a payload that
+    keeps its delimiter is never empty).
     """
     if isinstance(delims, (bytes, bytearray, memoryview, str)):
         raise TypeError(
@@ -159,6 +162,11 @@ def until_any(
     given = [bytes_arg("each delimiter", item) for item in items]
     if not given:
         raise ValueError("delims must hold at least one delimiter")
+    if keep_delimiter and skip_empty:
+        raise ValueError(
+            "skip_empty=True cannot be combined with keep_delimiter=True: a payload that keeps "
+            "its delimiter is never empty"
+        )
     # Longest first, then bytewise, so that the repr (and the pattern) is deterministic.
     delimiters = tuple(sorted(set(given), key=lambda d: (-len(d), d)))
     return UntilAny(delimiters, given[0], bool(keep_delimiter), bool(skip_empty))
