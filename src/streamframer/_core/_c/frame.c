@@ -131,6 +131,7 @@ frame_getbuffer(FrameObject *self, Py_buffer *view, int flags)
     }
     if (PyBuffer_FillInfo(view, (PyObject *)self, PyByteArray_AS_STRING(mgr->buf) + mgr->start,
                           mgr->end - mgr->start, 1, flags) < 0) {
+        view->obj = NULL;
         return -1;
     }
     self->exports++;
@@ -274,6 +275,7 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
     if (PyBuffer_FillInfo(view, (PyObject *)self,
                           PyByteArray_AS_STRING(mgr->buf) + self->offset, self->length,
                           !self->writable, flags) < 0) {
+        view->obj = NULL;
         return -1;
     }
     self->exports++;

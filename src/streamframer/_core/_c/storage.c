@@ -263,6 +263,27 @@ search(Manager *m, Py_ssize_t from, Py_ssize_t to)
 /* ------------------------------------------------------------------------------------------ */
 /* Bytes in */
 
+/* FrameTooLarge for a chunk that would leave more than max_size bytes waiting. */
+static void
+refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
+{
+    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nn", m->limit, waiting);
+    if (exc == NULL) {
+        return;
+    }
+    PyObject *args = Py_BuildValue(
+        "(N)", PyUnicode_FromFormat(
+                   "feed() refused %zd bytes: %zd bytes already wait behind the outstanding "
+                   "frame or view, max_size=%zd; consume the frame (or release the view), then "
+                   "feed them again",
+                   size, waiting - size, m->limit));
+    if (args != NULL && PyObject_SetAttrString(exc, "args", args) == 0) {
+        PyErr_SetObject(FrameTooLarge, exc);
+    }
+    Py_XDECREF(args);
+    Py_DECREF(exc);
+}
+
 PyObject *
 manager_feed(Manager *m, PyObject *data)
 {
@@ -287,21 +308,22 @@ manager_feed(Manager *m, PyObject *data)
     int direct = m->lent != LENT_RESERVED && m->backlog == NULL;
     if (direct && m->tail + n > CAPACITY(m)) {
         /* Growing moves the bytes: only while nothing (this data included) is exported. */
+        /* Room for one more chunk like it (up to a read) after it: bytes fed next land in
+         * capacity already held, even under a view that pins the buffer by then. */
+        Py_ssize_t slack = n < MIN_READ_SIZE ? MIN_READ_SIZE : n;
+        if (slack > m->max_read) {
+            slack = m->max_read;
+        }
         direct = m->exports == 0
             && (m->head == 0 || m->lent != LENT_NONE || compact(m) == 0)
-            && resize(m, m->tail + n) == 0;
+            && resize(m, m->tail + n + slack) == 0;
         if (!direct) {
             PyErr_Clear();
-            blocked = 1;
         }
     }
     if (blocked && waiting > m->limit) {
         PyBuffer_Release(&view);
-        PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nn", m->limit, waiting);
-        if (exc != NULL) {
-            PyErr_SetObject(FrameTooLarge, exc);
-            Py_DECREF(exc);
-        }
+        refuse_feed(m, n, waiting);
         return NULL;
     }
     if (direct) {
