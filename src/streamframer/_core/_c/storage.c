@@ -308,15 +308,9 @@ manager_feed(Manager *m, PyObject *data)
     int direct = m->lent != LENT_RESERVED && m->backlog == NULL;
     if (direct && m->tail + n > CAPACITY(m)) {
         /* Growing moves the bytes: only while nothing (this data included) is exported. */
-        /* Room for one more chunk like it (up to a read) after it: bytes fed next land in
-         * capacity already held, even under a view that pins the buffer by then. */
-        Py_ssize_t slack = n < MIN_READ_SIZE ? MIN_READ_SIZE : n;
-        if (slack > m->max_read) {
-            slack = m->max_read;
-        }
         direct = m->exports == 0
             && (m->head == 0 || m->lent != LENT_NONE || compact(m) == 0)
-            && resize(m, m->tail + n + slack) == 0;
+            && resize(m, m->tail + n) == 0;
         if (!direct) {
             PyErr_Clear();
         }
