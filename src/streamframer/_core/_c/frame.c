@@ -249,7 +249,9 @@ PyTypeObject FrameType = {
 static int
 span_traverse(SpanObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->mgr);
+    if (!self->borrows) {
+        Py_VISIT(self->mgr);
+    }
     return 0;
 }
 
@@ -257,7 +259,9 @@ static void
 span_dealloc(SpanObject *self)
 {
     PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->mgr);
+    if (!self->borrows) {
+        Py_CLEAR(self->mgr);
+    }
     PyObject_GC_Del(self);
 }
 
@@ -265,7 +269,7 @@ static int
 span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
 {
     Manager *mgr = self->mgr;
-    if (self->moves != mgr->moves) {
+    if (mgr == NULL || self->moves != mgr->moves) {
         /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
         PyErr_SetString(FrameLifecycleError,
                         "these bytes have moved since this view was made: take a new view");
@@ -278,6 +282,9 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
         view->obj = NULL;
         return -1;
     }
+    if (self->borrows) {
+        Py_INCREF(mgr);   /* an export keeps the manager, and its bytes, alive */
+    }
     self->exports++;
     mgr->exports++;
     return 0;
@@ -286,8 +293,12 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
 static void
 span_releasebuffer(SpanObject *self, Py_buffer *view)
 {
+    Manager *mgr = self->mgr;
     self->exports--;
-    self->mgr->exports--;
+    mgr->exports--;
+    if (self->borrows) {
+        Py_DECREF(mgr);   /* last: the manager may go now, and clear self->mgr */
+    }
 }
 
 static PyBufferProcs span_as_buffer = {
@@ -321,6 +332,7 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     span->length = length;
     span->moves = mgr->moves;
     span->writable = writable;
+    span->borrows = 0;
     span->exports = 0;
     PyObject_GC_Track(span);
     PyObject *view = PyMemoryView_FromObject((PyObject *)span);
@@ -329,4 +341,34 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     }
     Py_DECREF(span);
     return view;
+}
+
+/* A writable memoryview of mgr's bytes [offset, offset + length) for one read (_fill), through
+ * the manager's own read span, reused read after read: a read costs one memoryview, not an
+ * exporter too. The span borrows its manager (a manager holding a span that held it would be
+ * a cycle on every connection) and owns it only while exported; the manager clears span->mgr
+ * when it goes. While a source still holds an export of it, reads get spans of their own. */
+PyObject *
+read_span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
+{
+    SpanObject *span = (SpanObject *)mgr->read_span;
+    if (span != NULL && span->exports > 0) {
+        return span_view(mgr, offset, length, 1, NULL);
+    }
+    if (span == NULL) {
+        span = PyObject_GC_New(SpanObject, &SpanType);
+        if (span == NULL) {
+            return NULL;
+        }
+        span->mgr = mgr;
+        span->borrows = 1;
+        span->exports = 0;
+        span->writable = 1;
+        PyObject_GC_Track(span);
+        mgr->read_span = (PyObject *)span;
+    }
+    span->offset = offset;
+    span->length = length;
+    span->moves = mgr->moves;
+    return PyMemoryView_FromObject((PyObject *)span);
 }
