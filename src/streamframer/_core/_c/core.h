@@ -242,6 +242,7 @@ int manager_consume(Manager *mgr, FrameObject *frame);
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
+void frame_free_cache(void);
 int frame_is_live(FrameObject *frame);
 PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
                     PyObject **span_out);

@@ -31,13 +31,24 @@ live(FrameObject *frame)
 
 /* A Frame is not tracked by the cyclic garbage collector: it refers to its manager only, and
  * a manager refers to no frame, so a frame closes no cycle of its own; and untracked, making
- * one costs a plain allocation, which matters when frames are 64 bytes long. */
+ * one costs a plain allocation, which matters when frames are 64 bytes long. The last frame
+ * freed is kept for the next one (the GIL guards it): a loop that takes and consumes frames
+ * then allocates nothing. */
+static FrameObject *free_frame;
+
 PyObject *
 frame_new(Manager *mgr)
 {
-    FrameObject *frame = PyObject_New(FrameObject, &FrameType);
-    if (frame == NULL) {
-        return NULL;
+    FrameObject *frame = free_frame;
+    if (frame != NULL) {
+        free_frame = NULL;
+        PyObject_Init((PyObject *)frame, &FrameType);
+    }
+    else {
+        frame = PyObject_New(FrameObject, &FrameType);
+        if (frame == NULL) {
+            return NULL;
+        }
     }
     Py_INCREF(mgr);
     frame->mgr = mgr;
@@ -58,7 +69,21 @@ static void
 frame_dealloc(FrameObject *self)
 {
     Py_CLEAR(self->mgr);
+    if (free_frame == NULL) {
+        free_frame = self;
+        return;
+    }
     PyObject_Free(self);
+}
+
+/* At the module's end: the kept frame goes too. */
+void
+frame_free_cache(void)
+{
+    if (free_frame != NULL) {
+        PyObject_Free(free_frame);
+        free_frame = NULL;
+    }
 }
 
 static PyObject *

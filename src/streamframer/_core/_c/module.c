@@ -505,12 +505,19 @@ static PyModuleDef_Slot ccore_slots[] = {
     {0, NULL},
 };
 
+static void
+ccore_free(void *module)
+{
+    frame_free_cache();
+}
+
 static struct PyModuleDef ccore_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "streamframer._core._ccore",
     .m_doc = "The compiled core of streamframer: BufferManager and Frame in C.",
     .m_size = 0,
     .m_slots = ccore_slots,
+    .m_free = ccore_free,
 };
 
 PyMODINIT_FUNC
