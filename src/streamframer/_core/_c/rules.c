@@ -309,20 +309,17 @@ run_delim(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t sc
     }
     Py_ssize_t consume = index + spec->delim_len;
     Py_ssize_t end = index;
-    if (spec->keep_delimiter) {
-        end = consume;
-    }
-    else if (spec->strip >= 0 && index > 0 && (unsigned char)data[index - 1] == spec->strip) {
+    if (spec->strip >= 0 && index > 0 && (unsigned char)data[index - 1] == spec->strip) {
         end = index - 1;
     }
     if (spec->skip_empty && end == 0) {
-        out->type = RESULT_SKIP;
+        out->type = RESULT_SKIP;   /* nothing before the delimiter: noise, not a frame */
         out->a = consume;
         return 0;
     }
     out->type = RESULT_SPAN;
     out->a = 0;
-    out->b = end;
+    out->b = spec->keep_delimiter ? consume : end;
     out->c = consume;
     return 0;
 }

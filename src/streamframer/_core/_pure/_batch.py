@@ -30,7 +30,7 @@ def drain(mgr: BufferManager, rule: Rule) -> list[bytes]:
     """``BufferManager.drain``: every complete frame buffered now, as copies, all consumed."""
     if mgr._pending is not None:
         raise mgr._outstanding()
-    if type(rule) is Delimited and rule.strip is None and not rule.keep_delimiter:
+    if type(rule) is Delimited and rule._plain:
         split = _split(mgr, rule)
         if split is not None:
             return split

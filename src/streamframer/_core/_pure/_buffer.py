@@ -37,13 +37,13 @@ import sys
 from typing import TYPE_CHECKING, Callable, Literal, Union
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
-from ..._rules import Delimited, FrameSpan, NeedMore, Skip
+from ..._rules import Delimited, FrameSpan, NeedMore, Skip, broken_condition
 from ._batch import drain
 from ._frame import Frame, _new, new_frame
 from ._limits import discard_step, need_more, oversized_frame
 
 if TYPE_CHECKING:
-    from ..._rules import Rule
+    from ..._rules import Rule, RuleResult
 
 __all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_READ_SIZE", "BufferManager"]
 
@@ -372,7 +372,7 @@ class BufferManager:
             self._rule = self._scan_rule = rule
             self._plain = type(rule) is Delimited and rule._plain
         buf = self._buf
-        if type(rule) is Delimited:
+        if type(rule) is Delimited and not rule.skip_empty:
             # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
             index = buf.find(rule._needle, self._scan, self._tail)
             if index < 0:
@@ -407,11 +407,11 @@ class BufferManager:
         if type(result) is FrameSpan:
             start, end, consume = result
             if not 0 <= start <= end <= consume <= len(buf) or consume == 0:
-                raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
+                raise _broken(rule, result, len(buf))
             return self._frame(start, end, consume)
         if type(result) is NeedMore:
             if not 0 <= result.resume <= len(buf):
-                raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(buf)} bytes")
+                raise _broken(rule, result, len(buf))
             self._scan = result.resume
             return need_more(self, result.frame_size)
         raise TypeError(
@@ -422,7 +422,7 @@ class BufferManager:
         """Drop the bytes a rule said belong to no frame (noise before a start marker)."""
         count = result.nbytes
         if not 0 < count <= self._tail - self._head:
-            raise ValueError(f"{rule!r} returned {result!r} for a buffer of {len(self)} bytes")
+            raise _broken(rule, result, len(self))
         self._head += count
         self._scan = self._head
         self.skipped += count
@@ -566,6 +566,13 @@ def _exported(buf: bytearray) -> bool:
         return True
     buf.append(last)
     return False
+
+
+def _broken(rule: Rule, result: RuleResult, buffered: int) -> ValueError:
+    return ValueError(
+        f"{rule!r} returned {result!r} for a buffer of {buffered} bytes: "
+        f"{broken_condition(result, buffered)}"
+    )
 
 
 def _check_max_size(value: int | None) -> int:
