@@ -2,9 +2,8 @@
 
 Every size is a workload of its own (one line of that many bytes, ``b"\\n"`` included), and the
 rounds interleave all of them: round 1 runs every implementation on every size, then round 2...
-so the per-byte costs compared across sizes are paired by round, as ratios between
-implementations are. A reference row allocates and fills one block of the frame's size without
-framing anything: what memory itself costs at that size.
+so that a slow spell on the machine spreads over every size alike. A reference row allocates and
+fills one block of the frame's size without framing anything: what memory itself costs there.
 
 It runs in a subprocess, ``python -m framebench.bigframes``, started with ``MALLOC_MMAP_THRESHOLD_``
 set in its environment (glibc reads it once, at startup). By default glibc's threshold moves: it
@@ -100,17 +99,15 @@ def run(sizes: Sequence[int], rounds: int) -> list[tuple[str, list[Result]]]:
 
 
 def per_byte_spread(results: Sequence[Result]) -> Ratio | None:
-    """How much the per-byte cost of one implementation varies across sizes: the largest
-    ns/byte over the smallest, per round (median of the rounds), and from the best times."""
-    if any(not r.samples for r in results) or len(results) < 2:
+    """How far apart the per-byte costs of one implementation are across sizes: the largest
+    ns/byte over the smallest, each size's cost being its median round (and, beside it, its best
+    round). Taking the median per size first matters: the largest over the smallest of several
+    noisy values, taken round by round, grows with the noise even where the cost is flat."""
+    if len(results) < 2 or not all(r.samples for r in results):
         return None
-    rounds = min(len(r.samples) for r in results)
-    spreads = []
-    for index in range(rounds):
-        per_byte = [r.samples[index] / r.stream_bytes for r in results]
-        spreads.append(max(per_byte) / min(per_byte))
-    best = [(r.best or 0.0) / r.stream_bytes for r in results]
-    return Ratio(statistics.median(spreads), max(best) / min(best))
+    medians = [statistics.median(r.samples) / r.stream_bytes for r in results]
+    bests = [min(r.samples) / r.stream_bytes for r in results]
+    return Ratio(max(medians) / min(medians), max(bests) / min(bests))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
