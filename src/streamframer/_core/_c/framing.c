@@ -429,7 +429,8 @@ manager_next_frame(Manager *m, PyObject *rule)
         }
         return make_frame(m, m->head, end, consume);
     }
-    if (spec->kind == KIND_CUSTOM && m->want > m->tail - m->head && !m->eof) {
+    if (spec->kind == KIND_CUSTOM && m->want > m->tail - m->head && m->want <= m->limit
+        && !m->eof) {
         Py_RETURN_NONE;   /* the header said how long the frame is: not there yet */
     }
     for (;;) {

@@ -1,0 +1,17 @@
+"""Fuzz target: between, over arbitrary bytes in arbitrary reads (see _rule_check).
+
+Run: python fuzz/rule_between.py -max_total_time=3600 [corpus directory]
+"""
+
+from __future__ import annotations
+
+from _harness import fuzz
+from _rule_check import check_family
+
+
+def check(data: bytes) -> None:
+    check_family(data, "between")
+
+
+if __name__ == "__main__":
+    fuzz(check)
