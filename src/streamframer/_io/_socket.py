@@ -23,12 +23,8 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from sys import getrefcount
-from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
+from typing import TYPE_CHECKING, Callable, NoReturn, Protocol, Union, cast
 
-from .._core._pure._buffer import _MIN_READ_SIZE
-from .._core._pure._frame import Frame, _new
-from .._core._pure._reads import UNSHARED, check_kept, fill, make_room
 from .._errors import StreamClosed
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
@@ -67,82 +63,6 @@ def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None
     the end of the stream raises :class:`StreamClosed`; ``max_size`` reached raises
     :class:`FrameTooLarge`.
     """
-    if mgr._pending is None and rule is mgr._rule and mgr._plain:
-        # The per-frame and per-read hot path: BufferManager.next_frame's search for a plain
-        # delimiter, inline, around at most one read. Whatever is not simply "a frame" or "no
-        # frame yet" (the limit, the end of the stream, an oversized frame) is left to it.
-        buf = mgr._buf
-        needle = rule._needle  # type: ignore[attr-defined]
-        length: int = rule._length  # type: ignore[attr-defined]
-        head = mgr._head
-        tail = mgr._tail
-        scan = mgr._scan
-        has_read = False
-        while True:
-            # Right after a read that found nothing, the scan position is within a delimiter's
-            # length of the end: searching again could not succeed, so go straight to the read.
-            if tail - scan >= length:
-                index = buf.find(needle, scan, tail)
-                if index >= 0:
-                    consume = index + length
-                    if consume - head > mgr._limit:
-                        break
-                    mgr._start = head
-                    mgr._end = index
-                    mgr._consume = consume
-                    taken: Frame = _new(Frame)
-                    taken._mgr = mgr
-                    mgr._pending = taken
-                    return taken
-                # The delimiter may have begun in the last len(delimiter) - 1 bytes.
-                scan = tail - length + 1
-                if scan < head:
-                    scan = head
-                mgr._scan = scan
-            if tail - head >= mgr._limit or mgr._eof:
-                break
-            if has_read:
-                return None
-            has_read = True
-            # _receive's recv_into case, inline: one call less on every read.
-            recv_into = getattr(sock, "recv_into", None)
-            if recv_into is None:
-                if not _receive(sock, mgr):
-                    return None
-                head, tail, scan = mgr._head, mgr._tail, mgr._scan
-                continue
-            # _reads.fill, inline, with its sizing of the next read: the per-read hot
-            # path, where each call saved is a few percent of a read (see _reads.fill).
-            size = mgr._next_read
-            end = len(buf)
-            if tail + size > end or head > end >> 1 or tail - head + size > mgr._limit:
-                size = make_room(mgr, size)
-                head, tail, scan = mgr._head, mgr._tail, mgr._scan
-            view = memoryview(buf)[tail : tail + size]
-            got = None
-            try:
-                got = recv_into(view)
-            except _WOULD_BLOCK:
-                return None
-            except socket.timeout as exc:
-                _reraise_timeout(exc)
-            finally:
-                view.release()
-                if got:
-                    mgr._tail = tail = tail + got
-                # _buffer.next_read_size, inline: a call less on the hottest read path.
-                wanted = 2 * got if got == size else got or 0
-                if wanted < _MIN_READ_SIZE:
-                    wanted = _MIN_READ_SIZE
-                if wanted > mgr._max_read:
-                    wanted = mgr._max_read
-                mgr._next_read = wanted
-            if getrefcount(buf) != UNSHARED:
-                check_kept(mgr, recv_into)
-            if not got:
-                mgr.feed_eof()
-        if has_read:
-            return mgr.next_frame(rule)
     frame = mgr.next_frame(rule)
     if frame is None and _receive(sock, mgr):
         frame = mgr.next_frame(rule)
@@ -227,16 +147,12 @@ else:  # pragma: no cover - exercised on 3.9 only
 def _receive(sock: Source, mgr: BufferManager) -> bool:
     """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
     False if a non-blocking source had nothing to read."""
-    if mgr._eof:
-        return True
     try:
         recv_into = getattr(sock, "recv_into", None)
         if recv_into is not None:
-            received = fill(mgr, recv_into)
+            received = mgr._fill(recv_into)
         elif hasattr(sock, "recv"):
-            data = cast(_Receives, sock).recv(mgr._read_size())
-            mgr.feed(data)
-            received = len(data)
+            received = mgr._fill(_copying_reader(cast(_Receives, sock)))
         elif hasattr(sock, "readinto"):
             return receive_from_stream(cast(ReadsInto, sock), mgr)
         else:
@@ -248,9 +164,22 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
         return False
     except socket.timeout as exc:
         _reraise_timeout(exc)
+    if received is None:
+        return False
     if not received:
         mgr.feed_eof()
     return True
+
+
+def _copying_reader(sock: _Receives) -> Callable[[memoryview], int]:
+    """A ``recv_into`` for a source that only has ``recv``: one copy, into the buffer."""
+
+    def recv_into(view: memoryview) -> int:
+        data = sock.recv(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    return recv_into
 
 
 def _reraise_timeout(exc: OSError) -> NoReturn:
