@@ -149,7 +149,12 @@ class Reads(Storage):
         if size > room:
             size = room
         if self._worth_sliding(size):
-            self._slide()
+            try:
+                self._slide()
+            except FrameLifecycleError:
+                if self._tail + size > len(self._buf):
+                    raise
+                # Only an economy: a view alive postpones it, the read lands as it is.
         try:
             fit(self._buf, self._tail, size)
         except BufferError:
