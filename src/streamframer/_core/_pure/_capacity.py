@@ -18,6 +18,7 @@ Goals, in order:
 from __future__ import annotations
 
 __all__ = [
+    "AHEAD",
     "MIN_READ_SIZE",
     "allocated",
     "exported",
@@ -29,9 +30,12 @@ __all__ = [
 #: The smallest read worth asking for. Reads adapt to what the source delivers, so a slow
 #: trickle does not zero-fill a large reservation for every few bytes.
 MIN_READ_SIZE = 256
-# Zeros that extend the buffer's length without allocating a temporary: two default reads,
-# the most one growth step asks for unless read_size was raised.
-_ZEROS_SIZE = 128 * 1024
+# How far ahead of a read the buffer is lengthened where CPython already allocated the bytes.
+AHEAD = 128 * 1024
+# Zeros the buffer is lengthened from, so that growing it allocates no temporary: up to an
+# eighth of the default max_size, the largest step of an exact growth. Never written, so its
+# pages cost no memory.
+_ZEROS_SIZE = 2 * 1024 * 1024
 _ZEROS = memoryview(bytes(_ZEROS_SIZE))
 
 
@@ -61,24 +65,39 @@ def extend(buf: bytearray, size: int) -> None:
     buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
 
 
-def fit(buf: bytearray, at: int, size: int) -> None:
-    """Make ``buf[at:at + size]`` exist, growing ``buf`` by the policy above, and lengthen it
-    into what is allocated, so that the next reads land there without coming back here.
-    Raises ``BufferError``, with nothing changed, when it must resize while a view is alive."""
+def fit(buf: bytearray, at: int, size: int, ahead: int, frame_end: int) -> int:
+    """Make room for a read of ``size`` bytes at ``at``, growing ``buf`` by the policy above,
+    and lengthen it up to ``ahead`` bytes further where CPython already allocated them, so
+    that the next reads land there without coming back here. Returns the size to read.
+
+    ``frame_end`` is where the frame being received ends, when its header said (else 0): the
+    buffer then grows to it exactly when it is within reach, and a read that would need more
+    than is allocated stops at the allocation once the frame ends within it.
+
+    Raises ``BufferError``, with nothing changed, when it must resize while a view is alive.
+    """
     end = at + size
     if end <= len(buf):
-        return
+        return size
     held = allocated(buf)  # usable: held - 1, for the trailing NUL
     if end >= held:
-        wanted = end + min(size, at)  # this read and the next (at most doubling a small buffer)
+        if at < frame_end < held:
+            extend(buf, held - 1)  # the frame fits: read up to the allocation, not beyond
+            return held - 1 - at
+        wanted = end + min(size, at)  # this read and the next (at most doubling)
+        if at < frame_end <= wanted + (wanted >> 3):
+            # The frame ends within an eighth of that: grow to its end now, in one exact
+            # step, rather than by a last step small enough for CPython to over-allocate.
+            wanted = max(end, frame_end)
         if 8 * wanted > 9 * held:
             extend(buf, wanted)  # more than an eighth: allocated exactly
-            return
+            return size
         # Less: asking for one byte more than is held makes CPython add an eighth of what it
         # holds, which covers this read (wanted is within that eighth) and the next ones.
         extend(buf, held)
         held = allocated(buf)
-    extend(buf, max(end, min(held - 1, len(buf) + _ZEROS_SIZE)))
+    extend(buf, max(end, min(held - 1, end + ahead)))
+    return size
 
 
 def exported(buf: bytearray) -> bool:

@@ -16,7 +16,7 @@ import contextlib
 from typing import Callable
 
 from ..._errors import FrameLifecycleError
-from ._capacity import fit, next_read_size
+from ._capacity import AHEAD, fit, next_read_size
 from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, Storage
 
 __all__ = ["Reads"]
@@ -42,13 +42,14 @@ class Reads(Storage):
                 raise FrameLifecycleError("reserve() after feed_eof(): the stream has ended")
             if state is not None:
                 raise self._lent(state)
+            adaptive = size is None
             if size is None:
                 size = self._next_read
             elif size < 1:
                 raise ValueError(f"reserve() needs a positive size or None, got {size}")
             if self._backlog is not None:
                 self._flush()
-            size = self._make_room(size)
+            size = self._make_room(size, shorter=adaptive)
             at = self._tail
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
@@ -117,7 +118,7 @@ class Reads(Storage):
                 or at - head + size > self._limit
                 or end - head > 2 * ((at - head if at - head > last else last) + size)
             ):
-                size = self._make_room(size)
+                size = self._make_room(size, shorter=True)
                 at = self._tail
             view = memoryview(self._buf)[at : at + size]
             try:
@@ -139,10 +140,11 @@ class Reads(Storage):
     # ----------------------------------------------------------------------------------------
     # Under the BUSY mark
 
-    def _make_room(self, size: int) -> int:
+    def _make_room(self, size: int, shorter: bool) -> int:
         """Room for a read of ``size`` bytes at ``_tail``, within ``max_size``: returns the size
-        to read. Raises :class:`FrameLifecycleError` before anything moves when the buffer is
-        full or a view blocks a move."""
+        to read (with ``shorter``, less when the frame being received ends within the capacity
+        held, see :func:`fit`). Raises :class:`FrameLifecycleError` before anything moves when
+        the buffer is full or a view blocks a move."""
         room = self._limit - (self._tail - self._head)
         if room <= 0:
             raise self._full()
@@ -155,11 +157,16 @@ class Reads(Storage):
                 if self._tail + size > len(self._buf):
                     raise
                 # Only an economy: a view alive postpones it, the read lands as it is.
+        # A custom rule's buffer is trimmed to the unconsumed bytes before each call (unless
+        # it is waiting for a frame of known size): lengthening it beyond this read would
+        # zero-fill the same spare bytes again after every call.
+        expect = self._expect
+        ahead = AHEAD if self._fast is not None or expect else 0
+        frame_end = self._head + expect if expect and shorter else 0
         try:
-            fit(self._buf, self._tail, size)
+            return fit(self._buf, self._tail, size, ahead, frame_end)
         except BufferError:
             raise FrameLifecycleError(EXPORTED) from None
-        return size
 
     def _full(self) -> FrameLifecycleError:
         # next_frame raises FrameTooLarge when a full buffer holds no frame, so a read into a
