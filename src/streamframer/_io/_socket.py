@@ -1,7 +1,9 @@
 """Reading frames from sockets: blocking, with a timeout, non-blocking, or TLS.
 
 The functions here only move bytes from a source into a :class:`BufferManager` and ask it for
-frames; all framing happens in the manager and the rule. A source is anything with
+frames; all framing happens in the manager and the rule. Every read goes through the manager's
+one per-read entry point, ``mgr._fill(read_into)``, which both cores provide: it hands
+``read_into`` a view of its spare capacity and keeps the count returned. A source is anything with
 ``recv_into(buffer)`` (preferred: the bytes land in the managed buffer without a copy) or
 ``recv(n)``: ``socket.socket``, ``ssl.SSLSocket``, ``socket.socketpair()`` ends, or a test double;
 or a file-like object with ``readinto`` (serial ports, pipes, pty ends, files: see ``_stream``).

@@ -5,12 +5,14 @@ Goals, in order:
 
 * Reads land in capacity the bytearray already has (``recv_into``/``readinto`` write into its
   spare bytes), so a read neither zero-fills nor resizes in the common case.
-* Memory: while one large frame arrives, the buffer holds at most the frame plus about two
-  reads. CPython's bytearray decides its own allocation: a resize that grows it by less than an
-  eighth over-allocates another eighth, a larger one allocates exactly. So the buffer grows by
-  what this read needs plus one more read while that is more than an eighth (exact), and
-  otherwise by the smallest step, reading into the eighth CPython adds: amortized linear time,
-  and the over-allocation is room the following reads fill, never memory on top.
+* Memory: while a large frame arrives, the buffer holds the frame plus about two reads, and
+  grows with the bytes received (a header declaring a huge frame commits nothing by itself).
+  CPython's bytearray decides its own allocation: a resize growing it by less than an eighth
+  over-allocates another eighth, a larger one allocates exactly. So the buffer grows by what
+  this read needs plus one more read while that is more than an eighth (exact); to the end of
+  a frame whose header gave its size in one step, once that end is within an eighth; and
+  otherwise by the smallest step, the eighth CPython adds being room the next reads fill.
+  Amortized linear time either way.
 * Exports are detected exactly: CPython refuses to resize a bytearray while a memoryview of it
   is alive, and says so only by refusing. Nothing here relies on reference counts.
 """

@@ -34,7 +34,7 @@ class Reads(Storage):
         Write up to ``len(view)`` bytes into the returned view, then call ``commit(nbytes)``
         (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
         capped so that the buffer never holds more than ``max_size`` bytes. Refused while a frame
-        is outstanding.
+        is outstanding (bytes arriving then go through ``feed()``, and wait behind it).
         """
         state = self._enter()
         try:
