@@ -1,68 +1,44 @@
-"""Frames from any async byte stream: asyncio streams, anyio, trio, or your own.
+"""A SCPI client on anyio, so on asyncio or trio alike: ``streamframer.anyio.FramedStream``.
 
-The core never waits: it is given bytes (``mgr.feed``) and asked for frames (``next_frame``).
-So one small loop serves every async library; only the call that waits for bytes differs:
-
-==================  ==================================================================
-asyncio             ``receive = lambda: reader.read(65536)``  (``b""`` at the end)
-anyio               ``stream.receive()``, which raises ``anyio.EndOfStream`` at the end
-trio                ``stream.receive_some(65536)``  (``b""`` at the end)
-==================  ==================================================================
+``FramedStream`` frames any anyio byte stream (TCP, TLS, Unix sockets, a process's output):
+``await read_frame()``, ``async for frame in ...``, and both directions with ``send()`` and
+``query()``, encoded by the rule. A cancel scope that expires in the middle of a reply loses
+nothing: the bytes received so far stay in the manager, and the next read returns the whole
+frame.
 
 Run it against a SCPI instrument (or ``asyncio_server.py`` beside this file):
-``python examples/async_frames.py [PORT]`` (default 5025 on 127.0.0.1).
+``python examples/async_frames.py [PORT] [asyncio|trio]`` (default 5025 on 127.0.0.1, asyncio).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import AsyncGenerator, Awaitable
-from typing import Callable
 
-from streamframer import BufferManager, Rule, StreamClosed, scpi_response
+import anyio
 
-__all__ = ["aiter_payloads"]
+from streamframer import scpi_response
+from streamframer.anyio import FramedStream
 
-
-async def aiter_payloads(
-    receive: Callable[[], Awaitable[bytes]], mgr: BufferManager, rule: Rule
-) -> AsyncGenerator[bytes, None]:
-    """Yield each frame's payload (a copy) as soon as it is complete.
-
-    ``receive()`` waits for the next bytes and returns ``b""`` at the end of the stream. Ends
-    cleanly when the stream ends between frames; raises :class:`StreamClosed` (with the bytes in
-    ``.partial``) when it ends inside one. Cancelling the iteration loses nothing: the bytes
-    received so far stay in ``mgr``.
-    """
-    while True:
-        try:
-            frame = mgr.next_frame(rule)
-        except StreamClosed as closed:
-            if closed.partial:
-                raise
-            return
-        if frame is None:
-            data = await receive()
-            if data:
-                mgr.feed(data)
-            else:
-                mgr.feed_eof()
-            continue
-        with frame:
-            payload = frame.tobytes()
-        yield payload
+__all__ = ["read_waveform"]
 
 
-async def main(port: int = 5025) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    responses = aiter_payloads(lambda: reader.read(65536), BufferManager(), scpi_response())
-    writer.write(b"*IDN?\nWAV:TYPE B\nWAV:DATA?\n")
-    print(await responses.__anext__())
-    print(len(await responses.__anext__()), "waveform bytes")
-    writer.close()
-    await writer.wait_closed()
+async def read_waveform(port: int, points: int) -> tuple[bytes, bytes]:
+    """The instrument's identity, and a waveform of ``points`` 8-bit points."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    async with FramedStream(stream, scpi_response()) as scope:
+        identity = await scope.query(b"*IDN?", timeout=5)
+        await scope.send(b"WAV:TYPE B")  # a command, sent as a line
+        await scope.send(b"WAV:POIN %d" % points)
+        waveform = await scope.query(b"WAV:DATA?", timeout=5)  # an IEEE block's data
+    return identity, waveform
+
+
+async def main(port: int) -> None:
+    identity, waveform = await read_waveform(port, 1000)
+    print(identity.decode())
+    print(len(waveform), "waveform bytes")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5025))
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 5025
+    anyio.run(main, port, backend=sys.argv[2] if len(sys.argv) > 2 else "asyncio")

@@ -13,7 +13,9 @@ so ``length_prefixed(2, offset=4)`` frames it: the frame is 4 + 2 + length bytes
 knows the size as soon as six bytes are in, before the rest arrives. ``payload_offset=0`` keeps
 the header in the payload, to match the transaction id of the response with the request's;
 ``max_length=254`` is the specification's limit, so a corrupt length is a ``FramingError`` at
-once instead of a wait for bytes that never come.
+once instead of a wait for bytes that never come. Requests are built by the same layout's
+encoder: the unit id and the PDU are its payload, the transaction and protocol ids the header
+before the length field, and the length is counted for you.
 
 Run it against a server: ``python examples/modbus_tcp.py [PORT]`` (default 502 on 127.0.0.1).
 """
@@ -24,13 +26,15 @@ import socket
 import struct
 import sys
 
-from streamframer import BufferManager, length_prefixed, read_frame
+from streamframer import BufferManager, Framed, length_prefixed
 
-__all__ = ["MBAP", "ModbusConnection", "ModbusError", "transact"]
+__all__ = ["MBAP", "REQUEST", "ModbusConnection", "ModbusError", "transact"]
 
 #: The MBAP rule: a 2-byte big-endian length field after the transaction and protocol ids;
 #: the payload is the whole frame, header included.
 MBAP = length_prefixed(2, offset=4, payload_offset=0, max_length=254)
+#: The same layout for requests: ``REQUEST.encode(unit_id + pdu, header=ids)``.
+REQUEST = length_prefixed(2, offset=4, max_length=254)
 
 READ_COILS = 1
 READ_HOLDING_REGISTERS = 3
@@ -53,16 +57,15 @@ class ModbusConnection:
     """One request at a time over a connected socket."""
 
     def __init__(self, sock: socket.socket, unit: int = 1) -> None:
-        self.sock = sock
-        self.unit = unit
         # Small: no Modbus TCP frame is longer than 260 bytes, anything bigger is garbage.
-        self.mgr = BufferManager(max_size=260)
+        self.framed = Framed(sock, MBAP, manager=BufferManager(max_size=260))
+        self.unit = unit
         self.transaction = 0
 
     def request(self, pdu: bytes) -> bytes:
         """Send one PDU, return the response PDU (function code first)."""
         self.transaction = (self.transaction + 1) % 0x10000
-        return transact(self.sock, self.mgr, self.transaction, self.unit, pdu)
+        return transact(self.framed, self.transaction, self.unit, pdu)
 
     def read_holding_registers(self, address: int, count: int) -> list[int]:
         response = self.request(struct.pack(">BHH", READ_HOLDING_REGISTERS, address, count))
@@ -93,12 +96,11 @@ class ModbusConnection:
             raise ValueError(f"write of coil {address} not echoed")
 
 
-def transact(
-    sock: socket.socket, mgr: BufferManager, transaction: int, unit: int, pdu: bytes
-) -> bytes:
+def transact(framed: Framed, transaction: int, unit: int, pdu: bytes) -> bytes:
     """Send one request, wait for its response, return the response PDU."""
-    sock.sendall(struct.pack(">HHHB", transaction, 0, len(pdu) + 1, unit) + pdu)
-    with read_frame(sock, mgr, MBAP, timeout=5) as frame:
+    ids = struct.pack(">HH", transaction, 0)  # the transaction id, protocol 0
+    framed.write(REQUEST.encode(bytes([unit]) + pdu, header=ids))
+    with framed.read_frame(timeout=5) as frame:
         adu = frame.tobytes()  # MBAP header, unit id, PDU
     header = struct.unpack_from(">HHHB", adu)
     if header != (transaction, 0, len(adu) - 6, unit):

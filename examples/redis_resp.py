@@ -25,13 +25,23 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from streamframer import BufferManager, FrameSpan, FramingError, NeedMore, RuleResult, read_frame
+from streamframer import (
+    BufferManager,
+    Framed,
+    FrameSpan,
+    FramingError,
+    NeedMore,
+    RuleResult,
+    read_frame,
+)
 
 __all__ = [
+    "RESP",
     "Push",
     "ReplyError",
+    "Resp",
     "decode",
     "encode_command",
     "pipeline",
@@ -169,6 +179,27 @@ def encode_command(*args: bytes | str | int) -> bytes:
     return b"".join(parts)
 
 
+class Resp:
+    """:func:`resp_reply` with an encoder for commands, for a connection in both directions:
+    ``Framed(sock, RESP).query(("GET", "key"))`` sends the command as an array of bulk strings
+    and returns the reply's bytes, for :func:`decode`."""
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        return resp_reply(buffer, scan)
+
+    def encode(self, command: Sequence[bytes | str | int]) -> bytes:
+        if not command:
+            raise ValueError("a command needs at least its name")
+        return encode_command(*command)
+
+    def __repr__(self) -> str:
+        return "RESP"
+
+
+#: The rule to give ``Framed``: replies in, commands out.
+RESP = Resp()
+
+
 class ReplyError(str):
     """An error reply (``-ERR ...`` or RESP3 ``!``): a value, not an exception, so that one
     failed command in a pipeline does not hide the replies after it."""
@@ -265,6 +296,9 @@ def main(port: int = 6379) -> None:
         )
     for reply in replies:
         print(repr(reply))
+    # One command at a time, both directions through one rule object.
+    with Framed(socket.create_connection(("127.0.0.1", port), timeout=5), RESP) as redis:
+        print(repr(decode(redis.query(("STRLEN", "greeting")))))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,12 @@ import sys
 import threading
 
 from streamframer import (
-    BufferManager,
+    Framed,
     FrameSpan,
     NeedMore,
     RuleResult,
     StreamClosed,
-    read_frame,
+    ieee_block,
     scpi_response,
 )
 
@@ -46,6 +46,8 @@ IDENTITY = b"STREAMFRAMER,SIMSCOPE,0,1.0"
 _SEPARATOR = re.compile(rb"[ \n]")
 #: The argument after a header's space: an IEEE 488.2 block or the rest of the line.
 ARGUMENT = scpi_response(b"\n")
+#: A waveform response: ``#``, the digit count, the length digits, the data, the newline.
+BLOCK = ieee_block(b"\n")
 
 
 def program_header(buffer: bytearray, scan: int) -> RuleResult:
@@ -87,7 +89,7 @@ class SimulatedScope:
         elif command == b"WAV:TYPE?":
             return self.type.encode() + b"\n"
         elif command == b"WAV:DATA?":
-            return self._block() + b"\n"
+            return self._block()
         elif argument is None:
             self.errors.append(b'-113,"Undefined header"')
         else:
@@ -115,23 +117,24 @@ class SimulatedScope:
         return f"{'>' if self.big_endian else '<'}{count}{self.type}"
 
     def _block(self) -> bytes:
+        """The waveform as a response message, terminator included."""
         points = self.waveform if self.type in "fd" else [int(x) for x in self.waveform]
         data = struct.pack(self._format(len(points)), *points)
         if self.header == "IEEE":
-            digits = b"%d" % len(data)
-            return b"#%d%s%s" % (len(digits), digits, data)
-        if self.header == "HP":
-            return b"#A" + len(data).to_bytes(2, "big" if self.big_endian else "little") + data
-        return data
+            return BLOCK.encode(data)
+        if self.header == "HP":  # HP's format: "#A", then the length as 2 binary bytes
+            length = len(data).to_bytes(2, "big" if self.big_endian else "little")
+            return b"#A" + length + data + b"\n"
+        return data + b"\n"
 
 
 def serve_connection(sock: socket.socket, scope: SimulatedScope) -> int:
     """Answer one client until it closes the connection; returns the commands handled."""
-    mgr = BufferManager()
+    client = Framed(sock, program_header)
     handled = 0
     while True:
         try:
-            with read_frame(sock, mgr, program_header) as frame:
+            with client.read_frame() as frame:
                 header = frame.tobytes()
         except StreamClosed as closed:
             if closed.partial:
@@ -139,13 +142,13 @@ def serve_connection(sock: socket.socket, scope: SimulatedScope) -> int:
             return handled
         argument = None
         if header.endswith(b" "):
-            with read_frame(sock, mgr, ARGUMENT) as frame:
+            with client.read_frame(rule=ARGUMENT) as frame:
                 argument = frame.tobytes()
         if header.strip():
             handled += 1
             response = scope.handle(header.strip(), argument)
             if response is not None:
-                sock.sendall(response)
+                client.write(response)
 
 
 def serve(listener: socket.socket, scope: SimulatedScope, stop: threading.Event) -> None:

@@ -4,7 +4,9 @@ The instrument answers a query with one response message: a line, or an IEEE 488
 (``#<n><length><data>``) whose data may hold any byte, newlines included, then a newline.
 ``scpi_response()`` frames both: the payload is the line, or the block's data alone, so
 ``numpy.frombuffer(frame.view, dtype)`` reads the points straight from the receive buffer.
-Copy them (``.copy()``) before the frame is consumed: the buffer is reused afterwards.
+Copy them (``.copy()``) before the frame is consumed: the buffer is reused afterwards. The
+connection is a :class:`streamframer.Framed`: ``query()`` sends a command as a line and returns
+the reply.
 
 Run it against an instrument (or ``scpi_instrument.py`` beside this file):
 ``python examples/scpi_waveform.py [PORT]`` (default 5025 on 127.0.0.1).
@@ -12,43 +14,34 @@ Run it against an instrument (or ``scpi_instrument.py`` beside this file):
 
 from __future__ import annotations
 
-import socket
 import sys
 
 import numpy as np
 import numpy.typing as npt
 
-from streamframer import BufferManager, read_frame, scpi_response
+from streamframer import Framed, connect, scpi_response
 
-__all__ = ["RESPONSE", "query", "query_waveform"]
+__all__ = ["RESPONSE", "query_waveform"]
 
 #: One SCPI response message: a line, or a block's data; the trailing newline is consumed.
+#: Commands go out through the same rule: ``scope.send(b"*RST")`` writes the line ``*RST\n``.
 RESPONSE = scpi_response(b"\n")
 
 
-def query(sock: socket.socket, mgr: BufferManager, command: str) -> bytes:
-    """Send ``command`` and return the response line (or block data)."""
-    sock.sendall(command.encode() + b"\n")
-    with read_frame(sock, mgr, RESPONSE, timeout=5) as frame:
-        return frame.tobytes()
-
-
-def query_waveform(
-    sock: socket.socket, mgr: BufferManager, command: str, dtype: npt.DTypeLike
-) -> npt.NDArray[np.generic]:
+def query_waveform(scope: Framed, command: bytes, dtype: npt.DTypeLike) -> npt.NDArray[np.generic]:
     """Send ``command`` and return the block it answers with as a numpy array of ``dtype``."""
-    sock.sendall(command.encode() + b"\n")
-    with read_frame(sock, mgr, RESPONSE, timeout=5) as frame:
+    scope.send(command)
+    with scope.read_frame(timeout=5) as frame:
         # frombuffer reads the frame in place; copy() keeps the points once it is consumed.
         return np.frombuffer(frame.view, dtype=dtype).copy()
 
 
 def main(port: int = 5025) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        mgr = BufferManager()  # one per connection: it may hold the start of the next response
-        print(query(sock, mgr, "*IDN?").decode())
-        sock.sendall(b"WAV:TYPE f\nWAV:BORD LITT\nWAV:HEAD IEEE\n")
-        waveform = query_waveform(sock, mgr, "WAV:DATA?", "<f4")
+    with connect(f"tcp://127.0.0.1:{port}", RESPONSE, timeout=5) as scope:
+        print(scope.query(b"*IDN?").decode())  # send a line, return the reply
+        for setting in (b"WAV:TYPE f", b"WAV:BORD LITT", b"WAV:HEAD IEEE"):
+            scope.send(setting)
+        waveform = query_waveform(scope, b"WAV:DATA?", "<f4")
         print(f"{waveform.size} points, min {waveform.min()}, max {waveform.max()}")
 
 

@@ -13,7 +13,7 @@ import asyncio
 import socket
 import ssl
 
-from streamframer import BufferManager, read_frame, until_delim
+from streamframer import Framed, until_delim
 from streamframer.aio import FramedReader, FramedWriter, open_framed_connection, start_framed_server
 
 LINE = until_delim(b"\n")
@@ -21,26 +21,22 @@ LINE = until_delim(b"\n")
 
 async def greeter(reader: FramedReader, writer: FramedWriter) -> None:
     async for frame in reader:
-        writer.write(b"hello, " + bytes(frame) + b"\n")
+        writer.send(b"hello, " + bytes(frame))
         await writer.drain()
 
 
 def blocking_client(port: int, context: ssl.SSLContext) -> bytes:
     """The synchronous API on an ``ssl.SSLSocket``, with a socket timeout bounding each read."""
     raw = socket.create_connection(("127.0.0.1", port), timeout=5)
-    with context.wrap_socket(raw, server_hostname="localhost") as sock:  # takes over raw
-        sock.sendall(b"blocking client\n")
-        with read_frame(sock, BufferManager(), LINE) as frame:
-            return bytes(frame)
+    with Framed(context.wrap_socket(raw, server_hostname="localhost"), LINE) as tls:
+        return tls.query(b"blocking client")
 
 
 async def asyncio_client(port: int, context: ssl.SSLContext) -> bytes:
-    reader, writer = await open_framed_connection(
+    _, writer = await open_framed_connection(
         "127.0.0.1", port, LINE, ssl=context, server_hostname="localhost"
     )
-    writer.write(b"asyncio client\n")
-    with await asyncio.wait_for(reader.read_frame(), timeout=5) as frame:
-        reply = bytes(frame)
+    reply = await writer.query(b"asyncio client", timeout=5)
     writer.close()
     await writer.wait_closed()
     return reply

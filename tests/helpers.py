@@ -31,6 +31,7 @@ from typing import Any, Callable, Union
 import pytest
 from hypothesis import HealthCheck, settings
 
+import streamframer
 from streamframer import BufferManager, NeedMore, Rule, RuleResult, Skip
 
 #: Settings for property tests: deterministic (derandomized, no example database) and cheap.
@@ -208,6 +209,23 @@ class CountingBuffer(bytearray):
         if isinstance(key, slice):
             self.examined += len(range(*key.indices(len(self))))
         return super().__getitem__(key)
+
+
+def count_searches(mgr: BufferManager) -> Callable[[], int]:
+    """A function giving the bytes ``mgr``'s own searches examined since this call: counted by
+    the compiled core itself (``_examined``), or, in the pure core, by a :class:`CountingBuffer`
+    installed as its private ``_buf`` (which it mutates in place and never replaces)."""
+    if streamframer.IMPLEMENTATION == "c":
+        start = int(mgr._examined)  # type: ignore[attr-defined]
+        return lambda: int(mgr._examined) - start  # type: ignore[attr-defined]
+    assert len(mgr._buf) == 0, "install the counter on a new manager"  # type: ignore[attr-defined]
+    counter = mgr._buf = CountingBuffer()  # type: ignore[attr-defined]
+
+    def examined() -> int:
+        assert mgr._buf is counter, "the manager replaced its buffer: count incomplete"  # type: ignore[attr-defined]
+        return counter.examined
+
+    return examined
 
 
 def drive_counting(rule: Rule, data: bytes, piece: int = 1024) -> tuple[int, list[bytes]]:

@@ -40,6 +40,7 @@ def test_serial_and_pty() -> None:
     assert run_example("serial_and_pty.py") == [
         "pty: $GPGGA,123456.00,4807.038,N*47",
         "pty: $GPVTG,054.7,T*25",
+        "asyncio pty: ACME,Model 7",
         "serial: timed out; still buffered: b'MEAS:'",
         "serial: *IDN?",
         "serial: MEAS:VOLT?",

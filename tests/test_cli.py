@@ -27,7 +27,7 @@ from cli_peers import (
     wait_for_close,
 )
 from streamframer._cli import main
-from streamframer._cli._io import parse_bytes
+from streamframer._cli._common import parse_bytes
 
 STATS = re.compile(
     r"^streamframer: (\d+) frames?, (\d+) payload bytes, (\d+) bytes? in (\d+) reads?, "
@@ -129,7 +129,7 @@ def test_read_tls_refuses_an_unknown_ca_unless_insecure(tmp_path: Path) -> None:
     with Peer(lambda conn: conn.sendall(b"x\n"), tls=server, check=False) as peer:
         refused = run_cli("read", peer.tls_url)
     assert refused.returncode == 3
-    assert f"TLS with 127.0.0.1:{peer.port} failed" in refused.stderr.decode()
+    assert f"TLS with {peer.tls_url} failed" in refused.stderr.decode()
     assert "certificate verify failed" in refused.stderr.decode()
 
     with Peer(lambda conn: conn.sendall(b"x\n"), tls=server) as peer:
@@ -193,7 +193,7 @@ FRAMES_IN = b"one\n\xff\x00\n\n"  # a text frame, a binary one, an empty one
 @pytest.mark.parametrize(
     ("fmt", "expected"),
     [
-        ("text", b"one\n\\xff\x00\n\n"),
+        ("text", b"one\n\\xff\\x00\n\n"),
         ("hex", b"6f 6e 65\nff 00\n\n"),
         ("raw", b"one\xff\x00"),
     ],
@@ -324,7 +324,7 @@ def test_read_stream_ending_inside_a_frame() -> None:
     assert result.stdout == b"a\n"
     assert stderr_lines(result)[-1] == (
         "streamframer read: error: the stream ended inside a frame: 2 bytes from stream "
-        "offset 2 without a complete frame: b'bc'"
+        "offset 2 without a complete frame: b'bc' (--on-eof frame takes it as the last frame)"
     )
 
 
@@ -360,7 +360,7 @@ def test_read_connection_refused() -> None:
         port = probe.getsockname()[1]
     result = run_cli("read", f"tcp://127.0.0.1:{port}", "--timeout", "2")
     assert result.returncode == 3
-    assert f"cannot connect to 127.0.0.1:{port}" in result.stderr.decode()
+    assert f"cannot connect to tcp://127.0.0.1:{port}: Connection refused" in result.stderr.decode()
 
 
 def test_read_missing_file(tmp_path: Path) -> None:
@@ -380,17 +380,23 @@ def test_read_missing_file(tmp_path: Path) -> None:
         (["read", "-", "--delim", ""], "delim must not be empty"),
         (["read", "-", "--eot", "--fixed", "4"], "choose one framing rule, not --eot and --fixed"),
         (["read", "-", "--delim", ",", "--eot"], "--delim cannot be combined with --eot"),
-        (["read", "-", "--length-offset", "2"], "--length-offset needs --length-prefixed"),
+        (
+            ["read", "-", "--length-offset", "2"],
+            "--length-offset works with --length-prefixed or --varint only",
+        ),
         (["read", "-", "--length-prefixed", "9"], "length_size must be 1-8 bytes, got 9"),
         (["read", "-", "--any", ""], "each delimiter must not be empty"),
         (["read", "-", "--count", "0"], "must be at least 1, got 0"),
         (["read", "-", "--max-size", "12Q"], "not an integer: '12Q'"),
-        (["read", "-", "--timeout", "0"], "must be positive, got 0"),
+        (["read", "-", "--timeout", "0"], "must be more than 0 and at most 9223372036 seconds"),
         (["read", "-", "--format", "xml"], "invalid choice: 'xml'"),
         (["read", "udp://127.0.0.1:9"], "unknown scheme 'udp'"),
         (["read", "tcp://127.0.0.1"], "bad address 'tcp://127.0.0.1': expected scheme://host:port"),
         (["query", "tcp://127.0.0.1:9"], "the following arguments are required: COMMAND"),
-        (["query", "-", "*IDN?"], "cannot send to '-': use tcp://host:port, tls://host:port"),
+        (
+            ["query", "tcp://127.0.0.1:9", "*IDN?", "--baud", "9600"],
+            "baud applies to serial devices, not 'tcp://127.0.0.1:9'",
+        ),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -419,8 +425,10 @@ def test_usage_error_exit_code_of_the_process() -> None:
 def test_argparse_error_exit_code_of_the_process() -> None:
     result = run_cli("read")
     assert result.returncode == 2
-    assert stderr_lines(result)[0].startswith("usage: streamframer read")
-    assert "the following arguments are required: SOURCE" in stderr_lines(result)[-1]
+    assert stderr_lines(result) == [
+        "streamframer read: error: the following arguments are required: SOURCE "
+        "(see 'streamframer read --help')"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -452,25 +460,49 @@ def test_query_sends_the_command_and_prints_the_reply() -> None:
         result = run_cli("query", peer.url, "LOG?", "--eot", "--write-term", r"\r\n")
     assert result.returncode == 0, result.stderr
     assert received == [b"LOG?\r\n"]
-    assert result.stdout == b"log: line 1\nline 2\n"
+    assert result.stdout == b"log: line 1\\nline 2\n"  # one line: the newline is escaped
 
 
-def test_query_timeout_exit_3_with_a_hint_for_commands() -> None:
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [
+        ("IN_PV_00", "; a command without '?' gets no reply: 'streamframer send' sends those"),
+        ("MEAS?", ""),
+    ],
+)
+def test_query_timeout_exit_3_with_hints_naming_write_term(command: str, hint: str) -> None:
     def script(conn: socket.socket) -> None:
-        assert receive_line(conn) == b"*RST\n"
-        wait_for_close(conn)  # and never reply
+        assert receive_line(conn) == command.encode() + b"\n"
+        wait_for_close(conn)  # and never reply, as an instrument expecting \r would
 
     with Peer(script) as peer:
-        result = run_cli("query", peer.url, "*RST", "--eot", "--timeout", "0.3")
+        result = run_cli("query", peer.url, command, "--timeout", "0.3")
     assert result.returncode == 3
     assert stderr_lines(result)[-1] == (
-        "streamframer query: error: no reply within 0.3 s (a command without '?' gets no reply)"
+        "streamframer query: error: no reply within 0.3 s; it was sent ending with '\\n': an "
+        "instrument that expects another line ending waits for ever (--write-term '\\r' or "
+        "'\\r\\n')" + hint
+    )
+
+
+def test_query_timeout_with_part_of_a_reply_names_the_bytes() -> None:
+    def script(conn: socket.socket) -> None:
+        receive_line(conn)
+        conn.sendall(b"+1.0E+00\r")  # the reply's line ending is not the rule's
+        wait_for_close(conn)
+
+    with Peer(script) as peer:
+        result = run_cli("query", peer.url, "MEAS?", "--delim", r"\r\n", "--timeout", "0.3")
+    assert result.returncode == 3
+    assert stderr_lines(result)[-1] == (
+        "streamframer query: error: no complete reply within 0.3 s: 9 bytes arrived without "
+        "the end of a frame: b'+1.0E+00\\r' (check the framing rule)"
     )
 
 
 def test_query_peer_closes_without_a_reply() -> None:
     with Peer(receive_line) as peer:
-        result = run_cli("query", peer.url, "*IDN?", "--eot")
+        result = run_cli("query", peer.url, "*IDN?")
     assert result.returncode == 3
     assert "the peer closed the connection without a reply" in result.stderr.decode()
 
@@ -482,7 +514,7 @@ def test_query_over_a_serial_device() -> None:
 
     def device() -> None:
         command = b""
-        while not command.endswith(b"\n"):
+        while not command.endswith(b"\x04"):  # the command is framed by the rule, --eot
             command += os.read(master, 64)
         received.append(command)
         os.write(master, b"serial reply\x04")
@@ -496,5 +528,5 @@ def test_query_over_a_serial_device() -> None:
         os.close(master)
         os.close(slave)
     assert result.returncode == 0, result.stderr
-    assert received == [b"STAT?\n"]
+    assert received == [b"STAT?\x04"]
     assert result.stdout == b"serial reply\n"

@@ -1,5 +1,6 @@
-"""The command with the rules beyond delimiters: the demo, --scpi, --any, --fixed,
---length-prefixed, framing errors, and query's default SCPI rule."""
+"""The command with the rules beyond plain lines: the demo, --scpi, --any, --fixed,
+--length-prefixed, --varint, --netstring, the delimiter options, escaped text, framing errors, and
+query's default SCPI rule."""
 
 from __future__ import annotations
 
@@ -14,6 +15,18 @@ import pytest
 
 from cli_peers import Peer, receive_line, run_cli, send_pieces, stderr_lines, wait_for_close
 from streamframer._cli import _demo, main
+
+# HP "#A" blocks: a 2-byte little-endian length after the magic.
+HP_BLOCK = [
+    "--length-prefixed",
+    "2",
+    "--length-offset",
+    "2",
+    "--byteorder",
+    "little",
+    "--magic",
+    "#A",
+]
 
 # --------------------------------------------------------------------------------------------
 # demo
@@ -167,12 +180,65 @@ def test_read_framing_error_names_offset_and_bytes_after_earlier_frames() -> Non
             b"\x01A",
             b"01 41\n",
         ),
+        (["--varint", "10"], b"\x02hi\x83\x01" + b"y" * 131, b"hi\n" + b"y" * 131 + b"\n"),
+        (
+            ["--varint", "4", "--length-offset", "1", "--format", "hex"],
+            b"\x20\x02\x00\x00",
+            b"00 00\n",
+        ),
+        (["--netstring"], b"5:hello,0:,", b"hello\n\n"),
+        (
+            HP_BLOCK,
+            b"#A\x05\x00hello#A\x02\x00hi",
+            b"hello\nhi\n",
+        ),
+        (["--scpi"], b"#(5)hello\n#15world\n", b"hello\nworld\n"),
     ],
 )
 def test_read_other_rules(args: list[str], stream: bytes, expected: bytes) -> None:
     result = run_cli("read", "-", *args, input=stream)
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "stream", "message"),
+    [
+        (
+            ["--length-prefixed", "2", "--length-offset", "2", "--magic", "#A"],
+            b"#B\x00\x05hello",
+            "expected the magic b'#A' at offset 0, got b'#B'",
+        ),
+        (["--netstring"], b"05:hello,", "framing error at stream offset 0"),
+        (["--varint", "2"], b"\xff\xff\xff", "framing error at stream offset 0"),
+    ],
+)
+def test_read_framing_errors_of_the_new_rules(args: list[str], stream: bytes, message: str) -> None:
+    result = run_cli("read", "-", *args, input=stream)
+    assert result.returncode == 1
+    assert message in stderr_lines(result)[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--varint", "4", "--byteorder", "little"],
+            "--byteorder works with --length-prefixed only",
+        ),
+        (["--varint", "4", "--magic", "#A"], "--magic works with --length-prefixed only"),
+        (
+            ["--netstring", "--length-offset", "1"],
+            "--length-offset works with --length-prefixed or --varint only",
+        ),
+        (["--netstring", "--varint", "4"], "choose one framing rule, not --varint and --netstring"),
+        (["--varint", "11"], "max_bytes must be"),
+    ],
+)
+def test_new_rule_options_refused_where_they_mean_nothing(args: list[str], message: str) -> None:
+    result = run_cli("read", "-", *args, input=b"")
+    assert result.returncode == 2
+    assert message in stderr_lines(result)[-1]
 
 
 def test_read_length_field_beyond_max_size_is_refused_at_the_header() -> None:
@@ -254,3 +320,88 @@ def test_query_with_a_crlf_terminator() -> None:
         result = run_cli("query", peer.url, "MEAS?", "--delim", r"\r\n", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"index": 0, "length": 8, "text": "+2.5E-03"}
+
+
+# --------------------------------------------------------------------------------------------
+# read: delimiter options, escaped text, the end of the stream
+
+
+@pytest.mark.parametrize(
+    ("args", "stream", "expected"),
+    [
+        (["--strip", r"\r"], b"julabo\r\nplain\nend\r\n", b"julabo\nplain\nend\n"),
+        (["--delim", ";", "--strip", " "], b"a ;b;c  ;", b"a\nb\nc \n"),
+        (
+            ["--keep-delimiter", "--format", "json"],
+            b"a\n",
+            b'{"index": 0, "length": 2, "text": "a\\n"}\n',
+        ),
+        (
+            ["--any", r"\r", "--any", r"\n", "--keep-delimiter", "--format", "hex"],
+            b"a\rb\n",
+            b"61 0d\n62 0a\n",
+        ),
+        (["--skip-empty"], b"\n\na\n\n\nb\n", b"a\nb\n"),
+        (["--eot", "--skip-empty"], b"\x04a\x04\x04b\x04", b"a\nb\n"),
+        (["--any", ";", "--any", ",", "--skip-empty"], b";a,,b;", b"a\nb\n"),
+    ],
+)
+def test_read_delimiter_options(args: list[str], stream: bytes, expected: bytes) -> None:
+    result = run_cli("read", "-", *args, input=stream)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strip", r"\r\n"], "strip must be exactly one byte, got b'\\r\\n'"),
+        (["--eot", "--strip", r"\r"], "--strip works with lines, --delim only"),
+        (["--scpi", "--strip", r"\r"], "for replies ended by \\r\\n use --delim '\\r\\n'"),
+        (
+            ["--fixed", "2", "--keep-delimiter"],
+            "--keep-delimiter works with lines, --delim or --any only",
+        ),
+        (["--scpi", "--skip-empty"], "--skip-empty works with lines, --delim, --eot or --any only"),
+    ],
+)
+def test_read_delimiter_options_refused_where_they_mean_nothing(
+    args: list[str], message: str
+) -> None:
+    result = run_cli("read", "-", *args, input=b"")
+    assert result.returncode == 2
+    assert message in stderr_lines(result)[-1]
+
+
+def test_text_output_is_one_line_per_frame_whatever_the_bytes() -> None:
+    frames = [
+        b"tab\there",
+        b"esc\x1b[2Jbel\x07nul\x00",
+        b"cr\rlf\nin it",
+        b"del\x7f",
+        "c1\x9b".encode(),
+    ]
+    stream = b"".join(frame + b"\x04" for frame in frames)
+    result = run_cli("read", "-", "--eot", input=stream + "é ok\x04".encode() + b"\xff\x04")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines() == [
+        "tab\\there",
+        "esc\\x1b[2Jbel\\x07nul\\x00",
+        "cr\\rlf\\nin it",
+        "del\\x7f",
+        "c1\\u009b",
+        "é ok",
+        "\\xff",
+    ]
+
+
+def test_raw_output_is_the_payloads_as_they_are() -> None:
+    result = run_cli("read", "-", "--eot", "--format", "raw", input=b"a\x1b\nb\x04c\x00\x04")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"a\x1b\nbc\x00"
+
+
+def test_read_on_eof_frame_prints_the_bytes_after_the_last_delimiter() -> None:
+    result = run_cli("read", "-", "--on-eof", "frame", input=b"one\ntwo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"one\ntwo\n"

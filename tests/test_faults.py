@@ -200,6 +200,24 @@ def test_a_read_that_would_move_a_viewed_buffer_is_refused_before_it_reads(
     assert read_on(source, mgr) == [b"ab", ("closed", b"")]
 
 
+def test_a_view_held_across_reserve_and_commit_wedges_nothing() -> None:
+    """The view was alive before reserve(): it is not the reservation's, commit() keeps."""
+    mgr = BufferManager()
+    first = mgr.reserve()
+    first[:2] = b"ab"
+    mgr.commit(2)  # leaves spare capacity behind the two bytes
+    with mgr.view() as held:
+        view = mgr.reserve(16)
+        view[:3] = b"c\nd"
+        mgr.commit(3)
+        frame = mgr.next_frame(LINE)
+        assert frame == b"abc"
+        assert frame is not None
+        frame.consume()
+        assert bytes(held) == b"ab"
+    assert buffered(mgr) == b"d"
+
+
 @pytest.mark.parametrize("kind", [ScriptedSocket, ScriptedRecvSocket])
 def test_a_view_held_over_a_socket_loses_neither_a_frame_nor_the_end(kind: Any) -> None:
     """The first read leaves spare capacity: the next ones land there, under the view."""
@@ -357,7 +375,7 @@ def test_a_source_that_reads_frames_during_its_read_is_refused() -> None:
     mgr.feed(b"a\n")
 
     class Meddling:
-        def recv_into(self, buffer: memoryview) -> int:
+        def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
             mgr.next_frame(LINE)
             return 0
 

@@ -48,7 +48,10 @@ def imports(name: str, runtime_only: bool) -> Iterator[str]:
                 base = f"{anchor}.{base}" if base else anchor
             for alias in node.names:
                 submodule = f"{base}.{alias.name}"
-                yield submodule if submodule in MODULES else base
+                if submodule in MODULES:
+                    yield submodule
+                elif base != name:  # not a package naming its own compiled submodule
+                    yield base
 
 
 def _walk(tree: ast.AST, runtime_only: bool) -> Iterator[ast.AST]:

@@ -39,7 +39,7 @@ class ZeroCounting(bytearray):
         super().__init__()
         self.appended = 0
 
-    def __iadd__(self, other: Any) -> ZeroCounting:
+    def __iadd__(self, other: Any) -> ZeroCounting:  # type: ignore[misc]
         self.appended += memoryview(other).nbytes
         return super().__iadd__(other)
 
@@ -77,7 +77,7 @@ def u32_prefixed(buffer: bytearray, scan: int) -> RuleResult:
 
 def read_all(sock: Any, mgr: BufferManager, rule: Any) -> list[bytes]:
     """Every frame's payload until the end of the stream, then the partial frame it cut."""
-    frames = []
+    frames: list[bytes] = []
     while True:
         try:
             frame = read_with_rule(sock, mgr, rule)

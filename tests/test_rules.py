@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import streamframer
 from helpers import (
     DETERMINISTIC,
+    buffered,
     check_rule_case,
     cut_at,
     drained_from_chunks,
@@ -30,6 +31,7 @@ from streamframer import (
     FramingError,
     NeedMore,
     RuleResult,
+    Skip,
     StreamClosed,
     until_delim,
     until_eot,
@@ -298,3 +300,32 @@ def test_repr_names_the_rule() -> None:
     assert repr(until_delim(b"\n", keep_delimiter=True)) == (
         "until_delim(b'\\n', keep_delimiter=True)"
     )
+
+
+@pytest.mark.parametrize(
+    ("result", "condition"),
+    [
+        (FrameSpan(0, 1, 99), "consume 99 > 3 buffered bytes"),
+        (FrameSpan(-1, 1, 2), "start -1 < 0"),
+        (FrameSpan(2, 1, 3), "end 1 < start 2"),
+        (FrameSpan(0, 3, 2), "consume 2 < end 3"),
+        (FrameSpan(0, 0, 0), "consume must be positive, got 0"),
+        (NeedMore(-1), "resume -1 < 0"),
+        (NeedMore(7), "resume 7 > 3 buffered bytes"),
+        (Skip(0), "nbytes must be positive, got 0"),
+        (Skip(4), "nbytes 4 > 3 buffered bytes"),
+    ],
+    ids=repr,
+)
+def test_a_bad_rule_result_names_the_broken_condition(result: RuleResult, condition: str) -> None:
+    def bad_rule(buffer: bytearray, scan: int) -> RuleResult:
+        return result
+
+    mgr = BufferManager()
+    mgr.feed(b"abc")
+    with pytest.raises(ValueError, match="returned") as caught:
+        mgr.next_frame(bad_rule)
+    assert str(caught.value) == (
+        f"{bad_rule!r} returned {result!r} for a buffer of 3 bytes: {condition}"
+    )
+    assert buffered(mgr) == b"abc"  # nothing lost

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -23,6 +22,7 @@ from helpers import (
     run_rule,
     split_at,
 )
+from programs import server_program, starts
 from streamframer import (
     BufferManager,
     FrameDiscarded,
@@ -407,9 +407,9 @@ def test_length_prefixed_round_trip(
 
 
 @pytest.fixture
+@starts("memcached")
 def memcached_port() -> Iterator[int]:
-    executable = shutil.which("memcached")
-    assert executable, "memcached is needed (apt-get install memcached; .ci/run installs it)"
+    executable = server_program("memcached")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -83,10 +83,12 @@ def test_single_delimiter_behaves_like_until_delim() -> None:
     check_frames(until_any([b"\0\0"]), b"a\0\0\0b\0\0", [b"a", b"\0b"], partial=b"c\0")
 
 
-def test_duplicates_and_order_do_not_matter() -> None:
+def test_duplicates_do_not_matter_and_order_only_to_the_encoder() -> None:
     rule = until_any([b"\n", b"\r\n", b"\n"])
     assert rule.delimiters == (b"\r\n", b"\n")
-    assert repr(rule) == "until_any((b'\\r\\n', b'\\n'))"
+    assert rule.encode_delimiter == b"\n"
+    assert repr(rule) == "until_any((b'\\n', b'\\r\\n'))"
+    assert until_any([b"\r\n", b"\n"]).delimiters == rule.delimiters
     assert until_any(iter([bytearray(b";")])).delimiters == (b";",)
 
 

@@ -13,6 +13,7 @@ from ._errors import (
     StreamClosed,
     StreamFramerError,
 )
+from ._io._framed import Framed, connect
 from ._io._socket import Source, iter_frames, iter_payloads, read_frame, read_with_rule
 from ._rules import (
     Delimited,
@@ -25,10 +26,12 @@ from ._rules import (
     fixed_size,
     ieee_block,
     length_prefixed,
+    netstring,
     scpi_response,
     until_any,
     until_delim,
     until_eot,
+    varint_prefixed,
 )
 
 __version__ = "0.1.0"
@@ -44,6 +47,7 @@ __all__ = [
     "FrameLifecycleError",
     "FrameSpan",
     "FrameTooLarge",
+    "Framed",
     "FramingError",
     "NeedMore",
     "Rule",
@@ -53,15 +57,33 @@ __all__ = [
     "StreamClosed",
     "StreamFramerError",
     "between",
+    "connect",
     "fixed_size",
     "ieee_block",
     "iter_frames",
     "iter_payloads",
     "length_prefixed",
+    "netstring",
     "read_frame",
     "read_with_rule",
     "scpi_response",
     "until_any",
     "until_delim",
     "until_eot",
+    "varint_prefixed",
 ]
+
+
+def _report_public_names() -> None:
+    """Make each public class and function say ``streamframer.X``, the name users import, in
+    tracebacks, reprs and docs, rather than the private module that defines it."""
+    for name in __all__:
+        value = globals()[name]
+        # Only what a private module defined: not typing's aliases, not the C core's types,
+        # which are born with the public name (and refuse a new one).
+        if getattr(value, "__module__", "").startswith(__name__ + "."):
+            value.__module__ = __name__
+
+
+_report_public_names()
+del _report_public_names

@@ -2,8 +2,10 @@
 
 Import it explicitly (``import streamframer.aio``); the rest of the package never imports asyncio.
 
-``open_framed_connection()`` and ``start_framed_server()`` give a :class:`FramedReader` (``await
-reader.read_frame()``, ``async for frame in reader``) and a :class:`FramedWriter` per connection.
+``open_framed_connection()``, ``open_framed_device()`` (a serial port or pty) and
+``start_framed_server()`` give a :class:`FramedReader` (``await reader.read_frame()``, ``async for
+frame in reader``) and a :class:`FramedWriter` (``write()``, ``send(payload)`` encoded with the
+reader's rule, ``await query(payload)``) per connection.
 :class:`FramedProtocol` (an ``asyncio.BufferedProtocol``) works with any loop method that takes a
 protocol factory. What holds:
 
@@ -22,6 +24,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._core import DEFAULT_MAX_SIZE, BufferManager
+from ._io._aio_device import open_framed_device
 from ._io._aio_protocol import DEFAULT_READ_AHEAD, FramedProtocol, FramedReader, FramedWriter
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ __all__ = [
     "FramedReader",
     "FramedWriter",
     "open_framed_connection",
+    "open_framed_device",
     "start_framed_server",
 ]
 

@@ -11,6 +11,7 @@ import asyncio
 import collections
 import importlib
 import random
+import socket
 import sys
 import threading
 import warnings
@@ -20,12 +21,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from programs import server_program, starts
+
 from .servers import (
+    IO_TIMEOUT,
     LOOPBACK,
     START_TIMEOUT,
     connect,
     free_port,
-    require_program,
     run_as_root_option,
     start,
     stop,
@@ -40,6 +43,8 @@ with warnings.catch_warnings():
     # once here, it is not imported again by the tests.
     warnings.filterwarnings("ignore", "private variables", DeprecationWarning)
     import nmeasim.simulator  # type: ignore[import-untyped]  # noqa: F401
+
+import scpi_instrument  # noqa: E402 - from the examples directory, put on sys.path above
 
 #: Frames whose content a test compared with what the producer sent, per producer.
 FRAMES_CHECKED: collections.Counter[str] = collections.Counter()
@@ -58,9 +63,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="module")
+@starts("redis-server")
 def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A redis-server of its own on 127.0.0.1, nothing persisted, DEBUG allowed locally."""
-    program = require_program("redis-server")
+    program = server_program("redis-server")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     # Keys live for the module: each test uses key names of its own.
@@ -75,9 +81,10 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
+@starts("memcached")
 def memcached_port() -> Iterator[int]:
     """A memcached of its own on 127.0.0.1 (TCP only, 64 MiB)."""
-    program = require_program("memcached")
+    program = server_program("memcached")
     port = free_port()
     argv = [program, "-l", LOOPBACK, "-p", str(port), "-U", "0", "-m", "64", *run_as_root_option()]
     process = start(argv)
@@ -86,6 +93,24 @@ def memcached_port() -> Iterator[int]:
         yield port
     finally:
         stop(process)
+
+
+@pytest.fixture
+def scope() -> Iterator[tuple[int, scpi_instrument.SimulatedScope]]:
+    """The simulated instrument, serving on a free loopback port in a thread."""
+    instrument = scpi_instrument.SimulatedScope()
+    stopping = threading.Event()
+    with socket.create_server((LOOPBACK, 0)) as listener:
+        serving = threading.Thread(
+            target=scpi_instrument.serve, args=(listener, instrument, stopping), daemon=True
+        )
+        serving.start()
+        try:
+            yield listener.getsockname()[1], instrument
+        finally:
+            stopping.set()
+            serving.join(IO_TIMEOUT)
+            assert not serving.is_alive(), "the simulated instrument did not stop"
 
 
 class ModbusServer(NamedTuple):

@@ -2,13 +2,13 @@
 
 Every program listens on a free loopback port picked at start, is waited for with a bound (a
 program that dies or never accepts fails the test with its stderr), and is stopped by the caller's
-finalizer. A missing program fails loudly: the tests are meant to run, not to be skipped.
+finalizer. A fixture that starts a program declares it (``@starts("memcached")``) and finds it
+with ``server_program`` (tests/programs.py, which says what happens where it is missing).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -22,21 +22,6 @@ LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
 #: Bound on every socket operation of the tests: a silent server fails the test, never hangs it.
 IO_TIMEOUT = 10.0
-
-_DEBIAN_PACKAGE = {"redis-server": "redis-server", "memcached": "memcached", "socat": "socat"}
-
-
-def require_program(name: str) -> str:
-    """The absolute path of ``name``, or a test failure that says how to install it."""
-    path = shutil.which(name)
-    if path is None:
-        package = _DEBIAN_PACKAGE.get(name, name)
-        pytest.fail(
-            f"{name!r} is not installed; the interop tests need it "
-            f"(apt-get install -y --no-install-recommends {package})",
-            pytrace=False,
-        )
-    return path
 
 
 def free_port() -> int:

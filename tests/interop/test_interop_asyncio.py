@@ -1,5 +1,5 @@
-"""The asyncio recipes: the simulated instrument as an asyncio server, and the async frame loop
-(an asyncio StreamReader standing in for anyio's and trio's streams) as its client."""
+"""The async recipes: the simulated instrument as an asyncio server, with anyio clients
+(examples/async_frames.py, streamframer.anyio) on asyncio and on trio, and a blocking client."""
 
 from __future__ import annotations
 
@@ -7,43 +7,38 @@ import asyncio
 import collections
 import struct
 
+import anyio
 import numpy as np
-from async_frames import aiter_payloads
+from async_frames import read_waveform
 from asyncio_server import start_server
 from scpi_instrument import IDENTITY, SimulatedScope
-from scpi_waveform import RESPONSE, query
+from scpi_waveform import RESPONSE
 
-from streamframer import BufferManager
+from streamframer import Framed, ieee_block
+from streamframer.anyio import FramedStream
 
 from .servers import IO_TIMEOUT, LOOPBACK, connect
 
 CLIENTS = 20
 
 
-def _block(data: bytes) -> bytes:
-    digits = b"%d" % len(data)
-    return b"#%d%s%s" % (len(digits), digits, data)
-
-
 async def _client(port: int, number: int) -> int:
     """Upload a waveform full of LF bytes in small writes, read it back; returns frames checked."""
-    reader, writer = await asyncio.open_connection(LOOPBACK, port)
-    responses = aiter_payloads(lambda: reader.read(65536), BufferManager(), RESPONSE)
+    stream = await anyio.connect_tcp(LOOPBACK, port)
     values = [(10 + 256 * n + number) % 65536 for n in range(500)]  # every low byte is LF + k
     data = struct.pack(f"<{len(values)}H", *values)
-    message = b"*IDN?\nWAV:TYPE H\nWAV:BORD LITT\nWAV:DATA " + _block(data) + b"\nWAV:DATA?\n"
-    for start in range(0, len(message), 7 + number):  # commands cut anywhere: the server copes
-        writer.write(message[start : start + 7 + number])
-        await writer.drain()
-    identity = await responses.__anext__()
-    waveform = np.frombuffer(await responses.__anext__(), "<u2")
-    writer.write(b"SYST:ERR?\n")
-    errors = await responses.__anext__()
-    writer.close()
-    await writer.wait_closed()
-    await responses.aclose()
+    block = ieee_block().encode(data)
+    message = b"*IDN?\nWAV:TYPE H\nWAV:BORD LITT\nWAV:DATA " + block + b"WAV:DATA?\n"
+    async with FramedStream(stream, RESPONSE) as scope:
+        for start in range(0, len(message), 7 + number):  # commands cut anywhere: it copes
+            await stream.send(message[start : start + 7 + number])
+        with await scope.read_frame() as frame:
+            identity = frame.tobytes()
+        with await scope.read_frame() as frame:
+            waveform = np.frombuffer(frame.view, "<u2").tolist()
+        errors = await scope.query(b"SYST:ERR?", timeout=IO_TIMEOUT)
     assert identity == IDENTITY
-    assert waveform.tolist() == values
+    assert waveform == values
     assert errors == b'0,"No error"'
     return 3
 
@@ -78,39 +73,42 @@ def test_asyncio_server_with_a_blocking_client(frames_checked: collections.Count
 
 
 def _blocking_queries(port: int) -> list[bytes]:
-    with connect(port) as sock:
-        mgr = BufferManager()
-        answers = [query(sock, mgr, "*IDN?"), query(sock, mgr, "WAV:POIN?")]
-        sock.sendall(b"WAV:TYPE d\n")
-        answers.append(query(sock, mgr, "WAV:TYPE?"))
-        sock.sendall(b"BOGUS\n")
-        answers.append(query(sock, mgr, "SYST:ERR?"))
+    with Framed(connect(port), RESPONSE) as scope:
+        answers = [scope.query(b"*IDN?", timeout=IO_TIMEOUT), scope.query(b"WAV:POIN?")]
+        scope.send(b"WAV:TYPE d")
+        answers.append(scope.query(b"WAV:TYPE?"))
+        scope.send(b"BOGUS")
+        answers.append(scope.query(b"SYST:ERR?"))
         return answers
 
 
-def test_a_cancelled_read_loses_nothing(frames_checked: collections.Counter[str]) -> None:
-    """Bytes live in the manager, not in the coroutine: cancel mid-frame, then read on."""
+def test_the_anyio_example_on_asyncio(frames_checked: collections.Counter[str]) -> None:
+    async def scenario() -> tuple[bytes, bytes]:
+        server = await start_server(LOOPBACK, 0, SimulatedScope)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await asyncio.wait_for(read_waveform(port, 777), IO_TIMEOUT)
 
-    async def scenario() -> list[bytes]:
-        chunks: asyncio.Queue[bytes] = asyncio.Queue()
-        mgr = BufferManager()
-        first = aiter_payloads(chunks.get, mgr, RESPONSE)
-        waiting = asyncio.ensure_future(first.__anext__())
-        await chunks.put(b"#15\n\r")  # half a block: the reader takes it and waits for more
-        while not chunks.empty() or len(mgr) == 0:
-            await asyncio.sleep(0)
-        waiting.cancel()
-        await asyncio.gather(waiting, return_exceptions=True)
-        assert len(mgr) == 5  # kept
+    identity, waveform = asyncio.run(scenario())
+    assert identity == IDENTITY
+    assert list(waveform) == [37 * n % 101 for n in range(777)]
+    frames_checked["asyncio"] += 2
 
-        second = aiter_payloads(chunks.get, mgr, RESPONSE)
-        for chunk in (b"\x00\n", b"x\n", b"line\n", b""):
-            await chunks.put(chunk)
-        return [payload async for payload in second]
 
-    payloads = asyncio.run(scenario())
-    assert payloads == [b"\n\r\x00\nx", b"line"]
-    frames_checked["asyncio"] += len(payloads)
+def test_the_anyio_example_on_trio(
+    scope: tuple[int, SimulatedScope], frames_checked: collections.Counter[str]
+) -> None:
+    """The same client on trio, against the instrument's blocking server in a thread."""
+    port, _ = scope
+
+    async def bounded() -> tuple[bytes, bytes]:
+        with anyio.fail_after(IO_TIMEOUT):
+            return await read_waveform(port, 1500)
+
+    identity, waveform = anyio.run(bounded, backend="trio")
+    assert identity == IDENTITY
+    assert list(waveform) == [37 * n % 101 for n in range(1500)]
+    frames_checked["trio"] += 2
 
 
 def test_a_malformed_block_closes_the_connection_with_a_message() -> None:

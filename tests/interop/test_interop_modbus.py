@@ -7,7 +7,7 @@ import random
 import struct
 
 import pytest
-from modbus_tcp import MBAP, ModbusConnection, ModbusError
+from modbus_tcp import MBAP, REQUEST, ModbusConnection, ModbusError
 
 from .conftest import ModbusServer
 from .replay import Recorder, feed_in_pieces
@@ -28,7 +28,7 @@ def test_reads_match_the_datastore(
             assert modbus.read_holding_registers(address, count) == registers[address:][:count]
         for address, count in coil_reads:
             assert modbus.read_coils(address, count) == coils[address:][:count]
-        assert len(modbus.mgr) == 0
+        assert len(modbus.framed.manager) == 0
     frames_checked["modbus"] += len(register_reads) + len(coil_reads)
 
 
@@ -101,3 +101,18 @@ def test_replayed_in_any_chunking(
     for piece in (1, 5, "random"):
         assert feed_in_pieces(MBAP, bytes(recorder.received), piece, seed=3) == expected
         frames_checked["modbus"] += len(expected)
+
+
+def test_requests_are_encoded_by_the_length_rule() -> None:
+    """REQUEST.encode builds the ADU the specification packs by hand, and refuses what the
+    length field cannot announce (more than 254 bytes after it)."""
+    pdu = struct.pack(">BHH", 3, 107, 3)
+    ids = struct.pack(">HH", 0x1234, 0)
+    assert (
+        REQUEST.encode(b"\x11" + pdu, header=ids)
+        == struct.pack(">HHHB", 0x1234, 0, len(pdu) + 1, 0x11) + pdu
+    )
+    with pytest.raises(ValueError, match="max_length=254"):
+        REQUEST.encode(b"\x11" + bytes(254), header=ids)
+    with pytest.raises(ValueError, match="needs header="):
+        REQUEST.encode(b"\x11" + pdu)

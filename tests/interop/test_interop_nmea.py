@@ -22,10 +22,11 @@ from nmea_reader import (
 )
 from nmea_source import sentences
 
+from programs import server_program
 from streamframer import BufferManager, iter_payloads
 
 from .conftest import EXAMPLES
-from .servers import LOOPBACK, connect, free_port, require_program, start, stop
+from .servers import LOOPBACK, connect, free_port, start, stop
 
 SECONDS = 40  # simulated: 9 sentences each
 
@@ -42,7 +43,7 @@ def _checksum_ok(line: bytes) -> bool:
 
 def _serve_with_socat(tmp_path: Path, endings: str, seed: int) -> tuple[Popen[bytes], int, Path]:
     """socat listening on a free port, running nmea_source.py for the one client it accepts."""
-    socat = require_program("socat")
+    socat = server_program("socat")
     copy = tmp_path / "sent.txt"
     port = free_port()
     command = f"{sys.executable} {EXAMPLES / 'nmea_source.py'} --seconds {SECONDS}"
@@ -53,6 +54,7 @@ def _serve_with_socat(tmp_path: Path, endings: str, seed: int) -> tuple[Popen[by
     return start([socat, listen, f"EXEC:{command}"]), port, copy
 
 
+@pytest.mark.servers("socat")
 @pytest.mark.parametrize("endings", ["crlf", "lf", "mixed"])
 def test_socat_served_sentences(
     tmp_path: Path, endings: str, frames_checked: collections.Counter[str]
@@ -83,6 +85,7 @@ def test_socat_served_sentences(
     frames_checked["nmea-socat"] += len(lines)
 
 
+@pytest.mark.servers("socat")
 def test_socat_tcp_sentences_recipe(
     tmp_path: Path, frames_checked: collections.Counter[str]
 ) -> None:

@@ -10,17 +10,16 @@ import collections
 import random
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 import pyvisa
-from scpi_instrument import ARGUMENT, IDENTITY, SimulatedScope, program_header, serve
-from scpi_waveform import RESPONSE, query, query_waveform
+from scpi_instrument import ARGUMENT, IDENTITY, SimulatedScope, program_header
+from scpi_waveform import RESPONSE, query_waveform
 
-from streamframer import BufferManager, read_frame
+from streamframer import BufferManager, Framed, ieee_block, read_frame
 
 from .servers import IO_TIMEOUT, LOOPBACK, connect
 
@@ -43,22 +42,6 @@ def _open(manager: pyvisa.ResourceManager, port: int) -> Any:
         write_termination="\n",
         timeout=int(IO_TIMEOUT * 1000),
     )
-
-
-@pytest.fixture
-def scope() -> Iterator[tuple[int, SimulatedScope]]:
-    """The simulated instrument, serving on a free loopback port in a thread."""
-    instrument = SimulatedScope()
-    stop = threading.Event()
-    with socket.create_server((LOOPBACK, 0)) as listener:
-        serving = threading.Thread(target=serve, args=(listener, instrument, stop), daemon=True)
-        serving.start()
-        try:
-            yield listener.getsockname()[1], instrument
-        finally:
-            stop.set()
-            serving.join(IO_TIMEOUT)
-            assert not serving.is_alive(), "the simulated instrument did not stop"
 
 
 def _values_with_newlines(datatype: str, count: int, seed: int) -> list[Any]:
@@ -177,21 +160,39 @@ def test_numpy_waveform_recipe(
 ) -> None:
     """examples/scpi_waveform.py against the simulated instrument, a big block included."""
     port, _ = scope
-    with connect(port) as sock:
-        mgr = BufferManager()
-        assert query(sock, mgr, "*IDN?") == IDENTITY
+    with Framed(connect(port), RESPONSE) as instrument:
+        assert instrument.query(b"*IDN?", timeout=IO_TIMEOUT) == IDENTITY
         checked = 1
         for datatype, dtype in (("B", "u1"), ("h", ">i2"), ("f", ">f4"), ("d", ">f8")):
-            sock.sendall(f"WAV:TYPE {datatype}\nWAV:BORD BIG\nWAV:POIN 1001\n".encode())
-            waveform = query_waveform(sock, mgr, "WAV:DATA?", dtype)
+            for setting in (f"WAV:TYPE {datatype}", "WAV:BORD BIG", "WAV:POIN 1001"):
+                instrument.send(setting.encode())
+            waveform = query_waveform(instrument, b"WAV:DATA?", dtype)
             assert waveform.dtype == np.dtype(dtype)
             assert waveform.tolist() == [37 * n % 101 for n in range(1001)]
             checked += 4
         # 4 MB of float64 in one block, read across many recv() calls.
-        sock.sendall(b"WAV:TYPE d\nWAV:BORD LITT\nWAV:POIN 500000\n")
-        waveform = query_waveform(sock, mgr, "WAV:DATA?", "<f8")
+        instrument.write(b"WAV:TYPE d\nWAV:BORD LITT\nWAV:POIN 500000\n")
+        waveform = query_waveform(instrument, b"WAV:DATA?", "<f8")
         assert np.array_equal(waveform, np.arange(500_000) * 37 % 101)
-        assert query(sock, mgr, "WAV:POIN?") == b"500000"
+        assert instrument.query(b"WAV:POIN?", timeout=IO_TIMEOUT) == b"500000"
         checked += 5
-        assert len(mgr) == 0
+        assert len(instrument.manager) == 0
     frames_checked["scpi-instrument"] += checked
+
+
+def test_a_block_encoded_by_ieee_block_is_read_back_with_query(
+    scope: tuple[int, SimulatedScope], frames_checked: collections.Counter[str]
+) -> None:
+    """A waveform uploaded as ``WAV:DATA <ieee_block().encode(data)>``, then queried back."""
+    port, instrument_state = scope
+    values = _values_with_newlines("d", 1000, seed=7)
+    data = struct.pack(">1000d", *values)
+    with Framed(connect(port), RESPONSE) as instrument:
+        instrument.send(b"WAV:TYPE d")
+        instrument.send(b"WAV:BORD BIG")
+        instrument.write(b"WAV:DATA " + ieee_block().encode(data))
+        assert instrument.query(b"WAV:DATA?", timeout=IO_TIMEOUT) == data
+        assert instrument.query(b"SYST:ERR?", timeout=IO_TIMEOUT) == b'0,"No error"'
+        assert instrument.query(b"WAV:POIN?", timeout=IO_TIMEOUT) == b"1000"
+    assert instrument_state.waveform == values
+    frames_checked["scpi-instrument"] += 3

@@ -6,9 +6,18 @@ import collections
 import random
 
 import pytest
-from redis_resp import Push, ReplyError, encode_command, pipeline, read_replies, resp_reply
+from redis_resp import (
+    RESP,
+    Push,
+    ReplyError,
+    decode,
+    encode_command,
+    pipeline,
+    read_replies,
+    resp_reply,
+)
 
-from streamframer import BufferManager, FrameTooLarge, FramingError, read_frame
+from streamframer import BufferManager, Framed, FrameTooLarge, FramingError, read_frame
 
 from .replay import CountingBuffer, count_scanning, feed_in_pieces
 from .servers import connect
@@ -67,6 +76,29 @@ def test_pipelined_commands_one_reply_each(
         assert errors[2] == "PONG"
         assert len(mgr) == 0
     frames_checked["redis"] += len(replies) + len(errors)
+
+
+def test_commands_through_a_custom_encoder(
+    redis_port: int, frames_checked: collections.Counter[str]
+) -> None:
+    """Framed over the RESP rule object: commands encoded by its encode(), one reply each."""
+    with Framed(connect(redis_port), RESP) as redis:
+        for index, value in enumerate(TRICKY):
+            assert decode(redis.query(("SET", f"e:key:{index}", value), timeout=10)) == "OK"
+        redis.send(("RPUSH", "e:list", *TRICKY))
+        redis.send(("LRANGE", "e:list", 0, -1))
+        for expected in (len(TRICKY), TRICKY):  # a reply each
+            with redis.read_frame(timeout=10) as frame:
+                assert decode(frame.view) == expected
+        mget = ("MGET", *(f"e:key:{index}" for index in range(len(TRICKY))))
+        assert decode(redis.query(mget, timeout=10)) == TRICKY
+        error = decode(redis.query(("INCR", "e:list"), timeout=10))
+        assert isinstance(error, ReplyError)
+        assert error.startswith("WRONGTYPE")
+        with pytest.raises(ValueError, match="needs at least its name"):
+            redis.send(())
+        assert len(redis.manager) == 0
+    frames_checked["redis"] += len(TRICKY) + 4
 
 
 def test_nested_arrays(redis_port: int, frames_checked: collections.Counter[str]) -> None:

@@ -1,4 +1,4 @@
-"""The ``streamframer`` command line (stdlib only): ``demo``, ``read`` and ``query``."""
+"""The ``streamframer`` command line (stdlib only): ``demo``, ``read``, ``query`` and ``send``."""
 
 from ._main import main
 

@@ -29,7 +29,7 @@ from .. import (
     until_delim,
     until_eot,
 )
-from ._io import EXIT_FRAMING, Failure, Meter
+from ._common import EXIT_FRAMING, Failure, Meter
 
 if TYPE_CHECKING:
     from .. import Rule

@@ -1,9 +1,8 @@
-"""``streamframer read`` and ``streamframer query``: frames from a source, printed."""
+"""``streamframer read``: the frames of a source, printed as they arrive."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 import time
@@ -16,23 +15,12 @@ from .. import (
     FramingError,
     Rule,
     StreamClosed,
-    read_frame,
     read_with_rule,
 )
-from ._io import (
-    EXIT_CONNECTION,
-    EXIT_FRAMING,
-    Endpoint,
-    Failure,
-    Meter,
-    open_endpoint,
-    plural,
-    preview,
-    summary,
-    writer,
-)
+from ._common import EXIT_FRAMING, EXIT_IO, Failure, Meter, open_source, reason
+from ._output import Output, ReaderGone, plural, preview
 
-__all__ = ["run_query", "run_read"]
+__all__ = ["run_read", "stream_failure"]
 
 _PROGRESS_INTERVAL = 0.2  # seconds between two updates of the live progress line
 
@@ -43,16 +31,15 @@ _PROGRESS_INTERVAL = 0.2  # seconds between two updates of the live progress lin
 
 def run_read(args: argparse.Namespace, rule: Rule) -> int:
     """Print the frames of ``args.source``; return the exit code."""
-    endpoint = _open(args)
-    out = sys.stdout.buffer
-    write = writer(args.format, out)
+    output = Output(args.format)  # before the source: a closed stdout opens nothing
+    endpoint = open_source(args)
     stats = _Stats(sys.stderr)
     progress = sys.stderr.isatty()
     # On a shared terminal the frames would land after the progress text: clear it first.
-    clear_first = progress and out.isatty()
-    meter = Meter(endpoint.read_into, stats.progress if progress else None)
+    clear_first = progress and output.stream.isatty()
+    meter = Meter(endpoint.recv_into, stats.progress if progress else None)
     stats.meter = meter
-    mgr = BufferManager(max_size=args.max_size)
+    mgr = BufferManager(max_size=args.max_size, on_eof=args.on_eof)
     remaining = args.count
     try:
         for batch in _batches(meter, mgr, rule):
@@ -61,22 +48,22 @@ def run_read(args: argparse.Namespace, rule: Rule) -> int:
                 remaining -= len(batch)
             if clear_first:
                 stats.clear_progress()
-            write(batch, stats.frames)
-            out.flush()
+            output.write(batch, stats.frames)
             stats.frames += len(batch)
             stats.payload_bytes += sum(map(len, batch))
             if remaining == 0:
                 break
-    except BrokenPipeError:
-        # The reader went away (`| head`): not an error. Point stdout at devnull so that the
-        # interpreter's final flush does not complain again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    except ReaderGone:
+        pass  # `| head` had enough: not an error
     except KeyboardInterrupt:
         stats.report()
         return 130
+    except Failure:
+        stats.report()
+        raise
     except Exception as exc:
         stats.report()
-        raise _stream_failure(exc, mgr, meter, args.timeout) from None
+        raise stream_failure(exc, mgr, meter, args) from None
     finally:
         endpoint.close()
     stats.report()
@@ -157,8 +144,8 @@ class _Stats:
         self.stream.flush()
 
 
-def _stream_failure(
-    exc: Exception, mgr: BufferManager, meter: Meter, timeout: float | None
+def stream_failure(
+    exc: Exception, mgr: BufferManager, meter: Meter, args: argparse.Namespace
 ) -> Failure:
     """``exc`` raised while reading, as the message and exit code the user sees."""
     unconsumed_at = meter.received - len(mgr)  # stream offset of the first unconsumed byte
@@ -179,79 +166,15 @@ def _stream_failure(
         return Failure(
             EXIT_FRAMING,
             f"the stream ended inside a frame: {plural(len(exc.partial), 'byte')} from stream "
-            f"offset {unconsumed_at} without a complete frame: {preview(exc.partial)}",
+            f"offset {unconsumed_at} without a complete frame: {preview(exc.partial)} "
+            "(--on-eof frame takes it as the last frame)",
         )
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return Failure(
-            EXIT_CONNECTION,
-            f"timed out: no data for {timeout} s ({len(mgr)} bytes buffered, no complete frame)",
+            EXIT_IO,
+            f"timed out: no data for {args.timeout} s "
+            f"({len(mgr)} bytes buffered, no complete frame)",
         )
     if isinstance(exc, OSError):
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        return Failure(EXIT_CONNECTION, f"connection error: {reason}")
+        return Failure(EXIT_IO, f"cannot read {args.source}: {reason(exc)}")
     raise exc
-
-
-def _open(args: argparse.Namespace, *, writable: bool = False) -> Endpoint:
-    return open_endpoint(
-        args.source,
-        timeout=args.timeout,
-        baud=args.baud,
-        cafile=args.cafile,
-        insecure=args.insecure,
-        writable=writable,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# query
-
-
-def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
-    """Send ``args.command``, print the reply framed by ``rule``; return the exit code."""
-    endpoint = _open(args, writable=True)
-    first_byte = bytearray()  # of the reply: b"#" starts a block
-
-    def read_into(view: memoryview) -> int:
-        received = endpoint.read_into(view)
-        if received and not first_byte:
-            first_byte.append(view[0])
-        return received
-
-    meter = Meter(read_into)
-    mgr = BufferManager(max_size=args.max_size)
-    try:
-        endpoint.send(args.command.encode() + args.write_term)
-        frame = read_frame(meter, mgr, rule)
-        with frame:
-            payload = frame.tobytes()
-        is_block = is_scpi and first_byte == b"#"
-    except StreamClosed as exc:
-        if exc.partial:
-            raise _stream_failure(exc, mgr, meter, args.timeout) from None
-        raise Failure(EXIT_CONNECTION, "the peer closed the connection without a reply") from None
-    except (TimeoutError, socket.timeout):
-        hint = "" if "?" in args.command else " (a command without '?' gets no reply)"
-        raise Failure(EXIT_CONNECTION, f"no reply within {args.timeout} s{hint}") from None
-    except Exception as exc:
-        raise _stream_failure(exc, mgr, meter, args.timeout) from None
-    finally:
-        endpoint.close()
-
-    out = sys.stdout.buffer
-    if args.format != "auto":
-        writer(args.format, out)([payload], 0)
-    elif is_block:
-        out.write(f"IEEE 488.2 block, {summary(payload)}\n".encode())
-    else:
-        writer("text", out)([payload], 0)
-    out.flush()
-    if args.binary is not None:
-        if not is_block:
-            raise Failure(
-                EXIT_FRAMING, f"the reply is not a binary block: {args.binary} not written"
-            )
-        with open(args.binary, "wb") as file:
-            file.write(payload)
-        print(f"saved {len(payload)} bytes to {args.binary}", file=sys.stderr)
-    return 0

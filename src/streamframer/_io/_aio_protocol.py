@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._core import BufferManager
 from .._errors import FrameLifecycleError, FrameTooLarge, StreamClosed
+from ._aio_query import query
+from ._writes import encode_with
 
 if TYPE_CHECKING:
     from .._core import Frame
@@ -321,7 +323,8 @@ async def _read(reader: FramedReader, rule: Rule, iterating: bool) -> Frame:
 
 class FramedWriter:
     """The writing side of a framed connection: a thin layer over the transport, with
-    ``drain()`` flow control and ``wait_closed()``, shaped like ``asyncio.StreamWriter``."""
+    ``drain()`` flow control and ``wait_closed()``, shaped like ``asyncio.StreamWriter``;
+    ``send()`` and ``query()`` encode with the reader's rule."""
 
     __slots__ = ("_protocol",)
 
@@ -337,6 +340,19 @@ class FramedWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.transport.write(data)
+
+    def send(self, payload: object, **encode_kw: Any) -> None:
+        """Write ``payload`` as one frame of the reader's rule (``rule.encode(payload,
+        **encode_kw)``); ``await drain()`` as after ``write()``. A payload the rule cannot
+        frame is its ``ValueError``, and nothing is written."""
+        self.transport.write(encode_with(self._protocol.reader.rule, payload, encode_kw))
+
+    async def query(self, payload: object, timeout: float | None = None, **encode_kw: Any) -> bytes:
+        """Send ``payload`` (as :meth:`send`), then return the next frame's payload, copied and
+        consumed. ``timeout`` bounds the drain and the wait: ``TimeoutError``, nothing lost,
+        and a reply that comes later is the next frame the reader returns."""
+        self.send(payload, **encode_kw)
+        return await query(self, self._protocol.reader, timeout)
 
     def writelines(self, data: Any) -> None:
         self.transport.writelines(data)

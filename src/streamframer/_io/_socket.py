@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Callable, NoReturn, Protocol, Union, cast
 
+from .._core import compiled_loop
 from .._errors import StreamClosed
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
@@ -56,6 +57,61 @@ class _Receives(Protocol):
 Source = Union[_ReceivesInto, _Receives, ReadsInto]
 
 
+if sys.version_info >= (3, 10):
+    _timeout_error = TimeoutError
+else:  # pragma: no cover - exercised on 3.9 only
+
+    class _timeout_error(socket.timeout, TimeoutError):
+        """On 3.9 socket.timeout is not yet TimeoutError: raise something that is both."""
+
+
+def _receive(sock: Source, mgr: BufferManager) -> bool:
+    """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
+    False if a non-blocking source had nothing to read."""
+    if mgr.at_eof:
+        return True
+    try:
+        recv_into = getattr(sock, "recv_into", None)
+        if recv_into is not None:
+            received = mgr._fill(recv_into)
+        elif hasattr(sock, "recv"):
+            received = mgr._fill(_copying_reader(cast(_Receives, sock)))
+        elif hasattr(sock, "readinto"):
+            return receive_from_stream(cast(ReadsInto, sock), mgr)
+        else:
+            raise TypeError(
+                f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
+                "or readinto()"
+            )
+    except _WOULD_BLOCK:
+        return False
+    except socket.timeout as exc:
+        _reraise_timeout(exc)
+    if received is None:
+        return False
+    if not received:
+        mgr.feed_eof()
+    return True
+
+
+def _copying_reader(sock: _Receives) -> Callable[[memoryview], int]:
+    """A ``recv_into`` for a source that only has ``recv``: one copy, into the buffer."""
+
+    def recv_into(view: memoryview) -> int:
+        data = sock.recv(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    return recv_into
+
+
+def _wait_and_receive(sock: Source, mgr: BufferManager) -> None:
+    """Wait until ``sock`` can be read (a non-blocking source), then read once."""
+    if _wait_readable(sock, None):
+        _receive(sock, mgr)
+
+
+@compiled_loop(0, _receive)
 def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None:
     """Return the next frame, reading from ``sock`` at most once.
 
@@ -94,6 +150,7 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
         _receive(sock, mgr)
 
 
+@compiled_loop(1, _wait_and_receive)
 def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]:
     """Yield frames until the stream ends; each is consumed when the loop asks for the next.
 
@@ -105,8 +162,7 @@ def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]
         try:
             frame = mgr.next_frame(rule)
             if frame is None:
-                if _wait_readable(sock, None):
-                    _receive(sock, mgr)
+                _wait_and_receive(sock, mgr)
                 continue
         except StreamClosed as exc:
             if exc.partial:
@@ -117,6 +173,7 @@ def iter_frames(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[Frame]
             frame.consume()
 
 
+@compiled_loop(2, _wait_and_receive)
 def iter_payloads(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[bytes]:
     """Yield each frame's payload as ``bytes`` until the stream ends: the batch path.
 
@@ -128,60 +185,13 @@ def iter_payloads(sock: Source, mgr: BufferManager, rule: Rule) -> Iterator[byte
         try:
             payloads = mgr.drain(rule)
             if not payloads:
-                if _wait_readable(sock, None):
-                    _receive(sock, mgr)
+                _wait_and_receive(sock, mgr)
                 continue
         except StreamClosed as exc:
             if exc.partial:
                 raise
             return
         yield from payloads
-
-
-if sys.version_info >= (3, 10):
-    _timeout_error = TimeoutError
-else:  # pragma: no cover - exercised on 3.9 only
-
-    class _timeout_error(socket.timeout, TimeoutError):
-        """On 3.9 socket.timeout is not yet TimeoutError: raise something that is both."""
-
-
-def _receive(sock: Source, mgr: BufferManager) -> bool:
-    """Read once into ``mgr``. True if bytes arrived or the stream ended (then ``mgr`` knows it),
-    False if a non-blocking source had nothing to read."""
-    try:
-        recv_into = getattr(sock, "recv_into", None)
-        if recv_into is not None:
-            received = mgr._fill(recv_into)
-        elif hasattr(sock, "recv"):
-            received = mgr._fill(_copying_reader(cast(_Receives, sock)))
-        elif hasattr(sock, "readinto"):
-            return receive_from_stream(cast(ReadsInto, sock), mgr)
-        else:
-            raise TypeError(
-                f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
-                "or readinto()"
-            )
-    except _WOULD_BLOCK:
-        return False
-    except socket.timeout as exc:
-        _reraise_timeout(exc)
-    if received is None:
-        return False
-    if not received:
-        mgr.feed_eof()
-    return True
-
-
-def _copying_reader(sock: _Receives) -> Callable[[memoryview], int]:
-    """A ``recv_into`` for a source that only has ``recv``: one copy, into the buffer."""
-
-    def recv_into(view: memoryview) -> int:
-        data = sock.recv(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    return recv_into
 
 
 def _reraise_timeout(exc: OSError) -> NoReturn:

@@ -39,6 +39,13 @@ Goal: linear time. Resume where the previous call stopped, never rescan from 0 w
 peer that sends one byte at a time must cost O(n) in total, not O(n**2). The built-in rules resume
 ``len(delimiter) - 1`` bytes before the end, so a delimiter split across reads is still found.
 
+Encoding (optional): a rule may also offer ``rule.encode(payload, **options) -> bytes``, the
+bytes of one frame that the same rule decodes back to exactly ``payload``, however they are split
+into reads. A payload it cannot frame (a delimiter inside, a length its field cannot hold) is a
+``ValueError`` saying why; bytes of the frame that are neither length nor payload (a header, a
+trailer) are keyword arguments, refused when missing or of the wrong size. Every built-in rule
+has one; adapters that send (``Framed.send``) use it.
+
 A custom rule, for a 2-byte big-endian length header::
 
     def u16_prefixed(buffer, scan):
@@ -48,13 +55,20 @@ A custom rule, for a 2-byte big-endian length header::
         if len(buffer) < size:
             return NeedMore(0, frame_size=size)
         return FrameSpan(2, size, size)
+
+    def encode(payload):
+        if len(payload) > 0xFFFF:
+            raise ValueError(f"a payload of {len(payload)} bytes does not fit a 2-byte length")
+        return len(payload).to_bytes(2, "big") + payload
+
+    u16_prefixed.encode = encode
 """
 
 from __future__ import annotations
 
 from typing import Callable, NamedTuple, Union
 
-__all__ = ["FrameSpan", "NeedMore", "Rule", "RuleResult", "Skip"]
+__all__ = ["FrameSpan", "NeedMore", "Rule", "RuleResult", "Skip", "broken_condition"]
 
 
 class NeedMore(NamedTuple):
@@ -87,3 +101,26 @@ class FrameSpan(NamedTuple):
 RuleResult = Union[NeedMore, FrameSpan, Skip]
 #: The rule contract: ``rule(buffer, scan) -> NeedMore | FrameSpan | Skip`` (module docstring).
 Rule = Callable[[bytearray, int], RuleResult]
+
+
+def broken_condition(result: RuleResult, buffered: int) -> str:
+    """The condition of the contract that ``result`` breaks for a buffer of ``buffered`` bytes,
+    for the manager's error message: ``"consume 99 > 3 buffered bytes"``."""
+    if isinstance(result, FrameSpan):
+        start, end, consume = result
+        if start < 0:
+            return f"start {start} < 0"
+        if end < start:
+            return f"end {end} < start {start}"
+        if consume < end:
+            return f"consume {consume} < end {end}"
+        if consume > buffered:
+            return f"consume {consume} > {buffered} buffered bytes"
+        return f"consume must be positive, got {consume}"
+    if isinstance(result, NeedMore):
+        if result.resume < 0:
+            return f"resume {result.resume} < 0"
+        return f"resume {result.resume} > {buffered} buffered bytes"
+    if result.nbytes <= 0:
+        return f"nbytes must be positive, got {result.nbytes}"
+    return f"nbytes {result.nbytes} > {buffered} buffered bytes"

@@ -14,8 +14,9 @@ import struct
 from typing import Literal
 
 from .._args import int_arg
-from .._errors import FramingError
+from .._errors import FramingError, _preview
 from ._contract import FrameSpan, NeedMore, RuleResult
+from ._encoding import BytesLike, exact_bytes, payload_bytes
 
 __all__ = ["FixedSize", "LengthPrefixed", "fixed_size", "length_prefixed"]
 
@@ -38,6 +39,16 @@ class FixedSize:
             return NeedMore(len(buffer), frame_size=size)
         return FrameSpan(0, size, size)
 
+    def encode(self, payload: BytesLike) -> bytes:
+        """One frame holding ``payload``, which must be exactly ``size`` bytes: the payload."""
+        data = payload_bytes(payload)
+        if len(data) != self.size:
+            raise ValueError(
+                f"{self!r} cannot encode a payload of {len(data)} bytes: its frames hold "
+                f"exactly {self.size}"
+            )
+        return data
+
     def __repr__(self) -> str:
         return f"fixed_size({self.size})"
 
@@ -58,6 +69,7 @@ class LengthPrefixed:
         "adjust",
         "byteorder",
         "length_size",
+        "magic",
         "max_length",
         "offset",
         "payload_offset",
@@ -71,6 +83,7 @@ class LengthPrefixed:
         adjust: int,
         payload_offset: int,
         max_length: int | None,
+        magic: bytes = b"",
     ) -> None:
         self.length_size = length_size
         self.offset = offset
@@ -78,6 +91,8 @@ class LengthPrefixed:
         self.adjust = adjust
         self.payload_offset = payload_offset
         self.max_length = max_length
+        #: The bytes that open every frame (``b""``: none).
+        self.magic = magic
         self._field_end = offset + length_size
         # A frame holds at least the header the rule read and the bytes before its payload.
         self._min_total = max(self._field_end, payload_offset)
@@ -92,6 +107,8 @@ class LengthPrefixed:
     def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
         field_end = self._field_end
         buffered = len(buffer)
+        if self.magic and not buffer.startswith(self.magic):
+            self._check_magic(buffer)  # raises unless the magic is still arriving
         if buffered < field_end:
             return NeedMore(buffered)
         unpack_from = self._unpack_from
@@ -121,6 +138,92 @@ class LengthPrefixed:
             return NeedMore(buffered, frame_size=total)
         return FrameSpan(self.payload_offset, total, total)
 
+    def _check_magic(self, buffer: bytearray) -> None:
+        magic = self.magic
+        got = bytes(buffer[: len(magic)])
+        if magic.startswith(got):
+            return
+        at = next(i for i, (a, b) in enumerate(zip(got, magic)) if a != b)
+        raise FramingError(
+            f"expected the magic {magic!r} at offset 0, got {got!r} (wrong byte at offset {at})"
+            f": {_preview(bytes(buffer[:16]))}",
+            at,
+        )
+
+    def encode(
+        self,
+        payload: BytesLike,
+        *,
+        header: BytesLike | None = None,
+        after_length: BytesLike | None = None,
+    ) -> bytes:
+        """One frame holding ``payload``: ``header``, the length field, ``after_length``, then
+        the payload.
+
+        ``header`` is the frame's ``offset`` bytes before the length field (a Modbus transaction
+        and protocol id), ``after_length`` its bytes between the field and the payload (the
+        Modbus unit id with ``payload_offset=7``); each is required when the layout has such
+        bytes, and must have exactly their size. When ``payload_offset`` makes the payload start
+        earlier, the payload holds those bytes itself: ``header`` is then only the bytes before
+        the payload, and the length field inside the payload must already hold the length.
+
+        With a ``magic``, ``header`` defaults to it when it fills the header (HP ``#A``
+        blocks), and must start with it otherwise (HiSLIP's ``b"HS"`` and 6 more bytes).
+
+        Refused (``ValueError``): a payload whose length the field cannot hold or that exceeds
+        ``max_length``, and a header or length field of the wrong size or value.
+        """
+        data = payload_bytes(payload)
+        offset, field_end, payload_offset = self.offset, self._field_end, self.payload_offset
+        total = payload_offset + len(data)
+        length = total - field_end - self.adjust
+        if total < self._min_total or not 0 <= length <= self._longest:
+            raise ValueError(
+                f"{self!r} cannot encode a payload of {len(data)} bytes: "
+                + self._unframable(total, length)
+            )
+        field = length.to_bytes(self.length_size, self.byteorder)
+        head_size = min(offset, payload_offset)
+        if header is None and head_size <= len(self.magic):
+            header = self.magic[:head_size]
+        head = exact_bytes(self, "header", header, head_size, "bytes before the length field")
+        magic = self.magic
+        if magic and not (head + data[: len(magic)]).startswith(magic):
+            raise ValueError(
+                f"{self!r} cannot encode a frame that does not start with its magic {magic!r}: "
+                f"{_preview(head + data)}"
+            )
+        if payload_offset < field_end:
+            exact_bytes(self, "after_length", after_length, 0, "bytes after the length field")
+            frame = head + field[: max(0, payload_offset - offset)] + data
+            if frame[offset:field_end] != field:
+                raise ValueError(
+                    f"{self!r} cannot encode a payload of {len(data)} bytes that holds the "
+                    f"length field as {frame[offset:field_end]!r}: a frame of {total} bytes "
+                    f"needs the length {length} there ({field!r})"
+                )
+            return frame
+        gap = exact_bytes(
+            self,
+            "after_length",
+            after_length,
+            payload_offset - field_end,
+            "bytes between the length field and the payload",
+        )
+        return head + field + gap + data
+
+    def _unframable(self, total: int, length: int) -> str:
+        if total < self._min_total:
+            return f"a frame of {total} bytes is shorter than its {self._min_total}-byte header"
+        if length < 0:
+            return f"it makes a declared length of {length} (adjust={self.adjust})"
+        if self.max_length is not None:
+            return f"its declared length {length} exceeds max_length={self.max_length}"
+        return (
+            f"its declared length {length} does not fit a {self.length_size}-byte length field "
+            f"(at most {self._longest})"
+        )
+
     def __repr__(self) -> str:
         options = f"{self.length_size}"
         if self.offset:
@@ -133,6 +236,8 @@ class LengthPrefixed:
             options += f", payload_offset={self.payload_offset}"
         if self.max_length is not None:
             options += f", max_length={self.max_length}"
+        if self.magic:
+            options += f", magic={self.magic!r}"
         return f"length_prefixed({options})"
 
 
@@ -144,6 +249,7 @@ def length_prefixed(
     adjust: int = 0,
     payload_offset: int | None = None,
     max_length: int | None = None,
+    magic: bytes | bytearray | memoryview = b"",
 ) -> LengthPrefixed:
     """A rule for frames whose header holds an unsigned length field.
 
@@ -170,6 +276,12 @@ def length_prefixed(
 
     A declared length that gives a frame shorter than its own header (possible with a negative
     ``adjust``) is a :class:`~streamframer.FramingError` naming the header bytes.
+
+    ``magic`` is bytes that open every frame, inside the header before the length field (no
+    longer than ``offset``): a frame starting otherwise is a
+    :class:`~streamframer.FramingError` as soon as its first wrong byte is in, instead of a
+    length read out of step. HP ``#A`` blocks are ``length_prefixed(2, offset=2,
+    byteorder="little", magic=b"#A")``, HiSLIP ``length_prefixed(8, offset=8, magic=b"HS")``.
 
     Common layouts::
 
@@ -237,4 +349,12 @@ def length_prefixed(
             f"{adjust} = {largest_total} bytes, fewer than the {min_total}-byte header "
             f"(offset + length_size = {field_end}, payload_offset = {payload_offset})"
         )
-    return LengthPrefixed(length_size, offset, order, adjust, payload_offset, max_length)
+    if isinstance(magic, str) or not isinstance(magic, (bytes, bytearray, memoryview)):
+        raise TypeError(f"magic must be bytes, not {type(magic).__name__}")
+    opening = bytes(magic)
+    if len(opening) > offset:
+        raise ValueError(
+            f"magic={opening!r} ({len(opening)} bytes) does not fit before the length field at "
+            f"offset={offset}"
+        )
+    return LengthPrefixed(length_size, offset, order, adjust, payload_offset, max_length, opening)

@@ -15,21 +15,44 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Callable, Union
 
 from .._args import bytes_arg, int_arg
+from .._errors import _preview
 from ._contract import FrameSpan, NeedMore, RuleResult, Skip
+from ._encoding import BytesLike, check_single_end, exact_bytes, payload_bytes
 
-__all__ = ["Between", "UntilAny", "between", "until_any"]
+__all__ = ["Between", "Trailer", "UntilAny", "between", "until_any"]
+
+#: ``Between.encode``'s ``trailer``: its bytes, or a function of the frame before it.
+Trailer = Union[BytesLike, Callable[[bytes], BytesLike]]
 
 
 class UntilAny:
     """The rule :func:`until_any` builds: a frame ends at the first of several delimiters."""
 
-    __slots__ = ("_longest", "_pattern", "delimiters")
+    __slots__ = (
+        "_longest",
+        "_pattern",
+        "delimiters",
+        "encode_delimiter",
+        "keep_delimiter",
+        "skip_empty",
+    )
 
-    def __init__(self, delimiters: tuple[bytes, ...]) -> None:
+    def __init__(
+        self,
+        delimiters: tuple[bytes, ...],
+        encode_delimiter: bytes,
+        keep_delimiter: bool,
+        skip_empty: bool,
+    ) -> None:
         #: The delimiters, longest first (the order in which a tie at one position is settled).
         self.delimiters = delimiters
+        #: The delimiter :meth:`encode` ends frames with: the first one the caller listed.
+        self.encode_delimiter = encode_delimiter
+        self.keep_delimiter = keep_delimiter
+        self.skip_empty = skip_empty
         self._longest = len(delimiters[0])
         # Alternatives are tried left to right at each position, and the leftmost position wins:
         # longest first gives "earliest start, then longest", in one C-level pass that stops at
@@ -53,14 +76,61 @@ class UntilAny:
                     break  # longest first: the rest cannot run past the end either
                 if delimiter.startswith(pending):
                     return NeedMore(position)
-        return FrameSpan(0, start, match.end())
+        end = match.end()
+        if self.keep_delimiter:
+            return FrameSpan(0, end, end)
+        if not start and self.skip_empty:
+            return Skip(end)  # an empty payload: noise, not a frame
+        return FrameSpan(0, start, end)
+
+    def encode(self, payload: BytesLike) -> bytes:
+        """One frame holding ``payload``: the payload, then the first delimiter listed when the
+        rule was built (``until_any((b"\\r\\n", b"\\n"))`` sends CR LF). With
+        ``keep_delimiter=True`` the payload holds its delimiter, and the frame is the payload.
+
+        Refused (``ValueError``): a payload holding a delimiter before its end (the frame would
+        end there); a frame whose end the decoder could not settle without the next frame's
+        first byte (a payload ending in ``b"\\r"`` sent with ``b"\\n"``, or ``b"\\r"`` sent when
+        ``b"\\r\\n"`` is also a delimiter); and with ``skip_empty=True`` an empty payload.
+        """
+        data = payload_bytes(payload)
+        frame = data if self.keep_delimiter else data + self.encode_delimiter
+        result = self(bytearray(frame), 0)
+        if result == FrameSpan(0, len(frame) if self.keep_delimiter else len(data), len(frame)):
+            return frame
+        if type(result) is Skip:
+            raise ValueError(f"{self!r} cannot encode an empty payload: it drops empty frames")
+        found = self._pattern.search(frame)
+        if found is None:
+            raise ValueError(
+                f"{self!r} cannot encode {_preview(frame)}: a frame must end with one of its "
+                "delimiters"
+            )
+        if type(result) is FrameSpan:
+            raise ValueError(
+                f"{self!r} cannot encode a payload holding the delimiter {found.group()!r}: it "
+                f"would end the frame at offset {found.start()} of {_preview(frame)}"
+            )
+        raise ValueError(
+            f"{self!r} cannot encode {_preview(data)}: the bytes from offset {result[0]} of "
+            f"{_preview(frame)} may begin a longer delimiter, so the frame would not end before "
+            "the next byte"
+        )
 
     def __repr__(self) -> str:
-        return f"until_any({self.delimiters!r})"
+        # The encoding delimiter first, so that the repr builds an equal rule.
+        rest = tuple(d for d in self.delimiters if d != self.encode_delimiter)
+        options = ", keep_delimiter=True" if self.keep_delimiter else ""
+        options += ", skip_empty=True" if self.skip_empty else ""
+        return f"until_any({(self.encode_delimiter, *rest)!r}{options})"
 
 
-def until_any(delims: Iterable[bytes]) -> UntilAny:
-    """A rule for frames that end with any of several delimiters; the payload excludes it.
+def until_any(
+    delims: Iterable[bytes], *, keep_delimiter: bool = False, skip_empty: bool = False
+) -> UntilAny:
+    """A rule for frames that end with any of several delimiters; the payload excludes it
+    unless ``keep_delimiter=True`` (then it ends with the delimiter that ended it, so that the
+    caller knows which one, like asyncio's ``readuntil((b"\\n", b"\\r"))``).
 
     ``delims`` is a collection of non-empty bytes, e.g. ``(b"\\r\\n", b"\\n", b"\\r")`` for lines
     ended by CR LF, LF or CR. The frame ends at the delimiter that *starts* first; of several
@@ -72,6 +142,11 @@ def until_any(delims: Iterable[bytes]) -> UntilAny:
     ends its last line with a bare CR and then falls silent leaves that line unread until more
     bytes come; at the end of the stream the manager raises :class:`~streamframer.StreamClosed`
     with the line (CR included) in ``partial``.
+
+    ``skip_empty=True`` drops frames whose payload is empty as noise, counted in
+    ``BufferManager.skipped``: ``until_any((b"\\r\\n", b"\\n", b"\\r"), skip_empty=True)`` reads
+    lines and ignores blank ones. It cannot be combined with ``keep_delimiter`` (a payload that
+    keeps its delimiter is never empty).
     """
     if isinstance(delims, (bytes, bytearray, memoryview, str)):
         raise TypeError(
@@ -84,11 +159,17 @@ def until_any(delims: Iterable[bytes]) -> UntilAny:
         raise TypeError(
             f"delims must be a collection of bytes, not {type(delims).__name__}"
         ) from None
-    delimiters = {bytes_arg("each delimiter", item) for item in items}
-    if not delimiters:
+    given = [bytes_arg("each delimiter", item) for item in items]
+    if not given:
         raise ValueError("delims must hold at least one delimiter")
+    if keep_delimiter and skip_empty:
+        raise ValueError(
+            "skip_empty=True cannot be combined with keep_delimiter=True: a payload that keeps "
+            "its delimiter is never empty"
+        )
     # Longest first, then bytewise, so that the repr (and the pattern) is deterministic.
-    return UntilAny(tuple(sorted(delimiters, key=lambda d: (-len(d), d))))
+    delimiters = tuple(sorted(set(given), key=lambda d: (-len(d), d)))
+    return UntilAny(delimiters, given[0], bool(keep_delimiter), bool(skip_empty))
 
 
 class Between:
@@ -126,6 +207,44 @@ class Between:
         if self.keep_markers:
             return FrameSpan(0, consume, consume)
         return FrameSpan(len(start), index, consume)
+
+    def encode(self, payload: BytesLike, *, trailer: Trailer | None = None) -> bytes:
+        """One frame holding ``payload``: the start marker, the payload, the stop marker, then
+        the trailer.
+
+        ``trailer`` is required when the rule has one: its bytes, or a function computing them
+        from the frame before them (markers included, so that it can cover what its protocol
+        says), e.g. a BCC, the XOR of the bytes after STX::
+
+            rule.encode(b"data", trailer=lambda frame: bytes([functools.reduce(
+                operator.xor, frame[1:], 0)]))
+
+        With ``keep_markers=True`` the payload is the whole frame, trailer included, and is
+        checked rather than wrapped. Refused (``ValueError``): a payload holding the stop marker
+        (the frame would end there), and a trailer of the wrong size.
+        """
+        data = payload_bytes(payload)
+        start, stop = self.start, self.stop
+        if self.keep_markers:
+            if trailer is not None:
+                raise ValueError(
+                    f"{self!r} takes the trailer inside the payload (keep_markers=True), "
+                    f"got trailer={trailer!r}"
+                )
+            if not data.startswith(start):
+                raise ValueError(
+                    f"{self!r} cannot encode {_preview(data)}: with keep_markers=True the "
+                    f"payload is the whole frame, and must start with {start!r}"
+                )
+            body_end = max(0, len(data) - self.trailer)
+            check_single_end(self, data[:body_end], stop, "stop marker", len(start))
+            return data
+        body = start + data + stop
+        check_single_end(self, body, stop, "stop marker", len(start))
+        if callable(trailer):
+            trailer = trailer(body)
+        meaning = f"bytes after the stop marker {stop!r}"
+        return body + exact_bytes(self, "trailer", trailer, self.trailer, meaning)
 
     def __repr__(self) -> str:
         options = ""

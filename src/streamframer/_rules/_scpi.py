@@ -20,6 +20,10 @@ message with it, so a different byte there means the stream is out of step: a
 :class:`~streamframer.FramingError`). It is not optional: "optional" would mean waiting for a
 byte that may never come. ``terminator=None`` is for streams that send none.
 
+Rohde & Schwarz instruments send blocks over 1 GB (more than nine digits of length) as
+``#(n)``: ``b"#(5)hello\n"``, read by pyvisa's ``from_rs_block``. Both rules accept them: the
+payload is the ``n`` data bytes, exactly as for a definite block.
+
 Indefinite-length blocks (``#0``, data until NL with the END signal) cannot be framed on a byte
 stream: END (EOI on GPIB, a flag in USBTMC and VXI-11 messages) does not exist on a TCP socket or a
 serial line, and the data may hold the terminator byte. They are refused unless asked for.
@@ -30,13 +34,20 @@ from __future__ import annotations
 from .._args import bytes_arg
 from .._errors import FramingError, _preview
 from ._contract import FrameSpan, NeedMore, RuleResult
+from ._encoding import BytesLike, check_single_end, payload_bytes
 
 __all__ = ["IeeeBlock", "ScpiResponse", "ieee_block", "scpi_response"]
 
 _HASH = 0x23  # b"#"
 _ZERO = 0x30  # b"0"
+_OPEN = 0x28  # b"(": R&S blocks, #(n)
+# An R&S length of more than 20 digits (2**64 has 20) is a stream out of step.
+_MOST_RS_DIGITS = 20
 # "#H1F", "#Q17", "#B101": IEEE 488.2 non-decimal numeric responses, plain lines.
 _NON_DECIMAL = b"HQBhqb"
+_NON_DECIMAL_PREFIXES = [bytes((code,)) for code in _NON_DECIMAL]
+# The most data a definite block can declare: nine length digits.
+_LARGEST_BLOCK = 10**9 - 1
 _INDEFINITE_MODES = ("refuse", "terminator")
 
 
@@ -58,6 +69,14 @@ class IeeeBlock:
             )
         return _block(buffer, scan, self.terminator, self.indefinite)
 
+    def encode(self, payload: BytesLike) -> bytes:
+        """One definite-length block holding ``payload`` (any bytes): ``#``, the digit count,
+        the length digits, the data, then ``terminator``. ``b"#15hello\\n"`` for ``b"hello"``.
+        Beyond nine digits of length (1 GB), an R&S block: ``#(n)`` then the data.
+        """
+        data = payload_bytes(payload)
+        return _block_header(len(data)) + data + (self.terminator or b"")
+
     def __repr__(self) -> str:
         options = "" if self.terminator == b"\n" else f"terminator={self.terminator!r}"
         if self.indefinite != "refuse":
@@ -70,6 +89,7 @@ def ieee_block(terminator: bytes | None = b"\n", *, indefinite: str = "refuse") 
     giving the data length L, L data bytes, then ``terminator``.
 
     The payload is the L data bytes (any values, the terminator's included), a zero-copy view.
+    Rohde & Schwarz ``#(L)`` headers (blocks over 1 GB) are read the same way.
     ``terminator`` (default ``b"\\n"``, the SCPI response terminator) must follow the data;
     ``None`` means nothing follows it. A malformed header (no ``#``, a non-digit count or length)
     or a wrong byte where the terminator belongs is a :class:`~streamframer.FramingError` naming
@@ -118,6 +138,23 @@ class ScpiResponse:
             return NeedMore(max(scan, len(buffer) - len(terminator) + 1))
         return FrameSpan(0, index, index + len(terminator))
 
+    def encode(self, payload: BytesLike) -> bytes:
+        """One response line holding ``payload``: the payload, then ``terminator``.
+
+        Refused (``ValueError``): a payload holding the terminator, and one starting with ``#``
+        that would be read as a block (only ``#H``, ``#Q`` and ``#B`` lines are lines). Blocks
+        are encoded by ``ieee_block(terminator).encode``.
+        """
+        data = payload_bytes(payload)
+        if data[:1] == b"#" and data[1:2] not in _NON_DECIMAL_PREFIXES:
+            raise ValueError(
+                f"{self!r} cannot encode the line {_preview(data)}: a response starting with "
+                f"{data[:2]!r} is read as a block (encode blocks with ieee_block().encode)"
+            )
+        frame = data + self.terminator
+        check_single_end(self, frame, self.terminator, "terminator")
+        return frame
+
     def __repr__(self) -> str:
         options = "" if self.terminator == b"\n" else f"terminator={self.terminator!r}"
         if self.indefinite != "refuse":
@@ -153,6 +190,51 @@ def _indefinite_mode(indefinite: object) -> str:
     return indefinite
 
 
+def _block_header(length: int) -> bytes:
+    """The header of a definite block of ``length`` data bytes: ``#``, the digit count and the
+    digits, or R&S's ``#(length)`` beyond nine digits."""
+    if length > _LARGEST_BLOCK:
+        return b"#(%d)" % length
+    digits = b"%d" % length
+    return b"#%d" % len(digits) + digits
+
+
+def _rs_data_start(buffer: bytearray) -> int:
+    """Where the data of the R&S block ``#(n)`` at the start of ``buffer`` begins, or -1 while
+    its header is incomplete. A call reads at most the longest header (bounded work)."""
+    end = min(len(buffer), 3 + _MOST_RS_DIGITS)  # the ")" is at 2 + _MOST_RS_DIGITS at most
+    close = buffer.find(b")", 2, end)
+    digits = bytes(buffer[2 : close if close >= 0 else end])
+    _check_digits(buffer, digits, "length digits then b')' from offset 2")
+    if close < 0:
+        if len(digits) > _MOST_RS_DIGITS:
+            raise FramingError(
+                f"malformed R&S block header: more than {_MOST_RS_DIGITS} length digits: "
+                f"{_preview(bytes(buffer[:32]))}",
+                2 + _MOST_RS_DIGITS,
+            )
+        return -1
+    if close == 2:
+        raise FramingError(
+            f"malformed R&S block header: no length digits in {bytes(buffer[:3])!r}", 2
+        )
+    return close + 1
+
+
+def _check_digits(buffer: bytearray, digits: bytes, expected: str) -> None:
+    """Refuse a block header whose length ``digits`` (from offset 2) hold a non-digit."""
+    # The rule runs on every read of a block: the byte loop only runs to name a bad digit (or
+    # when none is buffered yet).
+    for position, byte in enumerate(b"" if digits.isdigit() else digits, 2):
+        if not _ZERO <= byte <= _ZERO + 9:
+            kind = "R&S" if buffer[1] == _OPEN else "IEEE 488.2"
+            raise FramingError(
+                f"malformed {kind} block header: expected {expected}, got "
+                f"{bytes((byte,))!r} at offset {position}: {_preview(bytes(buffer[:16]))}",
+                position,
+            )
+
+
 def _block(buffer: bytearray, scan: int, terminator: bytes | None, indefinite: str) -> RuleResult:
     """Frame the block at the start of ``buffer``, whose first byte is ``#``."""
     buffered = len(buffer)
@@ -173,26 +255,23 @@ def _block(buffer: bytearray, scan: int, terminator: bytes | None, indefinite: s
         if index < 0:
             return NeedMore(max(scan, 2, buffered - len(terminator) + 1))
         return FrameSpan(2, index, index + len(terminator))
-    if not 1 <= count <= 9:
-        raise FramingError(
-            "malformed IEEE 488.2 block header: expected the digit count b'0'-b'9' at offset "
-            f"1, got {bytes(buffer[1:2])!r}: {_preview(bytes(buffer[:16]))}",
-            1,
-        )
-    data_start = 2 + count
-    digits = bytes(buffer[2:data_start])
-    # The rule runs on every read of a block: the byte loop only runs to name a bad digit (or
-    # when none is buffered yet).
-    for position, byte in enumerate(b"" if digits.isdigit() else digits, 2):
-        if not _ZERO <= byte <= _ZERO + 9:
+    if count == _OPEN - _ZERO:
+        data_start = _rs_data_start(buffer)
+        if data_start < 0:
+            return NeedMore(buffered)
+        digits = bytes(buffer[2 : data_start - 1])
+    else:
+        if not 1 <= count <= 9:
             raise FramingError(
-                f"malformed IEEE 488.2 block header: expected {count} length digits from "
-                f"offset 2, got {bytes((byte,))!r} at offset {position}: "
-                f"{_preview(bytes(buffer[:16]))}",
-                position,
+                "malformed IEEE 488.2 block header: expected the digit count b'0'-b'9' or "
+                f"b'(' at offset 1, got {bytes(buffer[1:2])!r}: {_preview(bytes(buffer[:16]))}",
+                1,
             )
-    if buffered < data_start:
-        return NeedMore(buffered)
+        data_start = 2 + count
+        digits = bytes(buffer[2:data_start])
+        _check_digits(buffer, digits, f"{count} length digits from offset 2")
+        if buffered < data_start:
+            return NeedMore(buffered)
     length = int(digits)
     data_end = data_start + length
     total = data_end

@@ -197,7 +197,8 @@ class BufferManager(Limits):
             self._scan = self._head
             self._expect = 0
         self._rule = self._scan_rule = rule
-        self._fast = rule if type(rule) is Delimited else None
+        # skip_empty turns empty frames into Skip: that one goes through the rule contract.
+        self._fast = rule if type(rule) is Delimited and not rule.skip_empty else None
         return True
 
     def _take(self, rule: Rule, index: int | None = None, consume: int = 0) -> Frame | None:

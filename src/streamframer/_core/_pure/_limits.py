@@ -25,7 +25,7 @@ import sys
 from typing import TYPE_CHECKING, Literal
 
 from ..._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
-from ..._rules import FrameSpan, NeedMore, Skip
+from ..._rules import FrameSpan, NeedMore, Skip, broken_condition
 from ._reads import Reads
 
 if TYPE_CHECKING:
@@ -199,7 +199,10 @@ def checked(rule: Rule, result: RuleResult, size: int) -> RuleResult:
             f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
         )
     if not valid:
-        raise ValueError(f"{rule!r} returned {result!r} for a buffer of {size} bytes")
+        raise ValueError(
+            f"{rule!r} returned {result!r} for a buffer of {size} bytes: "
+            f"{broken_condition(result, size)}"
+        )
     return result
 
 

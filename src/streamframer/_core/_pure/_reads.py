@@ -16,7 +16,7 @@ import contextlib
 from typing import Callable
 
 from ..._errors import FrameLifecycleError
-from ._capacity import AHEAD, fit, next_read_size
+from ._capacity import AHEAD, exported, fit, next_read_size
 from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, Storage
 
 __all__ = ["Reads"]
@@ -50,6 +50,8 @@ class Reads(Storage):
             if self._backlog is not None:
                 self._flush()
             size = self._make_room(size, shorter=adaptive)
+            # A view alive now is the caller's, not the reservation's: commit() tells them apart.
+            self._pinned = exported(self._buf)
             at = self._tail
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
@@ -61,8 +63,9 @@ class Reads(Storage):
     def commit(self, nbytes: int) -> None:
         """Keep the first ``nbytes`` written into the view ``reserve()`` returned.
 
-        It never refuses for a view: the bytes are kept even if the caller still holds a slice
-        of the reserved view (the buffer then stays pinned until that slice is released).
+        Refused, with nothing changed, while a slice of the reserved view (or an array on it)
+        is alive: release it, then ``commit()`` again. A view of the buffer that was alive
+        before ``reserve()`` is not the reservation's, and changes nothing.
         """
         view = self._reserved
         if self._pending is not RESERVED or view is None:
@@ -71,8 +74,13 @@ class Reads(Storage):
             raise FrameLifecycleError("commit() without reserve()")
         if not 0 <= nbytes <= self._reserved_size:
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
-        with contextlib.suppress(BufferError):  # the caller exported it: theirs to release
+        with contextlib.suppress(BufferError):  # exported: reported just below
             view.release()
+        if not self._pinned and exported(self._buf):
+            raise FrameLifecycleError(
+                "the view reserve() returned is still exported (a slice of it, or an array on "
+                "it); release it, then commit() again"
+            )
         self._reserved = None
         self._tail += nbytes
         self._next_read = next_read_size(nbytes, self._reserved_size, self._max_read)
@@ -120,6 +128,9 @@ class Reads(Storage):
             ):
                 size = self._make_room(size, shorter=True)
                 at = self._tail
+            # A view alive before the read is the caller's: only one appearing during it is
+            # the source's doing (the probe is exact, so is the attribution).
+            pinned = exported(self._buf)
             view = memoryview(self._buf)[at : at + size]
             try:
                 got = read_into(view)
@@ -127,12 +138,17 @@ class Reads(Storage):
                 try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of a read
                     view.release()
                 except BufferError:
-                    pass  # read_into exported it: the export is theirs, the bytes are kept
+                    pass  # read_into exported it: reported below, once the bytes are kept
             if got:
                 if not 0 < got <= size:
                     raise ValueError(f"{read_into!r} returned {got!r} for a {size}-byte view")
                 self._tail = at + got
             self._next_read = next_read_size(got or 0, size, self._max_read)
+            if not pinned and exported(self._buf):
+                raise FrameLifecycleError(
+                    f"{read_into!r} kept an export of the buffer it was given; the bytes it "
+                    "read are buffered: release the export, then read on"
+                )
             return got
         finally:
             self._pending = None

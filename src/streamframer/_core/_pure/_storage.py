@@ -34,6 +34,7 @@ never interrupt; elsewhere the overlap is caught on a best-effort basis.
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import TYPE_CHECKING, Union
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
@@ -79,6 +80,7 @@ class Storage:
         "_max_read",
         "_next_read",
         "_pending",
+        "_pinned",
         "_reserved",
         "_reserved_size",
         "_rule",
@@ -109,6 +111,7 @@ class Storage:
         self._backlog: list[bytes] | None = None
         self._waiting = 0
         self._reserved: memoryview | None = None
+        self._pinned = False  # a view was alive when reserve() was called
         self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = limit
@@ -139,6 +142,10 @@ class Storage:
     def __len__(self) -> int:
         """How many bytes are buffered and not yet consumed (an outstanding frame included)."""
         return self._tail - self._head + self._waiting
+
+    def __sizeof__(self) -> int:
+        """The manager's size in memory, its buffer included."""
+        return object.__sizeof__(self) + sys.getsizeof(self._buf)
 
     def view(self) -> memoryview:
         """A read-only view of the unconsumed bytes, without copying (not while a frame or a

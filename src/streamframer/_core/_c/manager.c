@@ -1,0 +1,433 @@
+/* The BufferManager type: construction, attributes, inspection and recovery, and the method
+ * table over storage.c (bytes in) and framing.c (frames out).
+ */
+#include "core.h"
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* Inspection and recovery */
+
+static PyObject *
+manager_view(Manager *m, PyObject *unused)
+{
+    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+        return NULL;
+    }
+    return span_view(m, m->head, m->tail - m->head, 0, NULL);
+}
+
+static PyObject *
+manager_shrink(Manager *m, PyObject *unused)
+{
+    if (check_idle(m) < 0 || trim(m) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+manager_discard(Manager *m, PyObject *arg)
+{
+    if (PyBool_Check(arg) || !PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+        return NULL;
+    }
+    Py_ssize_t buffered = m->tail - m->head;
+    int overflow = 0;
+    long long n = PyLong_AsLongLongAndOverflow(arg, &overflow);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (overflow || n < 0 || n > buffered) {
+        PyErr_Format(PyExc_ValueError, "cannot discard %S bytes: %zd are buffered", arg,
+                     buffered);
+        return NULL;
+    }
+    m->head += (Py_ssize_t)n;
+    m->scan = m->head;
+    m->want = 0;
+    m->overflowed = 0;
+    Py_CLEAR(m->deferred);   /* a recovery: an error owed for the old bytes is moot */
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+manager_clear(Manager *m, PyObject *unused)
+{
+    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+        return NULL;
+    }
+    PyObject *n = PyLong_FromSsize_t(m->tail - m->head);
+    if (n == NULL) {
+        return NULL;
+    }
+    PyObject *result = manager_discard(m, n);
+    Py_DECREF(n);
+    return result;
+}
+
+static PyObject *
+manager_next_frame_method(Manager *m, PyObject *rule)
+{
+    return manager_next_frame(m, rule);
+}
+
+static PyObject *
+manager_drain_method(Manager *m, PyObject *rule)
+{
+    return manager_drain(m, rule);
+}
+
+static Py_ssize_t
+manager_length(Manager *m)
+{
+    return m->tail - m->head + backlog_bytes(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Construction, attributes */
+
+static int
+parse_max_size(PyObject *value, Py_ssize_t *out)
+{
+    if (value == Py_None) {
+        *out = PY_SSIZE_T_MAX;
+        return 0;
+    }
+    if (PyBool_Check(value) || !PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "max_size must be an int or None, not %s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long size = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (size == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow < 0 || (!overflow && size < 1)) {
+        PyErr_Format(PyExc_ValueError,
+                     "max_size must be positive (or None for no limit), got %S", value);
+        return -1;
+    }
+    *out = overflow || size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)size;
+    return 0;
+}
+
+static int
+parse_read_size(PyObject *value, Py_ssize_t *out)
+{
+    if (PyBool_Check(value) || !PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "read_size must be an int, not %s",
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long size = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (size == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow < 0 || (!overflow && size < 1)) {
+        PyErr_Format(PyExc_ValueError, "read_size must be positive, got %S", value);
+        return -1;
+    }
+    *out = overflow || size > PY_SSIZE_T_MAX / 4 ? PY_SSIZE_T_MAX / 4 : (Py_ssize_t)size;
+    return 0;
+}
+
+static int
+parse_choice(PyObject *value, const char *name, const char *first, const char *second,
+             int *out)
+{
+    if (PyUnicode_Check(value)) {
+        if (PyUnicode_CompareWithASCIIString(value, first) == 0) {
+            *out = 0;
+            return 0;
+        }
+        if (PyUnicode_CompareWithASCIIString(value, second) == 0) {
+            *out = 1;
+            return 0;
+        }
+    }
+    PyErr_Format(PyExc_ValueError, "%s must be '%s' or '%s', got %R", name, first, second,
+                 value);
+    return -1;
+}
+
+static int
+manager_init(Manager *m, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"max_size", "read_size", "on_overflow", "on_eof", NULL};
+    PyObject *max_size = NULL, *read_size = NULL, *on_overflow = NULL, *on_eof = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OOO:BufferManager", keywords, &max_size,
+                                     &read_size, &on_overflow, &on_eof)) {
+        return -1;
+    }
+    Py_ssize_t limit = 16 * 1024 * 1024, max_read = 64 * 1024;
+    int discard_mode = 0, eof_frame = 0;
+    if ((max_size != NULL && parse_max_size(max_size, &limit) < 0)
+        || (read_size != NULL && parse_read_size(read_size, &max_read) < 0)
+        || (on_overflow != NULL
+            && parse_choice(on_overflow, "on_overflow", "error", "discard", &discard_mode) < 0)
+        || (on_eof != NULL && parse_choice(on_eof, "on_eof", "raise", "frame", &eof_frame) < 0)) {
+        return -1;
+    }
+    if (m->buf == NULL) {
+        m->buf = PyByteArray_FromStringAndSize(NULL, 0);
+        if (m->buf == NULL) {
+            return -1;
+        }
+    }
+    m->limit = limit;
+    m->max_read = m->next_read = max_read;
+    m->discard_mode = discard_mode;
+    m->eof_frame = eof_frame;
+    return 0;
+}
+
+static PyObject *
+manager_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Manager *m = (Manager *)type->tp_alloc(type, 0);
+    if (m == NULL) {
+        return NULL;
+    }
+    m->discarded = -1;
+    m->limit = 16 * 1024 * 1024;
+    m->max_read = m->next_read = 64 * 1024;
+    return (PyObject *)m;
+}
+
+static int
+manager_traverse(Manager *m, visitproc visit, void *arg)
+{
+    Py_VISIT(m->buf);
+    Py_VISIT(m->reserved_view);
+    Py_VISIT(m->reserved_span);
+    Py_VISIT(m->rule);
+    Py_VISIT(m->scan_rule);
+    Py_VISIT(m->backlog);
+    Py_VISIT(m->deferred);
+    return 0;
+}
+
+static int
+manager_clear_refs(Manager *m)
+{
+    Py_CLEAR(m->reserved_view);
+    Py_CLEAR(m->reserved_span);
+    Py_CLEAR(m->rule);
+    Py_CLEAR(m->scan_rule);
+    Py_CLEAR(m->backlog);
+    Py_CLEAR(m->deferred);
+    spec_clear(&m->spec);
+    return 0;
+}
+
+static void
+manager_dealloc(Manager *m)
+{
+    PyObject_GC_UnTrack(m);
+    if (m->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)m);
+    }
+    manager_clear_refs(m);
+    Py_CLEAR(m->buf);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+
+static PyObject *
+get_max_size(Manager *m, void *closure)
+{
+    if (m->limit == PY_SSIZE_T_MAX) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromSsize_t(m->limit);
+}
+
+static int
+set_max_size(Manager *m, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete max_size");
+        return -1;
+    }
+    if (parse_max_size(value, &m->limit) < 0) {
+        return -1;
+    }
+    m->overflowed = 0;
+    return 0;
+}
+
+static PyObject *
+get_read_size(Manager *m, void *closure)
+{
+    return PyLong_FromSsize_t(m->max_read);
+}
+
+static int
+set_read_size(Manager *m, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete read_size");
+        return -1;
+    }
+    return parse_read_size(value, &m->max_read);
+}
+
+static PyObject *
+get_on_overflow(Manager *m, void *closure)
+{
+    return PyUnicode_FromString(m->discard_mode ? "discard" : "error");
+}
+
+static int
+set_on_overflow(Manager *m, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete on_overflow");
+        return -1;
+    }
+    return parse_choice(value, "on_overflow", "error", "discard", &m->discard_mode);
+}
+
+static PyObject *
+get_on_eof(Manager *m, void *closure)
+{
+    return PyUnicode_FromString(m->eof_frame ? "frame" : "raise");
+}
+
+static int
+set_on_eof(Manager *m, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete on_eof");
+        return -1;
+    }
+    return parse_choice(value, "on_eof", "raise", "frame", &m->eof_frame);
+}
+
+static PyObject *
+get_at_eof(Manager *m, void *closure)
+{
+    return PyBool_FromLong(m->eof);
+}
+
+static PyObject *
+get_examined(Manager *m, void *closure)
+{
+    return PyLong_FromUnsignedLongLong(m->examined);
+}
+
+static PyObject *
+manager_sizeof(Manager *m, PyObject *unused)
+{
+    Py_ssize_t size = Py_TYPE(m)->tp_basicsize;
+    if (m->buf != NULL) {
+        PyObject *inner = PyObject_CallMethod(m->buf, "__sizeof__", NULL);
+        if (inner == NULL) {
+            return NULL;
+        }
+        size += PyLong_AsSsize_t(inner);
+        Py_DECREF(inner);
+        if (size == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    return PyLong_FromSsize_t(size);
+}
+
+static PyObject *
+get_skipped(Manager *m, void *closure)
+{
+    return PyLong_FromSsize_t(m->skipped);
+}
+
+static PyObject *
+manager_repr(Manager *m)
+{
+    PyObject *max_size = get_max_size(m, NULL);
+    if (max_size == NULL) {
+        return NULL;
+    }
+    PyObject *repr = PyUnicode_FromFormat(
+        "<BufferManager %zd bytes buffered, max_size=%S%s%s>", manager_length(m), max_size,
+        m->lent != LENT_NONE ? " frame outstanding" : "", m->eof ? " eof" : "");
+    Py_DECREF(max_size);
+    return repr;
+}
+
+static PyMethodDef manager_methods[] = {
+    {"feed", (PyCFunction)manager_feed, METH_O,
+     "Append received bytes (the sans-IO way in).\n\nIt may be called while a frame is "
+     "outstanding or a view() is alive; those bytes\nwait, in order, until the buffer is free."},
+    {"feed_eof", (PyCFunction)manager_feed_eof, METH_NOARGS,
+     "Mark the end of the stream: once the buffered frames are taken, next_frame raises\n"
+     "StreamClosed carrying whatever is left."},
+    {"next_frame", (PyCFunction)manager_next_frame_method, METH_O,
+     "The next complete frame according to rule, or None if more bytes are needed.\n\n"
+     "Returns None if, and only if, the buffered bytes hold no complete frame."},
+    {"drain", (PyCFunction)manager_drain_method, METH_O,
+     "Every complete frame buffered now, as bytes copies, all consumed."},
+    {"reserve", (PyCFunction)(void (*)(void))manager_reserve, METH_VARARGS | METH_KEYWORDS,
+     "Spare capacity at the end of the buffer, for a zero-copy read; then commit(nbytes)."},
+    {"commit", (PyCFunction)manager_commit, METH_O,
+     "Keep the first nbytes written into the view reserve() returned."},
+    {"_fill", (PyCFunction)manager_fill, METH_O,
+     "One zero-copy read for the I/O adapters: reserve, read_into(view), commit."},
+    {"view", (PyCFunction)manager_view, METH_NOARGS,
+     "A read-only view of the unconsumed bytes, without copying."},
+    {"__sizeof__", (PyCFunction)manager_sizeof, METH_NOARGS,
+     "The manager's size in memory, its buffer included."},
+    {"shrink", (PyCFunction)manager_shrink, METH_NOARGS,
+     "Give back the spare capacity kept for the next read."},
+    {"clear", (PyCFunction)manager_clear, METH_NOARGS, "Drop every unconsumed byte."},
+    {"discard", (PyCFunction)manager_discard, METH_O, "Drop the first n unconsumed bytes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef manager_getset[] = {
+    {"max_size", (getter)get_max_size, (setter)set_max_size,
+     "The most bytes one frame may occupy, or None for no limit. Settable.", NULL},
+    {"read_size", (getter)get_read_size, (setter)set_read_size,
+     "The most bytes one read asks the source for. Settable.", NULL},
+    {"on_overflow", (getter)get_on_overflow, (setter)set_on_overflow,
+     "'error' or 'discard'.", NULL},
+    {"on_eof", (getter)get_on_eof, (setter)set_on_eof, "'raise' or 'frame'.", NULL},
+    {"at_eof", (getter)get_at_eof, NULL,
+     "True once the end of the stream was seen (feed_eof() or a closed source).", NULL},
+    {"_examined", (getter)get_examined, NULL,
+     "Bytes the built-in rules' searches examined so far: linear-time tests count it.", NULL},
+    {"skipped", (getter)get_skipped, NULL,
+     "Bytes rules skipped as belonging to no frame (Skip), over the stream's life.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods manager_as_sequence = {
+    .sq_length = (lenfunc)manager_length,
+};
+
+PyTypeObject ManagerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "streamframer.BufferManager",
+    .tp_basicsize = sizeof(Manager),
+    .tp_dealloc = (destructor)manager_dealloc,
+    .tp_repr = (reprfunc)manager_repr,
+    .tp_as_sequence = &manager_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc =
+        "BufferManager(max_size=16 MiB, *, read_size=65536, on_overflow='error', "
+        "on_eof='raise')\n--\n\n"
+        "Owns one stream's byte buffer and the rule's scan position.\n\n"
+        "Bytes persist across reads until a frame is consumed. max_size bounds the bytes one\n"
+        "frame may occupy (header, payload and delimiter); None opts out explicitly.",
+    .tp_traverse = (traverseproc)manager_traverse,
+    .tp_clear = (inquiry)manager_clear_refs,
+    .tp_weaklistoffset = offsetof(Manager, weakreflist),
+    .tp_methods = manager_methods,
+    .tp_getset = manager_getset,
+    .tp_init = (initproc)manager_init,
+    .tp_new = manager_tp_new,
+};

@@ -1,0 +1,514 @@
+/* The bytes of a BufferManager: storage, moves, and the ways in (feed, reserve/commit, _fill).
+ *
+ * Layout of buf (absolute indices), as in the pure core:
+ *
+ *     0 ........ head ............. scan ............ tail ........ len(buf)
+ *     | consumed | unconsumed, already examined | not yet examined | spare |
+ *
+ * Consuming only advances head; the consumed prefix is reclaimed when a read needs the room
+ * (by sliding the unconsumed bytes to the front) or before a custom rule is called (which gets
+ * the bytearray trimmed to exactly the unconsumed bytes). Nothing moves or resizes the bytes
+ * while an export is alive (mgr->exports), so every view stays valid; an operation that would
+ * need to raises FrameLifecycleError before it changes anything.
+ */
+#include "core.h"
+#include <string.h>
+
+#define MIN_READ_SIZE 256
+
+const char EXPORTED_MESSAGE[] =
+    "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
+    "the frame, or BufferManager.view() is alive; release it, then try again";
+
+static const char BUSY_MESSAGE[] =
+    "this BufferManager is already in use: a rule or a read it called is still running (a "
+    "manager belongs to one thread, and its rules and sources must not call back into it)";
+
+PyObject *
+lifecycle_error(const char *message)
+{
+    PyErr_SetString(FrameLifecycleError, message);
+    return NULL;
+}
+
+PyObject *
+outstanding_error(Manager *m)
+{
+    if (m->lent == LENT_RESERVED) {
+        return lifecycle_error("reserve() is waiting for its commit(): call commit() first");
+    }
+    PyErr_Format(FrameLifecycleError,
+                 "the previous frame (%zd bytes) is still outstanding: call frame.consume() (or "
+                 "use 'with frame:') before reading the next one",
+                 m->end - m->start);
+    return NULL;
+}
+
+/* The checks every operation that reads or changes the bytes starts with. */
+int
+check_idle(Manager *m)
+{
+    if (m->busy) {
+        lifecycle_error(BUSY_MESSAGE);
+        return -1;
+    }
+    if (m->lent != LENT_NONE) {
+        outstanding_error(m);
+        return -1;
+    }
+    return 0;
+}
+
+Py_ssize_t
+backlog_bytes(Manager *m)
+{
+    return m->backlog == NULL ? 0 : m->backlog_size;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Moving bytes: only while nothing is exported. */
+
+/* Resize the bytearray; FrameLifecycleError if a view pins it (ours, or one a rule kept). */
+int
+resize(Manager *m, Py_ssize_t size)
+{
+    if (m->exports > 0) {
+        lifecycle_error(EXPORTED_MESSAGE);
+        return -1;
+    }
+    if (PyByteArray_Resize(m->buf, size) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            lifecycle_error(EXPORTED_MESSAGE);
+        }
+        return -1;
+    }
+    m->moves++;
+    return 0;
+}
+
+static void
+shift(Manager *m, Py_ssize_t by)
+{
+    m->head -= by;
+    m->tail -= by;
+    m->scan -= by;
+    if (m->lent == LENT_FRAME) {
+        m->start -= by;
+        m->end -= by;
+        m->consume -= by;
+    }
+}
+
+/* Delete the consumed prefix, so that index 0 is the first unconsumed byte. */
+int
+compact(Manager *m)
+{
+    Py_ssize_t head = m->head;
+    if (head == 0) {
+        return 0;
+    }
+    if (m->exports > 0) {
+        lifecycle_error(EXPORTED_MESSAGE);
+        return -1;
+    }
+    if (PySequence_DelSlice(m->buf, 0, head) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            lifecycle_error(EXPORTED_MESSAGE);
+        }
+        return -1;
+    }
+    m->moves++;
+    shift(m, head);
+    return 0;
+}
+
+/* Compact and drop the spare capacity: the bytearray then holds exactly the unconsumed bytes,
+ * as the rule contract promises a custom rule. */
+int
+trim(Manager *m)
+{
+    if (compact(m) < 0) {
+        return -1;
+    }
+    if (CAPACITY(m) != m->tail) {
+        return resize(m, m->tail);
+    }
+    return 0;
+}
+
+static PyObject *
+full_error(Manager *m)
+{
+    PyErr_Format(FrameLifecycleError,
+                 "the buffer is full (%zd bytes, max_size=%zd): take the buffered frames with "
+                 "next_frame() before reading more",
+                 m->tail - m->head + backlog_bytes(m), m->limit);
+    return NULL;
+}
+
+/* Make room for `size` more bytes at tail, within max_size; returns the size that fits, or -1.
+ * Refuses (before anything moves) while an export is alive. The unconsumed bytes slide to the
+ * front; the bytearray grows to what is needed plus one more read (to a header's declared
+ * frame size when one is known), and gives back what a consumed large frame left. */
+Py_ssize_t
+make_room(Manager *m, Py_ssize_t size)
+{
+    if (m->exports > 0) {
+        lifecycle_error(EXPORTED_MESSAGE);
+        return -1;
+    }
+    Py_ssize_t kept = m->tail - m->head;
+    Py_ssize_t room = m->limit - kept;
+    if (size > room) {
+        if (room <= 0) {
+            full_error(m);
+            return -1;
+        }
+        size = room;
+    }
+    if (m->head > 0) {
+        memmove(DATA(m), DATA(m) + m->head, (size_t)kept);
+        m->moves++;
+        shift(m, m->head);
+    }
+    Py_ssize_t needed = kept + size;
+    Py_ssize_t wanted = needed + size;
+    if (m->want > wanted - size) {
+        wanted = m->want + size;   /* straight to the declared frame, and one read after it */
+    }
+    Py_ssize_t capacity = CAPACITY(m);
+    if (capacity < needed) {
+        if (resize(m, wanted) < 0) {
+            return -1;
+        }
+    }
+    else if (capacity > 2 * wanted + 4 * MIN_READ_SIZE) {
+        /* A large frame was consumed: keep room for this read only. */
+        if (resize(m, needed) < 0) {
+            return -1;
+        }
+    }
+    return size;
+}
+
+Py_ssize_t
+next_read_size(Py_ssize_t got, Py_ssize_t asked, Py_ssize_t most)
+{
+    Py_ssize_t wanted = got == asked ? 2 * got : got;
+    if (wanted < MIN_READ_SIZE) {
+        wanted = MIN_READ_SIZE;
+    }
+    return wanted > most ? most : wanted;
+}
+
+/* Append the bytes fed while the buffer was lent out, once it is free. FrameLifecycleError,
+ * with nothing lost, while a view that blocks the move is alive. */
+int
+flush_backlog(Manager *m)
+{
+    PyObject *backlog = m->backlog;
+    if (backlog == NULL || m->lent != LENT_NONE) {
+        return 0;
+    }
+    Py_ssize_t size = m->backlog_size;
+    if (m->tail + size > CAPACITY(m)) {
+        if (m->exports > 0) {
+            lifecycle_error(EXPORTED_MESSAGE);
+            return -1;
+        }
+        if (compact(m) < 0 || resize(m, m->tail + size) < 0) {
+            return -1;
+        }
+    }
+    char *at = DATA(m) + m->tail;
+    Py_ssize_t n = PyList_GET_SIZE(backlog);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *chunk = PyList_GET_ITEM(backlog, i);
+        memcpy(at, PyBytes_AS_STRING(chunk), (size_t)PyBytes_GET_SIZE(chunk));
+        at += PyBytes_GET_SIZE(chunk);
+    }
+    m->tail += size;
+    m->backlog = NULL;
+    m->backlog_size = 0;
+    Py_DECREF(backlog);
+    return 0;
+}
+
+/* The buffer was just handed back (consume, commit): flush now if possible, otherwise at the
+ * next read (handing back must not fail because a view blocks the flush). */
+void
+settle_backlog(Manager *m)
+{
+    if (flush_backlog(m) < 0) {
+        PyErr_Clear();
+        Py_CLEAR(m->rule);   /* routes the next next_frame() to the flush */
+    }
+}
+
+/* The delimiter search, counted: a failed search examined its range, one that succeeds the
+ * bytes up to the end of the match (what the linearity tests add up). */
+Py_ssize_t
+search(Manager *m, Py_ssize_t from, Py_ssize_t to)
+{
+    Py_ssize_t index = find_delim(&m->spec, DATA(m), from, to);
+    Py_ssize_t end = index < 0 ? to : index + m->spec.delim_len;
+    if (end > from) {
+        m->examined += (unsigned long long)(end - from);
+    }
+    return index;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bytes in */
+
+/* FrameTooLarge for a chunk that would leave more than max_size bytes waiting. */
+static void
+refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
+{
+    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nn", m->limit, waiting);
+    if (exc == NULL) {
+        return;
+    }
+    PyObject *args = Py_BuildValue(
+        "(N)", PyUnicode_FromFormat(
+                   "feed() refused %zd bytes: %zd bytes already wait behind the outstanding "
+                   "frame or view, max_size=%zd; consume the frame (or release the view), then "
+                   "feed them again",
+                   size, waiting - size, m->limit));
+    if (args != NULL && PyObject_SetAttrString(exc, "args", args) == 0) {
+        PyErr_SetObject(FrameTooLarge, exc);
+    }
+    Py_XDECREF(args);
+    Py_DECREF(exc);
+}
+
+PyObject *
+manager_feed(Manager *m, PyObject *data)
+{
+    if (m->busy) {
+        return lifecycle_error(BUSY_MESSAGE);
+    }
+    if (m->eof) {
+        return lifecycle_error("feed() after feed_eof(): the stream has ended");
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Py_ssize_t n = view.len;
+    /* Bytes fed while the buffer is lent out (a frame, a reservation) or pinned by a view
+     * wait behind it, in order, up to max_size of them: a peer cannot grow them without end. */
+    Py_ssize_t waiting = m->backlog_size + n;
+    if (m->lent == LENT_FRAME) {
+        waiting += m->tail - m->consume;
+    }
+    int blocked = m->lent != LENT_NONE || m->backlog != NULL;
+    int direct = m->lent != LENT_RESERVED && m->backlog == NULL;
+    if (direct && m->tail + n > CAPACITY(m)) {
+        /* Growing moves the bytes: only while nothing (this data included) is exported. */
+        direct = m->exports == 0
+            && (m->head == 0 || m->lent != LENT_NONE || compact(m) == 0)
+            && resize(m, m->tail + n) == 0;
+        if (!direct) {
+            PyErr_Clear();
+        }
+    }
+    if (blocked && waiting > m->limit) {
+        PyBuffer_Release(&view);
+        refuse_feed(m, n, waiting);
+        return NULL;
+    }
+    if (direct) {
+        memcpy(DATA(m) + m->tail, view.buf, (size_t)n);
+        m->tail += n;
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    PyObject *chunk = PyBytes_FromStringAndSize(view.buf, n);
+    PyBuffer_Release(&view);
+    if (chunk == NULL) {
+        return NULL;
+    }
+    if (m->backlog == NULL) {
+        m->backlog = PyList_New(0);
+        if (m->backlog == NULL) {
+            Py_DECREF(chunk);
+            return NULL;
+        }
+    }
+    int failed = PyList_Append(m->backlog, chunk);
+    Py_DECREF(chunk);
+    if (failed) {
+        return NULL;
+    }
+    m->backlog_size += n;
+    Py_CLEAR(m->rule);   /* the next read flushes first */
+    Py_RETURN_NONE;
+}
+
+PyObject *
+manager_feed_eof(Manager *m, PyObject *unused)
+{
+    m->eof = 1;
+    Py_RETURN_NONE;
+}
+
+PyObject *
+manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"size", NULL};
+    PyObject *size_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:reserve", keywords, &size_arg)) {
+        return NULL;
+    }
+    if (m->eof) {
+        return lifecycle_error("reserve() after feed_eof(): the stream has ended");
+    }
+    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+        return NULL;
+    }
+    Py_ssize_t size = m->next_read;
+    if (size_arg != Py_None) {
+        size = PyNumber_AsSsize_t(size_arg, PyExc_OverflowError);
+        if (size == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (size < 1) {
+            PyErr_Format(PyExc_ValueError,
+                         "reserve() needs a positive size or None, got %zd", size);
+            return NULL;
+        }
+    }
+    if (m->tail + size > CAPACITY(m) || m->head > CAPACITY(m) / 2
+        || m->tail - m->head + size > m->limit) {
+        size = make_room(m, size);
+        if (size < 0) {
+            return NULL;
+        }
+    }
+    PyObject *span = NULL;
+    PyObject *view = span_view(m, m->tail, size, 1, &span);
+    if (view == NULL) {
+        return NULL;
+    }
+    m->reserved_view = Py_NewRef(view);
+    m->reserved_span = span;
+    m->reserved_size = size;
+    m->lent = LENT_RESERVED;
+    return view;
+}
+
+/* Release the reservation's own view (whoever holds it), and say whether the reservation is
+ * still exported by something derived from it. */
+static int
+reservation_exported(Manager *m)
+{
+    PyObject *done = PyObject_CallMethod(m->reserved_view, "release", NULL);
+    if (done == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_BufferError)) {
+            return -1;
+        }
+        PyErr_Clear();   /* re-exported: counted below */
+    }
+    Py_XDECREF(done);
+    return ((SpanObject *)m->reserved_span)->exports > 0;
+}
+
+PyObject *
+manager_commit(Manager *m, PyObject *arg)
+{
+    if (m->reserved_view == NULL) {
+        return lifecycle_error("commit() without reserve()");
+    }
+    Py_ssize_t nbytes = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (nbytes == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (nbytes < 0 || nbytes > m->reserved_size) {
+        PyErr_Format(PyExc_ValueError, "commit(%zd) outside the %zd reserved bytes", nbytes,
+                     m->reserved_size);
+        return NULL;
+    }
+    int exported = reservation_exported(m);
+    if (exported < 0) {
+        return NULL;
+    }
+    if (exported) {
+        return lifecycle_error("the view reserve() returned is still exported (a slice of it, "
+                               "or an array on it); release it, then commit() again");
+    }
+    Py_CLEAR(m->reserved_view);
+    Py_CLEAR(m->reserved_span);
+    m->lent = LENT_NONE;
+    m->tail += nbytes;
+    m->next_read = next_read_size(nbytes, m->reserved_size, m->max_read);
+    if (m->backlog != NULL) {
+        settle_backlog(m);
+    }
+    Py_RETURN_NONE;
+}
+
+/* One zero-copy read for the I/O adapters: reserve, read_into(view), commit, in one call.
+ * Refuses before calling read_into when the bytes would have to move under a live view, and
+ * keeps whatever read_into delivered. Returns what read_into returned. */
+PyObject *
+manager_fill(Manager *m, PyObject *read_into)
+{
+    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+        return NULL;
+    }
+    Py_ssize_t size = m->next_read;
+    Py_ssize_t capacity = CAPACITY(m);
+    if (m->tail + size > capacity || m->head > capacity / 2
+        || m->tail - m->head + size > m->limit) {
+        size = make_room(m, size);
+        if (size < 0) {
+            return NULL;
+        }
+    }
+    PyObject *span = NULL;
+    PyObject *view = span_view(m, m->tail, size, 1, &span);
+    if (view == NULL) {
+        return NULL;
+    }
+    m->busy = 1;
+    PyObject *got = PyObject_CallOneArg(read_into, view);
+    m->busy = 0;
+    /* Release the view the source was given; a source that re-exported it (or kept a slice)
+     * keeps the span's count up, reported below once the bytes are kept. */
+    PyObject *error = take_error();
+    PyObject *released = PyObject_CallMethod(view, "release", NULL);
+    if (released == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(released);
+    restore_error(error);
+    Py_DECREF(view);
+    Py_ssize_t count = 0;
+    if (got != NULL && got != Py_None) {
+        count = PyNumber_AsSsize_t(got, PyExc_OverflowError);
+        if (count == -1 && PyErr_Occurred()) {
+            Py_CLEAR(got);
+        }
+        else if (count < 0 || count > size) {
+            PyErr_Format(PyExc_ValueError, "%R returned %zd for a buffer of %zd bytes",
+                         read_into, count, size);
+            Py_CLEAR(got);
+            count = 0;
+        }
+    }
+    m->tail += count;   /* kept, whatever happens next */
+    m->next_read = next_read_size(count, size, m->max_read);
+    int kept_export = ((SpanObject *)span)->exports > 0;
+    Py_DECREF(span);
+    if (got != NULL && kept_export) {
+        Py_DECREF(got);
+        PyErr_Format(FrameLifecycleError,
+                     "%R kept an export of the buffer it was given; the bytes it read are "
+                     "buffered: release the export, then read on", read_into);
+        return NULL;
+    }
+    return got;
+}

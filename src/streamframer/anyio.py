@@ -1,0 +1,160 @@
+"""anyio: frames from any anyio byte stream, and payloads back out, on asyncio or trio.
+
+Import it explicitly (``import streamframer.anyio``; ``pip install streamframer[anyio]``)::
+
+    import anyio
+    from streamframer import scpi_response
+    from streamframer.anyio import FramedStream
+
+    async def main():
+        stream = await anyio.connect_tcp("192.0.2.10", 5025)
+        async with FramedStream(stream, scpi_response()) as scope:
+            print(await scope.query(b"*IDN?", timeout=2))
+
+    anyio.run(main)  # or anyio.run(main, backend="trio")
+
+:class:`FramedStream` takes any ``ByteReceiveStream`` (a ``ByteStream`` to send as well): TCP
+and TLS streams, Unix sockets, a process's output, ``BufferedByteReceiveStream``. What holds:
+
+* Cancellation loses nothing: the bytes received live in the manager, and the only wait is the
+  stream's ``receive()``, which takes no bytes when cancelled. A cancel scope expiring in the
+  middle of a frame leaves its first part buffered; the next read returns the whole frame.
+* The end of the stream (``EndOfStream``) raises :class:`~streamframer.StreamClosed` once the
+  buffered frames are taken, with ``.partial`` holding an unfinished frame, as everywhere else.
+* One copy per read: anyio streams hand out ``bytes``, which are fed into the manager.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+from ._core import BufferManager
+from ._errors import StreamClosed
+from ._io._writes import encode_with
+
+if TYPE_CHECKING:
+    from ._core import Frame
+    from ._rules import Rule
+
+__all__ = ["FramedStream"]
+
+
+class FramedStream:
+    """Frames from an anyio byte ``stream`` through ``rule``; payloads sent back encoded by it.
+
+    ``await read_frame()`` returns the next frame and leaves consuming it to you; ``async for
+    frame in framed`` consumes each frame when it asks for the next and ends quietly when the
+    stream ends between frames; ``await send(payload)`` writes one frame (``rule.encode``);
+    ``await query(payload, timeout=None)`` sends and returns the reply's payload. ``manager``
+    defaults to a new ``BufferManager()``; ``stream``, ``rule`` and ``manager`` are attributes
+    (``rule`` may change between frames). ``async with`` closes the stream on exit.
+    """
+
+    __slots__ = ("_yielded", "manager", "rule", "stream")
+
+    def __init__(
+        self, stream: ByteReceiveStream, rule: Rule, *, manager: BufferManager | None = None
+    ) -> None:
+        if not isinstance(stream, ByteReceiveStream):
+            raise TypeError(
+                f"stream must be an anyio ByteReceiveStream, not {type(stream).__name__}"
+            )
+        if not callable(rule):
+            raise TypeError(f"rule must be callable, not {type(rule).__name__}")
+        if manager is not None and not isinstance(manager, BufferManager):
+            raise TypeError(f"manager must be a BufferManager, not {type(manager).__name__}")
+        #: The anyio stream frames are read from (and sent to, when it can send).
+        self.stream = stream
+        #: The rule that frames what arrives and encodes what is sent.
+        self.rule = rule
+        #: The stream's :class:`BufferManager`: its limits, policies and buffered bytes.
+        self.manager = BufferManager() if manager is None else manager
+        self._yielded: Frame | None = None
+
+    async def read_frame(self, rule: Rule | None = None) -> Frame:
+        """Wait for the next frame and return it; consuming it is yours (``with frame:``).
+
+        ``rule`` frames this one frame instead of :attr:`rule`. Raises
+        :class:`~streamframer.StreamClosed` at the end of the stream,
+        :class:`~streamframer.FrameTooLarge` when the frame cannot fit in ``max_size``, and
+        :class:`~streamframer.FrameLifecycleError` while the previous frame is outstanding.
+        Cancelling it (``anyio.fail_after``, ``move_on_after``) loses nothing.
+        """
+        rule = self.rule if rule is None else rule
+        mgr = self.manager
+        while True:
+            frame = mgr.next_frame(rule)
+            if frame is not None:
+                return frame
+            try:
+                data = await self.stream.receive(mgr.read_size)
+            except anyio.EndOfStream:
+                mgr.feed_eof()
+            else:
+                mgr.feed(data)
+
+    def __aiter__(self) -> FramedStream:
+        return self
+
+    async def __anext__(self) -> Frame:
+        """The next frame, after consuming the one the previous step gave (unless the loop
+        body did). A frame kept past its step is gone: copy it first."""
+        previous = self._yielded
+        if previous is not None:
+            self._yielded = None
+            if not previous.consumed:
+                previous.consume()
+        try:
+            frame = await self.read_frame()
+        except StreamClosed as exc:
+            if exc.partial:
+                raise
+            raise StopAsyncIteration from None
+        self._yielded = frame
+        return frame
+
+    async def send(self, payload: object, **encode_kw: Any) -> None:
+        """Send ``payload`` as one frame of the rule (``rule.encode(payload, **encode_kw)``).
+        A payload the rule cannot frame is its ``ValueError``, and nothing is sent."""
+        send = getattr(self.stream, "send", None)
+        if send is None:
+            raise TypeError(f"{type(self.stream).__name__} only receives: it has no send()")
+        await send(encode_with(self.rule, payload, encode_kw))
+
+    async def query(self, payload: object, timeout: float | None = None, **encode_kw: Any) -> bytes:
+        """Send ``payload`` (as :meth:`send`), then return the next frame's payload, copied and
+        consumed.
+
+        ``timeout`` bounds the wait for the reply, not the send (a send cut short would leave
+        half a frame on the wire): ``TimeoutError`` on expiry, with nothing lost, and a reply
+        that comes later is the next frame. A cancel scope around the call works the same way.
+        """
+        await self.send(payload, **encode_kw)
+        try:
+            with anyio.fail_after(timeout):
+                # Copied and consumed inside the scope: no frame is left outstanding by a
+                # deadline that expires as it arrives.
+                with await self.read_frame() as frame:
+                    return frame.tobytes()
+        except TimeoutError:
+            raise TimeoutError(
+                f"no reply within {timeout} s ({len(self.manager)} bytes buffered)"
+            ) from None
+
+    async def aclose(self) -> None:
+        """Close the stream. Buffered bytes stay readable in :attr:`manager`."""
+        await self.stream.aclose()
+
+    async def __aenter__(self) -> FramedStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"<FramedStream {self.rule!r} on {self.stream!r}, {len(self.manager)} bytes buffered>"
+        )
