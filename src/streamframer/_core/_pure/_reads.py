@@ -17,7 +17,7 @@ from typing import Callable
 
 from ..._errors import FrameLifecycleError
 from ._capacity import AHEAD, exported, fit, next_read_size
-from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, Storage
+from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage
 
 __all__ = ["Reads"]
 
@@ -119,12 +119,14 @@ class Reads(Storage):
             end = len(self._buf)
             # Most reads land in the spare capacity as it is; the rest go through _make_room
             # (no room, a long consumed prefix, the limit near, capacity to give back).
-            last = self._consume - self._start
             if (
                 at + size > end
                 or head > end >> 1
                 or at - head + size > self._limit
-                or end - head > 2 * ((at - head if at - head > last else last) + size)
+                or (
+                    end - head > 2 * size + 2 * SLACK
+                    and end - head > 2 * self._capacity_wanted(size)
+                )
             ):
                 size = self._make_room(size, shorter=True)
                 at = self._tail

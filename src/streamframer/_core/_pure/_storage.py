@@ -38,7 +38,7 @@ import sys
 from typing import TYPE_CHECKING, Union
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
-from ._capacity import exported
+from ._capacity import exported, extend
 
 if TYPE_CHECKING:
     from ..._rules import Delimited, Rule
@@ -49,6 +49,9 @@ BytesLike = Union[bytes, bytearray, memoryview]
 
 # Bytes a slide copies at a time (through a temporary CPython makes).
 _SLIDE_STEP = 16 * 1024
+# The least room kept for the reads to come after the buffer slid or gave capacity back: a
+# slide costs about what a read does, so small reads should make one only every few dozen.
+SLACK = 4096
 
 RESERVED = object()  # _pending between reserve() and commit()
 BUSY = object()  # _pending while a method changes the state
@@ -243,15 +246,17 @@ class Storage:
 
     def _capacity_wanted(self, size: int) -> int:
         """The capacity to keep from ``_head`` on: the unconsumed bytes, or the last frame if
-        it was larger (a stream of large frames keeps its buffer), plus the next read. The last
-        frame's span is still in ``_start`` and ``_consume``."""
+        it was larger (a stream of large frames keeps its buffer), plus the next read, and at
+        least ``SLACK`` for the reads to come. The last frame's span is still in ``_start`` and
+        ``_consume``."""
         kept = self._tail - self._head
         last = self._consume - self._start
-        return (kept if kept > last else last) + size
+        return (kept if kept > last else last) + (size if size > SLACK else SLACK)
 
     def _slide(self) -> None:
-        """Move the unconsumed bytes to the front, into the capacity already held, and give
-        back the capacity beyond what the next frame needs (after an unusually large one)."""
+        """Move the unconsumed bytes to the front, into the capacity already held; give back
+        capacity beyond twice what the next frame needs (after an unusually large frame), and
+        leave at least ``SLACK`` bytes of room."""
         buf = self._buf
         if exported(buf):
             raise FrameLifecycleError(EXPORTED)
@@ -268,6 +273,8 @@ class Storage:
             self._tail = kept
         if len(buf) > 2 * wanted:
             del buf[wanted:]
+        elif len(buf) < kept + SLACK:
+            extend(buf, kept + SLACK)  # room for the reads to come, so that slides stay rare
 
     def _exact(self) -> None:
         """Make the buffer hold exactly the unconsumed bytes, as the rule contract promises a
