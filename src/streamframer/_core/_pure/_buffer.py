@@ -100,6 +100,8 @@ class BufferManager(Limits):
             if rule is not self._rule and not self._prepare(rule):
                 return None
             if rule is not self._fast:
+                if self._tail - self._head < self._expect and not self._eof:
+                    return None  # the header said how long the frame is: not all there yet
                 return self._take(rule)
         # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.
         self._pending = BUSY
@@ -224,8 +226,6 @@ class BufferManager(Limits):
     def _find(self, rule: Rule) -> bool:
         """Call ``rule`` under the public contract; True with the span set if a frame is
         complete, False if more bytes are needed (or raises)."""
-        if self._tail - self._head < self._expect and not self._eof:
-            return False  # the header said how long the frame is: not all there yet
         self._exact()
         buf = self._buf
         result = checked(rule, rule(buf, self._scan), self._tail)
