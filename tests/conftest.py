@@ -1,10 +1,32 @@
-"""Hooks for the whole suite: tests that need a program pip does not install (tests/programs.py)."""
+"""Hooks for the whole suite: which core it runs on, and tests that need a program pip does not
+install (tests/programs.py).
+
+The suite runs on the core ``streamframer.IMPLEMENTATION`` names: the compiled one when it was
+built, the pure-Python one under ``STREAMFRAMER_NO_EXTENSIONS=1``. With
+``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) a missing compiled core stops the run instead of
+silently testing the pure one twice.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+import streamframer
 from programs import FIXTURE_PROGRAMS, check_programs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("STREAMFRAMER_REQUIRE_EXTENSION") and streamframer.IMPLEMENTATION != "c":
+        raise pytest.UsageError(
+            "STREAMFRAMER_REQUIRE_EXTENSION is set, but the compiled core is not in use "
+            f"(streamframer.IMPLEMENTATION == {streamframer.IMPLEMENTATION!r})"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"streamframer core: {streamframer.IMPLEMENTATION}"
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker

@@ -46,7 +46,9 @@ except ImportError:
 
     IMPLEMENTATION = "python"
 
-    def compiled_loop(kind: int, io: Callable[..., object]) -> Callable[[_Loop], _Loop]:
+    def compiled_loop(
+        kind: int, io: Callable[..., object], read_failed: Callable[..., bool] | None = None
+    ) -> Callable[[_Loop], _Loop]:
         """Decorates an I/O adapter's loop: in the pure core, the loop runs as written."""
         return lambda reference: reference
 
@@ -55,14 +57,19 @@ else:
 
     IMPLEMENTATION = "c"
 
-    def compiled_loop(kind: int, io: Callable[..., object]) -> Callable[[_Loop], _Loop]:
+    def compiled_loop(
+        kind: int, io: Callable[..., object], read_failed: Callable[..., bool] | None = None
+    ) -> Callable[[_Loop], _Loop]:
         """Decorates an I/O adapter's loop: the same loop with the framing in C (kind 0:
         read_with_rule, 1: iter_frames, 2: iter_payloads). ``io`` is the adapter's function
-        that reads once (0) or waits and reads (1, 2); the decorated function stays the
-        statement of what the loop does, and runs for a manager of the pure core."""
+        that reads once (0) or waits and reads (1, 2); with ``read_failed`` (kind 0), a
+        source's ``recv_into`` is read in C, as ``io`` would, and a read that raised goes to
+        ``read_failed(exc)``: ``False`` for "nothing to read now", or it raises. The decorated
+        function stays the statement of what the loop does, and runs for a manager of the
+        pure core."""
 
         def compile_loop(reference: _Loop) -> _Loop:
-            loop = _ccore.compiled(kind, reference, io)
+            loop = _ccore.compiled(kind, reference, io, read_failed)
             functools.update_wrapper(loop, reference)
             return loop  # type: ignore[return-value]
 

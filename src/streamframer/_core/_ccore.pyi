@@ -7,6 +7,10 @@ from ._pure import Frame as Frame
 class compiled:
     reference: Callable[..., object]
     def __init__(
-        self, kind: int, reference: Callable[..., object], io: Callable[..., object]
+        self,
+        kind: int,
+        reference: Callable[..., object],
+        io: Callable[..., object],
+        read_failed: Callable[..., bool] | None = None,
     ) -> None: ...
     def __call__(self, *args: object) -> object: ...

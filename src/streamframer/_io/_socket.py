@@ -83,15 +83,23 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
                 f"cannot read from {type(sock).__name__}: a source needs recv_into(), recv() "
                 "or readinto()"
             )
-    except _WOULD_BLOCK:
-        return False
-    except socket.timeout as exc:
-        _reraise_timeout(exc)
+    except Exception as exc:
+        return _read_failed(exc)
     if received is None:
         return False
     if not received:
         mgr.feed_eof()
     return True
+
+
+def _read_failed(exc: Exception) -> bool:
+    """What a read that raised ``exc`` means: ``False`` when a non-blocking source had nothing
+    to read; a timeout is raised as ``TimeoutError``; anything else is raised as it is."""
+    if isinstance(exc, _WOULD_BLOCK):
+        return False
+    if isinstance(exc, socket.timeout):
+        _reraise_timeout(exc)
+    raise exc
 
 
 def _copying_reader(sock: _Receives) -> Callable[[memoryview], int]:
@@ -111,7 +119,7 @@ def _wait_and_receive(sock: Source, mgr: BufferManager) -> None:
         _receive(sock, mgr)
 
 
-@compiled_loop(0, _receive)
+@compiled_loop(0, _receive, _read_failed)
 def read_with_rule(sock: Source, mgr: BufferManager, rule: Rule) -> Frame | None:
     """Return the next frame, reading from ``sock`` at most once.
 

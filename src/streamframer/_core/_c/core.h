@@ -93,6 +93,7 @@ typedef struct {
     PyObject *reserved_view;    /* the memoryview reserve() returned, until commit() */
     Py_ssize_t reserved_size;
     PyObject *reserved_span;    /* its exporter */
+    PyObject *read_span;        /* the exporter _fill lends out, reused read after read */
     PyObject *rule;             /* the rule spec belongs to */
     PyObject *scan_rule;        /* the rule scan belongs to */
     RuleSpec spec;
@@ -125,10 +126,11 @@ typedef struct {
 /* A window on a manager's bytes that exports the buffer protocol: view() and reserve(). */
 typedef struct {
     PyObject_HEAD
-    Manager *mgr;
+    Manager *mgr;               /* owned; borrowed by a manager's own read span (see frame.c) */
     Py_ssize_t offset, length;
     uint64_t moves;             /* the manager's moves when made: refused once they changed */
     int writable;
+    int borrows;                /* mgr is borrowed, and owned only while exported */
     Py_ssize_t exports;
 } SpanObject;
 
@@ -138,6 +140,22 @@ static inline int
 get_optional_attr(PyObject *obj, const char *name, PyObject **out)
 {
     *out = PyObject_GetAttrString(obj, name);
+    if (*out != NULL) {
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+/* obj.name, or *out = NULL without an error when there is no such attribute; -1 on another
+ * error. (PyObject_GetOptionalAttr is 3.13+.) */
+static inline int
+PyObject_GetOptionalAttr_compat(PyObject *obj, PyObject *name, PyObject **out)
+{
+    *out = PyObject_GetAttr(obj, name);
     if (*out != NULL) {
         return 1;
     }
@@ -215,6 +233,7 @@ PyObject *manager_feed_eof(Manager *mgr, PyObject *unused);
 PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
 PyObject *manager_commit(Manager *mgr, PyObject *arg);
 PyObject *manager_fill(Manager *mgr, PyObject *read_into);
+int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
 
 /* framing.c: frames out */
 PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
@@ -223,9 +242,12 @@ int manager_consume(Manager *mgr, FrameObject *frame);
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
+void frame_free_cache(void);
 int frame_is_live(FrameObject *frame);
 PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
                     PyObject **span_out);
+PyObject *read_span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length);
+extern PyObject *str_release;
 
 /* rules.c */
 void spec_clear(RuleSpec *spec);

@@ -31,13 +31,24 @@ live(FrameObject *frame)
 
 /* A Frame is not tracked by the cyclic garbage collector: it refers to its manager only, and
  * a manager refers to no frame, so a frame closes no cycle of its own; and untracked, making
- * one costs a plain allocation, which matters when frames are 64 bytes long. */
+ * one costs a plain allocation, which matters when frames are 64 bytes long. The last frame
+ * freed is kept for the next one (the GIL guards it): a loop that takes and consumes frames
+ * then allocates nothing. */
+static FrameObject *free_frame;
+
 PyObject *
 frame_new(Manager *mgr)
 {
-    FrameObject *frame = PyObject_New(FrameObject, &FrameType);
-    if (frame == NULL) {
-        return NULL;
+    FrameObject *frame = free_frame;
+    if (frame != NULL) {
+        free_frame = NULL;
+        PyObject_Init((PyObject *)frame, &FrameType);
+    }
+    else {
+        frame = PyObject_New(FrameObject, &FrameType);
+        if (frame == NULL) {
+            return NULL;
+        }
     }
     Py_INCREF(mgr);
     frame->mgr = mgr;
@@ -58,7 +69,21 @@ static void
 frame_dealloc(FrameObject *self)
 {
     Py_CLEAR(self->mgr);
+    if (free_frame == NULL) {
+        free_frame = self;
+        return;
+    }
     PyObject_Free(self);
+}
+
+/* At the module's end: the kept frame goes too. */
+void
+frame_free_cache(void)
+{
+    if (free_frame != NULL) {
+        PyObject_Free(free_frame);
+        free_frame = NULL;
+    }
 }
 
 static PyObject *
@@ -249,7 +274,9 @@ PyTypeObject FrameType = {
 static int
 span_traverse(SpanObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->mgr);
+    if (!self->borrows) {
+        Py_VISIT(self->mgr);
+    }
     return 0;
 }
 
@@ -257,7 +284,9 @@ static void
 span_dealloc(SpanObject *self)
 {
     PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->mgr);
+    if (!self->borrows) {
+        Py_CLEAR(self->mgr);
+    }
     PyObject_GC_Del(self);
 }
 
@@ -265,7 +294,7 @@ static int
 span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
 {
     Manager *mgr = self->mgr;
-    if (self->moves != mgr->moves) {
+    if (mgr == NULL || self->moves != mgr->moves) {
         /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
         PyErr_SetString(FrameLifecycleError,
                         "these bytes have moved since this view was made: take a new view");
@@ -278,6 +307,9 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
         view->obj = NULL;
         return -1;
     }
+    if (self->borrows) {
+        Py_INCREF(mgr);   /* an export keeps the manager, and its bytes, alive */
+    }
     self->exports++;
     mgr->exports++;
     return 0;
@@ -286,8 +318,12 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
 static void
 span_releasebuffer(SpanObject *self, Py_buffer *view)
 {
+    Manager *mgr = self->mgr;
     self->exports--;
-    self->mgr->exports--;
+    mgr->exports--;
+    if (self->borrows) {
+        Py_DECREF(mgr);   /* last: the manager may go now, and clear self->mgr */
+    }
 }
 
 static PyBufferProcs span_as_buffer = {
@@ -321,6 +357,7 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     span->length = length;
     span->moves = mgr->moves;
     span->writable = writable;
+    span->borrows = 0;
     span->exports = 0;
     PyObject_GC_Track(span);
     PyObject *view = PyMemoryView_FromObject((PyObject *)span);
@@ -329,4 +366,34 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     }
     Py_DECREF(span);
     return view;
+}
+
+/* A writable memoryview of mgr's bytes [offset, offset + length) for one read (_fill), through
+ * the manager's own read span, reused read after read: a read costs one memoryview, not an
+ * exporter too. The span borrows its manager (a manager holding a span that held it would be
+ * a cycle on every connection) and owns it only while exported; the manager clears span->mgr
+ * when it goes. While a source still holds an export of it, reads get spans of their own. */
+PyObject *
+read_span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
+{
+    SpanObject *span = (SpanObject *)mgr->read_span;
+    if (span != NULL && span->exports > 0) {
+        return span_view(mgr, offset, length, 1, NULL);
+    }
+    if (span == NULL) {
+        span = PyObject_GC_New(SpanObject, &SpanType);
+        if (span == NULL) {
+            return NULL;
+        }
+        span->mgr = mgr;
+        span->borrows = 1;
+        span->exports = 0;
+        span->writable = 1;
+        PyObject_GC_Track(span);
+        mgr->read_span = (PyObject *)span;
+    }
+    span->offset = offset;
+    span->length = length;
+    span->moves = mgr->moves;
+    return PyMemoryView_FromObject((PyObject *)span);
 }

@@ -206,6 +206,7 @@ manager_traverse(Manager *m, visitproc visit, void *arg)
     Py_VISIT(m->buf);
     Py_VISIT(m->reserved_view);
     Py_VISIT(m->reserved_span);
+    Py_VISIT(m->read_span);
     Py_VISIT(m->rule);
     Py_VISIT(m->scan_rule);
     Py_VISIT(m->backlog);
@@ -216,6 +217,10 @@ manager_traverse(Manager *m, visitproc visit, void *arg)
 static int
 manager_clear_refs(Manager *m)
 {
+    if (m->read_span != NULL) {
+        ((SpanObject *)m->read_span)->mgr = NULL;   /* it borrowed us */
+        Py_CLEAR(m->read_span);
+    }
     Py_CLEAR(m->reserved_view);
     Py_CLEAR(m->reserved_span);
     Py_CLEAR(m->rule);

@@ -13,6 +13,8 @@ PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
     *FrameLifecycleError, *StreamClosed;
 PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
 PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
+PyObject *str_release;
+static PyObject *str_recv_into;
 
 enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2 };
 
@@ -198,9 +200,69 @@ typedef struct {
     int kind;
     PyObject *reference;    /* the adapter's Python function: the semantics, and the fallback */
     PyObject *io;           /* read once (reader) / wait and read (iterators) */
+    PyObject *read_failed;  /* reader: what a failed recv_into means (NULL: always call io) */
     PyObject *dict;         /* __doc__, __name__, __wrapped__... (functools.update_wrapper) */
     vectorcallfunc vectorcall;
 } CompiledObject;
+
+/* One read through the adapter's io function: 1 if bytes came or the stream ended, 0 if a
+ * non-blocking source had nothing to read, -1 on error. */
+static int
+call_io(CompiledObject *self, PyObject *source, Manager *mgr)
+{
+    PyObject *read = PyObject_CallFunctionObjArgs(self->io, source, (PyObject *)mgr, NULL);
+    if (read == NULL) {
+        return -1;
+    }
+    int truth = PyObject_IsTrue(read);
+    Py_DECREF(read);
+    return truth;
+}
+
+/* The adapter's io function for a source with recv_into, done here: one zero-copy read, the end
+ * of the stream noted, and a failed read handed to the adapter's read_failed, which says what
+ * it means (False: nothing to read now) or raises. Same answers as call_io. */
+static int
+read_into_manager(CompiledObject *self, PyObject *source, Manager *mgr)
+{
+    if (mgr->eof) {
+        return 1;
+    }
+    PyObject *recv_into;
+    if (PyObject_GetOptionalAttr_compat(source, str_recv_into, &recv_into) < 0) {
+        return -1;
+    }
+    if (recv_into == NULL) {
+        return call_io(self, source, mgr);
+    }
+    PyObject *got;
+    int status = manager_fill_count(mgr, recv_into, &got);
+    Py_DECREF(recv_into);
+    if (status < 0) {
+        PyObject *exc = take_error();
+        PyObject *answer = PyObject_CallOneArg(self->read_failed, exc);
+        Py_DECREF(exc);
+        if (answer == NULL) {
+            return -1;
+        }
+        int truth = PyObject_IsTrue(answer);
+        Py_DECREF(answer);
+        return truth;
+    }
+    if (got == Py_None) {
+        Py_DECREF(got);
+        return 0;
+    }
+    int ended = PyObject_Not(got);
+    Py_DECREF(got);
+    if (ended < 0) {
+        return -1;
+    }
+    if (ended) {
+        mgr->eof = 1;
+    }
+    return 1;
+}
 
 static PyObject *
 compiled_read(CompiledObject *self, PyObject *source, Manager *mgr, PyObject *rule)
@@ -210,16 +272,12 @@ compiled_read(CompiledObject *self, PyObject *source, Manager *mgr, PyObject *ru
         return frame;
     }
     Py_DECREF(frame);
-    PyObject *read = PyObject_CallFunctionObjArgs(self->io, source, (PyObject *)mgr, NULL);
-    if (read == NULL) {
+    int received = self->read_failed != NULL ? read_into_manager(self, source, mgr)
+                                             : call_io(self, source, mgr);
+    if (received < 0) {
         return NULL;
     }
-    int truth = PyObject_IsTrue(read);
-    Py_DECREF(read);
-    if (truth < 0) {
-        return NULL;
-    }
-    if (!truth) {
+    if (!received) {
         Py_RETURN_NONE;   /* a non-blocking source had nothing to read */
     }
     return manager_next_frame(mgr, rule);
@@ -264,11 +322,11 @@ compiled_vectorcall(CompiledObject *self, PyObject *const *args, size_t nargsf, 
 static PyObject *
 compiled_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"kind", "reference", "io", NULL};
+    static char *keywords[] = {"kind", "reference", "io", "read_failed", NULL};
     int kind;
-    PyObject *reference, *io;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO:compiled", keywords, &kind, &reference,
-                                     &io)) {
+    PyObject *reference, *io, *read_failed = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO|O:compiled", keywords, &kind,
+                                     &reference, &io, &read_failed)) {
         return NULL;
     }
     if (kind < COMPILED_READER || kind > COMPILED_PAYLOADS) {
@@ -282,6 +340,7 @@ compiled_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->kind = kind;
     self->reference = Py_NewRef(reference);
     self->io = Py_NewRef(io);
+    self->read_failed = read_failed == Py_None ? NULL : Py_NewRef(read_failed);
     self->vectorcall = (vectorcallfunc)compiled_vectorcall;
     return (PyObject *)self;
 }
@@ -291,6 +350,7 @@ compiled_traverse(CompiledObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->reference);
     Py_VISIT(self->io);
+    Py_VISIT(self->read_failed);
     Py_VISIT(self->dict);
     return 0;
 }
@@ -300,6 +360,7 @@ compiled_clear(CompiledObject *self)
 {
     Py_CLEAR(self->reference);
     Py_CLEAR(self->io);
+    Py_CLEAR(self->read_failed);
     Py_CLEAR(self->dict);
     return 0;
 }
@@ -340,9 +401,11 @@ PyTypeObject ReaderType = {
     .tp_call = PyVectorcall_Call,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc =
-        "compiled(kind, reference, io)\n--\n\n"
+        "compiled(kind, reference, io, read_failed=None)\n--\n\n"
         "The compiled loop of an adapter function: 0 read_with_rule (io reads once and says\n"
-        "whether anything came), 1 iter_frames, 2 iter_payloads (io waits and reads).",
+        "whether anything came; with read_failed, a source's recv_into is read here and a\n"
+        "failed read handed to read_failed), 1 iter_frames, 2 iter_payloads (io waits and\n"
+        "reads).",
     .tp_traverse = (traverseproc)compiled_traverse,
     .tp_clear = (inquiry)compiled_clear,
     .tp_getset = compiled_getset,
@@ -390,6 +453,11 @@ add_type(PyObject *module, const char *name, PyTypeObject *type)
 static int
 ccore_exec(PyObject *module)
 {
+    str_release = PyUnicode_InternFromString("release");
+    str_recv_into = PyUnicode_InternFromString("recv_into");
+    if (str_release == NULL || str_recv_into == NULL) {
+        return -1;
+    }
     static const char errors[] = "streamframer._errors";
     static const char rules[] = "streamframer._rules";
     if (load(&StreamFramerError, errors, "StreamFramerError") < 0
@@ -437,12 +505,19 @@ static PyModuleDef_Slot ccore_slots[] = {
     {0, NULL},
 };
 
+static void
+ccore_free(void *module)
+{
+    frame_free_cache();
+}
+
 static struct PyModuleDef ccore_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "streamframer._core._ccore",
     .m_doc = "The compiled core of streamframer: BufferManager and Frame in C.",
     .m_size = 0,
     .m_slots = ccore_slots,
+    .m_free = ccore_free,
 };
 
 PyMODINIT_FUNC

@@ -452,12 +452,14 @@ manager_commit(Manager *m, PyObject *arg)
 
 /* One zero-copy read for the I/O adapters: reserve, read_into(view), commit, in one call.
  * Refuses before calling read_into when the bytes would have to move under a live view, and
- * keeps whatever read_into delivered. Returns what read_into returned. */
-PyObject *
-manager_fill(Manager *m, PyObject *read_into)
+ * keeps whatever read_into delivered. Returns 0 with *got set to what read_into returned (a
+ * new reference), or -1. */
+int
+manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
 {
+    *got = NULL;
     if (check_idle(m) < 0 || flush_backlog(m) < 0) {
-        return NULL;
+        return -1;
     }
     Py_ssize_t size = m->next_read;
     Py_ssize_t capacity = CAPACITY(m);
@@ -465,21 +467,21 @@ manager_fill(Manager *m, PyObject *read_into)
         || m->tail - m->head + size > m->limit) {
         size = make_room(m, size);
         if (size < 0) {
-            return NULL;
+            return -1;
         }
     }
-    PyObject *span = NULL;
-    PyObject *view = span_view(m, m->tail, size, 1, &span);
+    PyObject *view = read_span_view(m, m->tail, size);
     if (view == NULL) {
-        return NULL;
+        return -1;
     }
+    PyObject *span = Py_NewRef(PyMemoryView_GET_BASE(view));
     m->busy = 1;
-    PyObject *got = PyObject_CallOneArg(read_into, view);
+    PyObject *result = PyObject_CallOneArg(read_into, view);
     m->busy = 0;
     /* Release the view the source was given; a source that re-exported it (or kept a slice)
      * keeps the span's count up, reported below once the bytes are kept. */
     PyObject *error = take_error();
-    PyObject *released = PyObject_CallMethod(view, "release", NULL);
+    PyObject *released = PyObject_CallMethodNoArgs(view, str_release);
     if (released == NULL) {
         PyErr_Clear();
     }
@@ -487,15 +489,16 @@ manager_fill(Manager *m, PyObject *read_into)
     restore_error(error);
     Py_DECREF(view);
     Py_ssize_t count = 0;
-    if (got != NULL && got != Py_None) {
-        count = PyNumber_AsSsize_t(got, PyExc_OverflowError);
+    if (result != NULL && result != Py_None) {
+        count = PyNumber_AsSsize_t(result, PyExc_OverflowError);
         if (count == -1 && PyErr_Occurred()) {
-            Py_CLEAR(got);
+            Py_CLEAR(result);
+            count = 0;
         }
         else if (count < 0 || count > size) {
             PyErr_Format(PyExc_ValueError, "%R returned %zd for a buffer of %zd bytes",
                          read_into, count, size);
-            Py_CLEAR(got);
+            Py_CLEAR(result);
             count = 0;
         }
     }
@@ -503,12 +506,23 @@ manager_fill(Manager *m, PyObject *read_into)
     m->next_read = next_read_size(count, size, m->max_read);
     int kept_export = ((SpanObject *)span)->exports > 0;
     Py_DECREF(span);
-    if (got != NULL && kept_export) {
-        Py_DECREF(got);
+    if (result == NULL) {
+        return -1;
+    }
+    if (kept_export) {
+        Py_DECREF(result);
         PyErr_Format(FrameLifecycleError,
                      "%R kept an export of the buffer it was given; the bytes it read are "
                      "buffered: release the export, then read on", read_into);
-        return NULL;
+        return -1;
     }
-    return got;
+    *got = result;
+    return 0;
+}
+
+PyObject *
+manager_fill(Manager *m, PyObject *read_into)
+{
+    PyObject *got;
+    return manager_fill_count(m, read_into, &got) < 0 ? NULL : got;
 }
