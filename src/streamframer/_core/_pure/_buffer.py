@@ -174,6 +174,7 @@ class BufferManager(Limits):
     # The general path (under the BUSY mark)
 
     def _prepare(self, rule: Rule) -> bool:
+        """:meth:`_ready`, under the ``BUSY`` mark."""
         state = self._enter()
         try:
             return self._ready(rule)
