@@ -433,6 +433,34 @@ def test_an_unfilled_reservation_is_never_framed() -> None:
     assert run(read()) == b"abcd"
 
 
+@pytest.mark.parametrize("spare", [True, False])
+def test_a_view_held_while_bytes_arrive_keeps_the_connection(spare: bool) -> None:
+    """A task holding manager.view() across an await: bytes arriving then wait (in the spare
+    capacity, or behind the view), the connection stays up, and nothing is lost."""
+    protocol = FramedProtocol(LINE)
+    transport = ScriptedTransport()
+    protocol.connection_made(transport)
+    deliver(protocol, b"ab")
+    mgr = protocol.reader.manager
+    if not spare:
+        mgr.shrink()  # no room left: the next bytes cannot land in the buffer as it is
+    view = mgr.view()
+    deliver(protocol, b"c\nd")  # used to fail buffer_updated(): the loop closed the transport
+    deliver(protocol, b"\n")
+    assert not transport.closed
+    assert bytes(view) == b"ab"
+    view.release()
+
+    async def read_two() -> list[bytes]:
+        frames = []
+        for _ in range(2):
+            with await protocol.reader.read_frame() as frame:
+                frames.append(bytes(frame))
+        return frames
+
+    assert run(read_two()) == [b"abc", b"d"]
+
+
 def test_connection_lost_with_an_error_raises_it_after_the_buffered_frames() -> None:
     protocol = FramedProtocol(LINE)
     protocol.connection_made(ScriptedTransport())

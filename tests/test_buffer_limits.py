@@ -16,6 +16,7 @@ from helpers import DETERMINISTIC, ScriptedSocket, buffered, chunks_of, one_big_
 from streamframer import (
     DEFAULT_READ_SIZE,
     BufferManager,
+    Frame,
     FrameDiscarded,
     FrameLifecycleError,
     FrameSpan,
@@ -188,30 +189,36 @@ def test_idle_manager_is_small() -> None:
 
 @pytest.mark.parametrize("path", ["feed", "read_with_rule"])
 def test_capacity_is_given_back_after_a_big_frame(path: str) -> None:
+    """A stream of big frames keeps its capacity from one frame to the next; once a smaller
+    frame came, the next read gives back what only the big one needed."""
     stream = one_big_frame(b"\n", BIG) + b"small"
     mgr = BufferManager()
+    sock = ScriptedSocket([stream, b"\n", b"end\n"])
+
+    def next_frame(data: bytes) -> Frame:
+        if path == "feed":
+            mgr.feed(data)
+            frame = mgr.next_frame(LINE)
+        else:
+            frame = None
+            while frame is None:
+                frame = read_with_rule(sock, mgr, LINE)
+        assert frame is not None
+        return frame
+
     if path == "feed":
         for chunk in chunks_of(stream, 64 * KiB):
             mgr.feed(chunk)
-        frame = mgr.next_frame(LINE)
-    else:
-        sock = ScriptedSocket([stream, b"\n"])
-        frame = None
-        while frame is None:
-            frame = read_with_rule(sock, mgr, LINE)
-    assert frame is not None
-    assert len(frame) == BIG - 1
+    big = next_frame(b"")
+    assert len(big) == BIG - 1
     assert sys.getsizeof(mgr) >= BIG
-    frame.consume()
-    if path == "feed":
-        mgr.feed(b"\n")
-        small = mgr.next_frame(LINE)
-    else:
-        small = None
-        while small is None:
-            small = read_with_rule(sock, mgr, LINE)
+    big.consume()
+    small = next_frame(b"\n")
     assert small == b"small"
     small.consume()
+    end = next_frame(b"end\n")
+    assert end == b"end"
+    end.consume()
     assert sys.getsizeof(mgr) <= 2 * DEFAULT_READ_SIZE, sys.getsizeof(mgr)
 
 

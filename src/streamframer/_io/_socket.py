@@ -1,7 +1,9 @@
 """Reading frames from sockets: blocking, with a timeout, non-blocking, or TLS.
 
 The functions here only move bytes from a source into a :class:`BufferManager` and ask it for
-frames; all framing happens in the manager and the rule. A source is anything with
+frames; all framing happens in the manager and the rule. Every read goes through the manager's
+one per-read entry point, ``mgr._fill(read_into)``, which both cores provide: it hands
+``read_into`` a view of its spare capacity and keeps the count returned. A source is anything with
 ``recv_into(buffer)`` (preferred: the bytes land in the managed buffer without a copy) or
 ``recv(n)``: ``socket.socket``, ``ssl.SSLSocket``, ``socket.socketpair()`` ends, or a test double;
 or a file-like object with ``readinto`` (serial ports, pipes, pty ends, files: see ``_stream``).
@@ -23,7 +25,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NoReturn, Protocol, Union, cast
+from typing import TYPE_CHECKING, Callable, NoReturn, Protocol, Union, cast
 
 from .._core import compiled_loop
 from .._errors import StreamClosed
@@ -73,9 +75,7 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
         if recv_into is not None:
             received = mgr._fill(recv_into)
         elif hasattr(sock, "recv"):
-            data = cast(_Receives, sock).recv(_recv_size(mgr))
-            mgr.feed(data)
-            received = len(data)
+            received = mgr._fill(_copying_reader(cast(_Receives, sock)))
         elif hasattr(sock, "readinto"):
             return receive_from_stream(cast(ReadsInto, sock), mgr)
         else:
@@ -85,6 +85,8 @@ def _receive(sock: Source, mgr: BufferManager) -> bool:
             )
     except Exception as exc:
         return _read_failed(exc)
+    if received is None:
+        return False
     if not received:
         mgr.feed_eof()
     return True
@@ -100,12 +102,15 @@ def _read_failed(exc: Exception) -> bool:
     raise exc
 
 
-def _recv_size(mgr: BufferManager) -> int:
-    """How much a copying read (``recv``) asks for: ``read_size``, within ``max_size``."""
-    limit = mgr.max_size
-    if limit is None:
-        return mgr.read_size
-    return max(1, min(mgr.read_size, limit - len(mgr)))
+def _copying_reader(sock: _Receives) -> Callable[[memoryview], int]:
+    """A ``recv_into`` for a source that only has ``recv``: one copy, into the buffer."""
+
+    def recv_into(view: memoryview) -> int:
+        data = sock.recv(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    return recv_into
 
 
 def _wait_and_receive(sock: Source, mgr: BufferManager) -> None:

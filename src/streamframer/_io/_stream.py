@@ -40,22 +40,23 @@ def receive_from_stream(source: ReadsInto, mgr: BufferManager) -> bool:
     """Read once from a file-like ``source`` into ``mgr``: the ``readinto`` half of
     ``_socket._receive``, with the same answer (False only when nothing could be read now)."""
     serial = _is_serial(source)
-    if serial:
-        waiting: int = getattr(source, "in_waiting", 0)
-        view = mgr.reserve(min(max(waiting, 1), mgr.read_size))
-    else:
-        view = mgr.reserve()
     readinto = getattr(source, "readinto1", None) or source.readinto
-    received: int | None = 0
-    try:
-        received = readinto(view)
-    except BlockingIOError:
-        received = None
-    except OSError as exc:
-        if exc.errno != errno.EIO or not _is_tty(source):
-            raise
-    finally:
-        mgr.commit(received or 0)
+
+    def read_into(view: memoryview) -> int | None:
+        if serial:
+            waiting: int = getattr(source, "in_waiting", 0)
+            view = view[: max(waiting, 1)]  # pyserial's read(n) waits for all n bytes
+        try:
+            received: int | None = readinto(view)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if exc.errno != errno.EIO or not _is_tty(source):
+                raise
+            return 0  # the other end of the pty closed
+        return received
+
+    received = mgr._fill(read_into)
     if received is None:
         return False
     if not received:

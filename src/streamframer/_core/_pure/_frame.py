@@ -2,8 +2,8 @@
 
 A manager has at most one frame outstanding, so a Frame carries nothing but its manager: the
 span, the view and the "is this still the live frame?" question all live there
-(``manager._pending is frame``). That keeps creating a frame to one small allocation, which
-matters when frames are 64 bytes long.
+(``manager._pending is frame``, see ``_storage``). That keeps creating a frame to one small
+allocation, which matters when frames are 64 bytes long.
 
 Lifecycle policy. CPython refuses to resize a bytearray while any memoryview of it is alive, and a
 user may keep a slice of ``frame.view`` (or a numpy array built on it) past ``consume()``. So:
@@ -18,16 +18,20 @@ user may keep a slice of ``frame.view`` (or a numpy array built on it) past ``co
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..._errors import FrameLifecycleError, _preview
+from ._capacity import exported
+from ._storage import BUSY, CONCURRENT
 
 if TYPE_CHECKING:
-    from ._buffer import BufferManager
+    from ._storage import Storage
 
 __all__ = ["Frame"]
 
 _CONSUMED = "this frame was already consumed; its bytes are gone from the buffer"
+# Payloads from this size on are copied once, through a memoryview, instead of twice.
+_ONE_COPY = 4096
 
 
 class Frame:
@@ -40,15 +44,15 @@ class Frame:
     """
 
     __slots__ = ("_mgr",)
-    _mgr: BufferManager
+    _mgr: Storage
 
     def __init__(self) -> None:
         raise TypeError("frames come from a BufferManager (next_frame, read_with_rule, ...)")
 
-    def _live(self) -> BufferManager:
+    def _live(self) -> Storage:
         mgr = self._mgr
         if mgr._pending is not self:
-            raise FrameLifecycleError(_CONSUMED)
+            raise _gone(mgr)
         return mgr
 
     @property
@@ -72,15 +76,19 @@ class Frame:
         """A copy of the payload."""
         mgr = self._mgr
         if mgr._pending is not self:
-            raise FrameLifecycleError(_CONSUMED)
-        return bytes(mgr._buf[mgr._start : mgr._end])
+            raise _gone(mgr)
+        start = mgr._start
+        end = mgr._end
+        if end - start < _ONE_COPY:
+            return bytes(mgr._buf[start:end])  # two small copies beat making a memoryview
+        return memoryview(mgr._buf)[start:end].tobytes()
 
     __bytes__ = tobytes
 
     def __len__(self) -> int:
         mgr = self._mgr
         if mgr._pending is not self:  # _live() inline: len() is on many hot loops
-            raise FrameLifecycleError(_CONSUMED)
+            raise _gone(mgr)
         return mgr._end - mgr._start
 
     def consume(self) -> None:
@@ -88,10 +96,10 @@ class Frame:
         already consumed, or if a view of it is still alive (then nothing changes)."""
         mgr = self._mgr
         if mgr._pending is not self:
-            raise FrameLifecycleError(_CONSUMED)
+            raise _gone(mgr)
         if mgr._view is not None:
             _release_view(mgr)
-        # The consumed bytes are deleted lazily, before the buffer next grows.
+        # The consumed bytes are reclaimed lazily, once a read needs the room.
         mgr._head = mgr._scan = mgr._consume
         mgr._pending = None
         if mgr._backlog is not None:
@@ -129,30 +137,24 @@ class Frame:
         return f"<Frame {len(payload)} bytes {_preview(payload)}>"
 
 
-def _release_view(mgr: BufferManager) -> None:
-    """Drop the frame's view and delete the frame's bytes now, so that a slice someone still
-    holds is reported here, at ``consume()``, and not later at an unrelated read."""
+def _release_view(mgr: Storage) -> None:
+    """Drop the frame's view, and refuse to consume while a slice of it is still alive, so that
+    the slice is reported here, at ``consume()``, and not later at an unrelated read."""
     view = mgr._view
     assert view is not None
     view.release()  # never handed out, so it has no exports of its own
-    try:
-        del mgr._buf[: mgr._consume]
-        mgr._tail -= mgr._consume
-    except BufferError:
+    if exported(mgr._buf):
         mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
         raise FrameLifecycleError(
             "cannot consume: a view of this frame is still alive (frame.view, a slice of it, "
-            "memoryview(frame), or an array built on it); release it, then consume() again"
-        ) from None
+            "memoryview(frame), an array built on it, or a BufferManager.view() taken before); "
+            "release it, then consume() again"
+        )
     mgr._view = None
-    mgr._head = mgr._consume = mgr._start = mgr._end = 0
 
 
-def new_frame(mgr: BufferManager) -> Frame:
-    """Make the frame object for ``mgr``'s current span (bypasses the guard in ``__init__``)."""
-    frame: Frame = _new(Frame)
-    frame._mgr = mgr
-    return frame
-
-
-_new: Any = object.__new__
+def _gone(mgr: Storage) -> FrameLifecycleError:
+    """The error for a frame that is not the manager's outstanding one."""
+    if mgr._pending is BUSY:
+        return FrameLifecycleError(CONCURRENT)
+    return FrameLifecycleError(_CONSUMED)

@@ -1,114 +1,216 @@
-"""What a BufferManager does when a frame does not fit, and when the stream ends.
+"""Limits: what a BufferManager does when a frame does not fit, and when the stream ends.
 
-These run only when a rule needs more bytes or a frame exceeds ``max_size``: off the per-frame
-hot path, which is why they live here and not in the manager's class. They work on the manager's
-private state, as :mod:`streamframer._frame` does.
+The third layer of :class:`~streamframer.BufferManager` (``Storage`` <- ``Reads`` <- ``Limits``
+<- ``BufferManager``). Its methods run when a rule needs more bytes or a frame exceeds
+``max_size``: off the per-frame path. The policies (``BufferManager(on_overflow=...,
+on_eof=...)``):
 
-The policies (``BufferManager(on_overflow=..., on_eof=...)``):
-
-* ``on_overflow="error"``: :class:`FrameTooLarge` is raised once; until the caller recovers,
-  reads raise :class:`FrameLifecycleError` instead of looping on the same error.
+* ``on_overflow="error"``: :class:`FrameTooLarge` is raised once; until the caller recovers
+  (``clear()``, ``discard(n)``, a larger ``max_size``), reads raise :class:`FrameLifecycleError`
+  instead of looping on the same error.
 * ``on_overflow="discard"``: the oversized frame is dropped, exactly as far as its header said,
   or else up to the frame end the rule finds next (or up to where a resynchronising rule
-  starts to :class:`Skip`), then :class:`FrameDiscarded` is raised once with the count.
-* ``on_eof="frame"`` delivers a trailing partial frame as a last frame instead of raising
-  :class:`StreamClosed` with it.
+  starts to :class:`Skip`), then :class:`FrameDiscarded` is raised once with the count. At the
+  end of the stream whatever is left of it is dropped and reported at once.
+* ``on_eof="raise"``: the end of the stream raises :class:`StreamClosed` with the bytes of a
+  trailing partial frame (one copy); ``on_eof="frame"`` delivers them as a last frame.
+
+Either way, once the stream has ended a read never answers "no frame yet": it returns a frame
+or raises, so a loop reading until :class:`StreamClosed` always ends.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Literal
 
-from ..._errors import FrameDiscarded, FrameTooLarge, StreamClosed
-from ..._rules import FrameSpan, NeedMore, Skip
+from ..._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
+from ..._rules import FrameSpan, NeedMore, Skip, broken_condition
+from ._reads import Reads
 
 if TYPE_CHECKING:
-    from ..._rules import Rule
-    from ._buffer import BufferManager
-    from ._frame import Frame
+    from ..._rules import Rule, RuleResult
 
-__all__ = ["discard_step", "need_more", "oversized_frame"]
+__all__ = ["NO_LIMIT", "Limits"]
 
-
-def need_more(mgr: BufferManager, frame_size: int | None) -> Frame | None:
-    """The rule needs more bytes: apply the end of the stream and the limit. Returns the last
-    frame under ``on_eof="frame"``, else ``None`` (or raises)."""
-    buffered = mgr._tail - mgr._head
-    if mgr._eof:
-        if buffered and mgr.on_eof == "frame":
-            end = mgr._tail
-            return mgr._frame(mgr._head, end, end)
-        raise StreamClosed(bytes(mgr._buf[mgr._head : mgr._tail]))
-    limit = mgr._limit
-    declared = frame_size is not None and frame_size > limit
-    if declared or buffered >= limit:
-        size = frame_size if declared and frame_size is not None else buffered
-        if mgr.on_overflow == "error":
-            raise _overflow_error(mgr, size)
-        mgr._discarded = 0
-        mgr._rule = None  # routes the next next_frame() calls to discard_step
-        if declared:
-            mgr._skip = size
-        discard_step(mgr, None)
-    return None
+# max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
+NO_LIMIT = sys.maxsize
 
 
-def oversized_frame(mgr: BufferManager, size: int) -> None:
-    """A complete frame of ``size`` bytes, all buffered, exceeds the limit: raise, or drop it."""
-    if mgr.on_overflow == "error":
-        raise _overflow_error(mgr, size)
-    mgr._discarded = 0
-    _drop(mgr, size)
-    _report_discard(mgr)
+class Limits(Reads):
+    """``max_size``, ``on_overflow`` and ``on_eof`` of a :class:`~streamframer.BufferManager`."""
+
+    __slots__ = ("_deferred", "_discarding", "_overflowed", "_owed", "on_eof", "on_overflow")
+
+    def __init__(
+        self,
+        max_size: int | None,
+        read_size: int,
+        on_overflow: Literal["error", "discard"],
+        on_eof: Literal["raise", "frame"],
+    ) -> None:
+        super().__init__(_check_max_size(max_size), read_size)
+        if on_overflow not in ("error", "discard"):
+            raise ValueError(f"on_overflow must be 'error' or 'discard', got {on_overflow!r}")
+        if on_eof not in ("raise", "frame"):
+            raise ValueError(f"on_eof must be 'raise' or 'frame', got {on_eof!r}")
+        self.on_overflow = on_overflow
+        self.on_eof = on_eof
+        self._overflowed = False  # FrameTooLarge was raised; reads wait for a recovery
+        self._deferred: FrameTooLarge | None = None  # found by drain() after frames: next call
+        # Discarding an oversized frame: the bytes dropped so far (None: not discarding), and
+        # how many more to drop when its header gave its size.
+        self._discarding: int | None = None
+        self._owed = 0
+
+    @property
+    def max_size(self) -> int | None:
+        """The most bytes one frame may occupy, or ``None`` for no limit. Settable: a new limit
+        is a recovery after :class:`FrameTooLarge`."""
+        return None if self._limit == NO_LIMIT else self._limit
+
+    @max_size.setter
+    def max_size(self, value: int | None) -> None:
+        self._limit = _check_max_size(value)
+        self._recovered()
+
+    def discard(self, n: int) -> None:
+        super().discard(n)
+        self._recovered()
+
+    def _recovered(self) -> None:
+        """The caller dealt with an overflow: forget it, and any error not raised yet."""
+        self._overflowed = False
+        self._deferred = None
+        self._rule = self._fast = None  # next_frame() starts from its checks again
+
+    # ----------------------------------------------------------------------------------------
+    # Called by BufferManager, which holds the BUSY mark
+
+    def _need_more(self, frame_size: int | None) -> bool:
+        """The rule needs more bytes: apply the end of the stream and the limit. True when that
+        makes a last frame (``on_eof="frame"``, span set), else False (or raises)."""
+        head = self._head
+        buffered = self._tail - head
+        if self._eof:
+            if buffered and self.on_eof == "frame":
+                self._start, self._end, self._consume = head, self._tail, self._tail
+                return True
+            with memoryview(self._buf) as whole:
+                partial = whole[head : self._tail].tobytes()
+            raise StreamClosed(partial)
+        limit = self._limit
+        declared = frame_size is not None and frame_size > limit
+        if declared or buffered >= limit:
+            size = frame_size if declared and frame_size is not None else buffered
+            if self.on_overflow == "error":
+                raise self._overflow(size)
+            self._discarding = 0
+            self._rule = self._fast = None  # routes the next next_frame() calls to _discard_step
+            self._expect = 0
+            if declared:
+                self._owed = size
+            self._discard_step(None)
+        return False
+
+    def _span(self, start: int, end: int, consume: int) -> bool:
+        """A complete frame: set its span, or apply the overflow policy if it exceeds the limit
+        (raising either way). Returns True."""
+        size = consume - self._head
+        if size > self._limit:
+            if self.on_overflow == "error":
+                raise self._overflow(size)
+            self._discarding = 0
+            self._drop(size)
+            self._report_discard()
+        self._start = start
+        self._end = end
+        self._consume = consume
+        return True
+
+    def _discard_step(self, rule: Rule | None) -> None:
+        """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded`
+        once all of it is gone, or the stream has ended. ``rule`` finds where the frame ends
+        when its size is unknown."""
+        if self._owed:  # the size is known from a header: drop exactly that many bytes
+            self._owed -= self._drop(min(self._owed, self._tail - self._head))
+            if not self._owed or self._eof:  # at the end, the rest of it never comes
+                self._report_discard()
+            return
+        if rule is not None:
+            self._exact()
+            result = checked(rule, rule(self._buf, self._scan), self._tail)
+            if type(result) is Skip:
+                # The rule resynchronises by itself: the rest of the oversized frame is its noise.
+                self._drop(result.nbytes)
+                self._report_discard()
+            if type(result) is FrameSpan:
+                self._drop(result.consume)
+                self._report_discard()
+            self._scan = result[0]  # NeedMore.resume
+        if self._eof:
+            self._drop(self._tail - self._head)
+            self._report_discard()
+        # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
+        # the rule re-examines from the start (no progress), only dropping everything frees room.
+        examined = self._scan - self._head
+        if examined > 0:
+            self._drop(examined)
+        elif self._tail - self._head >= self._limit:
+            self._drop(self._tail - self._head)
+
+    def _overflow(self, size: int) -> FrameTooLarge:
+        self._overflowed = True
+        self._rule = self._fast = None  # routes the next next_frame() to the "recover first" error
+        return FrameTooLarge(self._limit, size)
+
+    def _check_recovered(self) -> None:
+        if self._overflowed:
+            raise FrameLifecycleError(
+                f"the buffer still holds the frame that exceeded max_size={self._limit}: "
+                "recover with clear(), discard(n) or a larger max_size before reading on"
+            )
+
+    def _drop(self, n: int) -> int:
+        """Forget ``n`` bytes of the oversized frame being discarded."""
+        self._head += n
+        if self._scan < self._head:
+            self._scan = self._head
+        assert self._discarding is not None
+        self._discarding += n
+        return n
+
+    def _report_discard(self) -> None:
+        discarded, self._discarding, self._owed = self._discarding, None, 0
+        raise FrameDiscarded(self._limit, discarded or 0)
 
 
-def discard_step(mgr: BufferManager, rule: Rule | None) -> None:
-    """Drop what is known to belong to the oversized frame; raise :class:`FrameDiscarded` once
-    all of it is gone. ``rule`` finds where the frame ends when its size is unknown."""
-    if mgr._skip:  # the size is known from a header: drop exactly that many bytes
-        mgr._skip -= _drop(mgr, min(mgr._skip, mgr._tail - mgr._head))
-        if not mgr._skip:
-            _report_discard(mgr)
-        return
-    if rule is not None:
-        mgr._trim()
-        result = rule(mgr._buf, mgr._scan)
-        if type(result) is Skip:
-            # The rule resynchronises by itself: the rest of the oversized frame is its noise.
-            _drop(mgr, result.nbytes)
-            _report_discard(mgr)
-        if type(result) is FrameSpan:
-            _drop(mgr, result.consume)
-            _report_discard(mgr)
-        assert type(result) is NeedMore, result
-        mgr._scan = result.resume
-    if mgr._eof:
-        _drop(mgr, mgr._tail - mgr._head)
-        _report_discard(mgr)
-    # Bytes the rule has examined hold no frame end: they belong to the oversized frame. If
-    # the rule re-examines from the start (no progress), only dropping everything frees room.
-    examined = mgr._scan - mgr._head
-    if examined > 0:
-        _drop(mgr, examined)
-    elif mgr._tail - mgr._head >= mgr._limit:
-        _drop(mgr, mgr._tail - mgr._head)
+def checked(rule: Rule, result: RuleResult, size: int) -> RuleResult:
+    """``result`` if it is a valid answer of ``rule`` for a buffer of ``size`` bytes."""
+    if type(result) is FrameSpan:
+        start, end, consume = result
+        valid = 0 <= start <= end <= consume <= size and consume > 0
+    elif type(result) is NeedMore:
+        valid = 0 <= result.resume <= size
+    elif type(result) is Skip:
+        valid = 0 < result.nbytes <= size
+    else:
+        raise TypeError(
+            f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
+        )
+    if not valid:
+        raise ValueError(
+            f"{rule!r} returned {result!r} for a buffer of {size} bytes: "
+            f"{broken_condition(result, size)}"
+        )
+    return result
 
 
-def _overflow_error(mgr: BufferManager, size: int) -> FrameTooLarge:
-    mgr._overflowed = True
-    mgr._rule = None  # routes the next next_frame() to the "recover first" error
-    return FrameTooLarge(mgr._limit, size)
-
-
-def _drop(mgr: BufferManager, n: int) -> int:
-    """Forget ``n`` bytes of the oversized frame being discarded."""
-    mgr._head += n
-    mgr._scan = max(mgr._scan, mgr._head)
-    assert mgr._discarded is not None
-    mgr._discarded += n
-    return n
-
-
-def _report_discard(mgr: BufferManager) -> None:
-    discarded, mgr._discarded, mgr._skip = mgr._discarded, None, 0
-    raise FrameDiscarded(mgr._limit, discarded or 0)
+def _check_max_size(value: int | None) -> int:
+    if value is None:
+        return NO_LIMIT
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_size must be an int or None, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"max_size must be positive (or None for no limit), got {value}")
+    return value

@@ -1,124 +1,195 @@
-"""The per-read path of a :class:`BufferManager`: one zero-copy read into its spare capacity.
+"""Reads: the zero-copy ways bytes come in, ``reserve()``/``commit()`` and ``_fill()``.
 
-A read runs once per ``recv_into``, so it is built to do almost nothing in the common case: the
-bytes land in spare capacity kept after the unconsumed ones, with no compaction, resize or
-zero-filling; the consumed prefix is only dealt with once a read needs the room or the prefix is
-over half the buffer (``make_room``, which then leaves room for the reads that follow). These
-work on the manager's private state, as ``_frame`` and ``_limits`` do; the socket adapter's
-``read_with_rule`` carries a copy of ``fill`` inline, its hottest path.
+The second layer of :class:`~streamframer.BufferManager` (``Storage`` <- ``Reads`` <- ``Limits``
+<- ``BufferManager``). A read lands in the spare capacity after the unconsumed bytes, so it runs
+once per ``recv_into`` and does almost nothing in the common case: no compaction, resize or
+zero-filling. The rest (no room, a long consumed prefix, the limit near, capacity to give
+back) goes through :meth:`Reads._make_room`.
 
-Exports: a memoryview of the buffer that outlives a call forbids writing or resizing it. Every
-export holds a reference to the bytearray, so a reference count equal to the manager's own
-(``UNSHARED``) proves there is none, at a fraction of the cost of asking by a resize
-(``_exported``); any other count takes that exact check.
+A read is refused, if it must be, before it takes anything from the source: what a source
+delivered is always kept.
 """
 
 from __future__ import annotations
 
-from sys import getrefcount
-from typing import TYPE_CHECKING, Callable
+import contextlib
+from typing import Callable
 
 from ..._errors import FrameLifecycleError
-from ._buffer import _EXPORTED, _ZEROS, _ZEROS_SIZE, _exported, next_read_size
+from ._capacity import AHEAD, exported, fit, next_read_size
+from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage
 
-if TYPE_CHECKING:
-    from ._buffer import BufferManager
-
-__all__ = ["UNSHARED", "check_kept", "check_unexported", "fill", "make_room"]
-
-# sys.getrefcount of a buffer nothing else refers to, seen from a function holding it in a local:
-# the manager's slot, the local and the argument (3 on CPython 3.9-3.13).
-UNSHARED = 3
-# The least spare capacity left after a compaction: room for several small reads before the next.
-_MIN_SLACK = 1024
+__all__ = ["Reads"]
 
 
-def fill(mgr: BufferManager, read_into: Callable[[memoryview], int | None]) -> int | None:
-    """One zero-copy read for the I/O adapters: ``reserve()``, ``read_into(view)`` and
-    ``commit()`` in one call, since it runs once per read. Returns what ``read_into``
-    returned: a count, ``0`` at the end of the stream, ``None`` from a non-blocking stream
-    with nothing to read."""
-    if mgr._pending is not None or mgr._backlog is not None:
-        mgr._check_idle()
-        mgr._flush_backlog()
-    buf = mgr._buf
-    at = mgr._tail
-    size = mgr._next_read
-    # The common read lands in the spare capacity as it is: no compaction, no resize. The
-    # consumed prefix is only dealt with once it is worth it (see make_room).
-    end = len(buf)
-    if at + size > end or mgr._head > end >> 1 or at - mgr._head + size > mgr._limit:
-        size = make_room(mgr, size)
-        at = mgr._tail
-    view = memoryview(buf)[at : at + size]
-    got = None
-    try:
-        got = read_into(view)
-    finally:
-        view.release()
-        if got:
-            mgr._tail = at + got  # kept, whatever happens next
-        mgr._next_read = next_read_size(got or 0, size, mgr._max_read)
-    if getrefcount(buf) != UNSHARED:
-        check_kept(mgr, read_into)
-    return got
+class Reads(Storage):
+    """The zero-copy reads of a :class:`~streamframer.BufferManager`."""
 
+    __slots__ = ()
 
-def check_unexported(mgr: BufferManager) -> None:
-    """The buffer's reference count says it may be shared: raise if a view of it is alive
-    (and not, say, because someone holds a reference to the manager's bytearray)."""
-    if _exported(mgr._buf):
-        raise FrameLifecycleError(_EXPORTED)
+    def reserve(self, size: int | None = None) -> memoryview:
+        """Spare capacity at the end of the buffer, for a zero-copy read (``recv_into``,
+        ``readinto``, ``asyncio.BufferedProtocol.get_buffer``).
 
+        Write up to ``len(view)`` bytes into the returned view, then call ``commit(nbytes)``
+        (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
+        capped so that the buffer never holds more than ``max_size`` bytes. Refused while a frame
+        is outstanding (bytes arriving then go through ``feed()``, and wait behind it).
+        """
+        state = self._enter()
+        try:
+            if self._eof:
+                raise FrameLifecycleError("reserve() after feed_eof(): the stream has ended")
+            if state is not None:
+                raise self._lent(state)
+            adaptive = size is None
+            if size is None:
+                size = self._next_read
+            elif size < 1:
+                raise ValueError(f"reserve() needs a positive size or None, got {size}")
+            if self._backlog is not None:
+                self._flush()
+            size = self._make_room(size, shorter=adaptive)
+            # A view alive now is the caller's, not the reservation's: commit() tells them apart.
+            self._pinned = exported(self._buf)
+            at = self._tail
+            view = self._reserved = memoryview(self._buf)[at : at + size]
+            self._reserved_size = size
+            state = RESERVED
+            return view
+        finally:
+            self._pending = state
 
-def check_kept(mgr: BufferManager, read_into: object) -> None:
-    """The buffer's reference count rose across ``read_into``: raise if that is an export
-    (and not, say, a reference to ``view.obj`` the source kept)."""
-    if _exported(mgr._buf):
-        raise FrameLifecycleError(
-            f"{read_into!r} kept an export of the buffer it was given; the bytes it read "
-            "are buffered: release the export, then read on"
-        )
+    def commit(self, nbytes: int) -> None:
+        """Keep the first ``nbytes`` written into the view ``reserve()`` returned.
 
+        Refused, with nothing changed, while a slice of the reserved view (or an array on it)
+        is alive: release it, then ``commit()`` again. A view of the buffer that was alive
+        before ``reserve()`` is not the reservation's, and changes nothing.
+        """
+        view = self._reserved
+        if self._pending is not RESERVED or view is None:
+            if self._pending is BUSY:
+                raise FrameLifecycleError(CONCURRENT)
+            raise FrameLifecycleError("commit() without reserve()")
+        if not 0 <= nbytes <= self._reserved_size:
+            raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
+        with contextlib.suppress(BufferError):  # exported: reported just below
+            view.release()
+        if not self._pinned and exported(self._buf):
+            raise FrameLifecycleError(
+                "the view reserve() returned is still exported (a slice of it, or an array on "
+                "it); release it, then commit() again"
+            )
+        self._reserved = None
+        self._tail += nbytes
+        self._next_read = next_read_size(nbytes, self._reserved_size, self._max_read)
+        self._pending = None
+        if self._backlog is not None:
+            self._settle_backlog()
 
-def make_room(mgr: BufferManager, size: int) -> int:
-    """Make room for a read of ``size`` bytes at ``_tail``, within ``max_size``, and return
-    the size to read. The slow part of a read, so that most reads need not come here: it
-    compacts, and leaves spare capacity for the reads that follow."""
-    buf = mgr._buf
-    # Sliding writes in place, which CPython allows under a live view (a frame's slice
-    # someone kept, view()): refuse before anything moves, by the exact check, since this
-    # runs far less often than reads. A read into spare capacity needs no such check: a view
-    # only covers received bytes, and the read's own check comes after.
-    check_unexported(mgr)
-    head = mgr._head
-    kept = mgr._tail - head
-    room = mgr._limit - kept
-    if size > room:
+    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+        """One read straight into the buffer: the I/O adapters' way in, once per read.
+
+        Reserves spare capacity (the adaptive read size, capped by ``max_size``), calls
+        ``read_into(view)`` once, keeps the count it returns, and gives the view back. It
+        returns what ``read_into`` returned: a count of bytes written at the start of the view,
+        ``0`` (the adapter decides whether that is the end of the stream: ``_fill`` does not
+        record it), or ``None`` (nothing to read now). An exception from ``read_into``
+        propagates with nothing kept from that call.
+
+        Raises :class:`FrameLifecycleError` before calling ``read_into`` when the buffer cannot
+        take a read: a frame or a reservation is outstanding, the stream has ended, the buffer
+        holds ``max_size`` bytes, or a view of it is alive and the read needs the buffer to move
+        or grow. A view alive does not stop a read into capacity the buffer already has, and
+        whatever ``read_into`` delivered is kept even if it kept an export of the view.
+        """
+        state = self._pending  # _enter() inline: once per read
+        if state is not None:
+            raise self._lent(state)
+        self._pending = BUSY
+        try:
+            if self._eof:
+                raise FrameLifecycleError("a read after the end of the stream")
+            if self._backlog is not None:
+                self._flush()
+            size = self._next_read
+            at = self._tail
+            head = self._head
+            end = len(self._buf)
+            # Most reads land in the spare capacity as it is; the rest go through _make_room
+            # (no room, a long consumed prefix, the limit near, capacity to give back).
+            if (
+                at + size > end
+                or head > end >> 1
+                or at - head + size > self._limit
+                or (
+                    end - head > 2 * size + 2 * SLACK
+                    and end - head > 2 * self._capacity_wanted(size)
+                )
+            ):
+                size = self._make_room(size, shorter=True)
+                at = self._tail
+            # A view alive before the read is the caller's: only one appearing during it is
+            # the source's doing (the probe is exact, so is the attribution).
+            pinned = exported(self._buf)
+            view = memoryview(self._buf)[at : at + size]
+            try:
+                got = read_into(view)
+            finally:
+                try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of a read
+                    view.release()
+                except BufferError:
+                    pass  # read_into exported it: reported below, once the bytes are kept
+            if got:
+                if not 0 < got <= size:
+                    raise ValueError(f"{read_into!r} returned {got!r} for a {size}-byte view")
+                self._tail = at + got
+            self._next_read = next_read_size(got or 0, size, self._max_read)
+            if not pinned and exported(self._buf):
+                raise FrameLifecycleError(
+                    f"{read_into!r} kept an export of the buffer it was given; the bytes it "
+                    "read are buffered: release the export, then read on"
+                )
+            return got
+        finally:
+            self._pending = None
+
+    # ----------------------------------------------------------------------------------------
+    # Under the BUSY mark
+
+    def _make_room(self, size: int, shorter: bool) -> int:
+        """Room for a read of ``size`` bytes at ``_tail``, within ``max_size``: returns the size
+        to read (with ``shorter``, less when the frame being received ends within the capacity
+        held, see :func:`fit`). Raises :class:`FrameLifecycleError` before anything moves when
+        the buffer is full or a view blocks a move."""
+        room = self._limit - (self._tail - self._head)
         if room <= 0:
-            raise mgr._full()
-        size = room
-    # Spare capacity beyond this read: another read (at least a few small ones, since a
-    # compaction costs about a read) when frames are being taken; an eighth of the buffer
-    # while one frame grows over many reads (what the bytearray would over-allocate anyway).
-    extra = (size if size > _MIN_SLACK else _MIN_SLACK) if head else len(buf) >> 3
-    wanted = kept + size + extra
-    if head:
-        if len(buf) <= 2 * wanted:
-            # Slide the unconsumed bytes to the front: the capacity is reused as it is,
-            # with no resize and no zero-filling.
-            buf[:kept] = buf[head : mgr._tail]
-            mgr._head = 0
-            mgr._scan -= head
-            mgr._tail = kept
-        else:
-            # Far more capacity than needed (a big frame was consumed): give it back.
-            mgr._compact()
-            del buf[wanted:]
-    missing = kept + size - len(buf)
-    if missing > 0:
-        # At most the zeros at hand for the extra, so that no temporary is made.
-        if missing < _ZEROS_SIZE:
-            missing = min(missing + extra, _ZEROS_SIZE)
-        buf += _ZEROS[:missing] if missing <= _ZEROS_SIZE else bytes(missing)
-    return size
+            raise self._full()
+        if size > room:
+            size = room
+        if self._worth_sliding(size):
+            try:
+                self._slide()
+            except FrameLifecycleError:
+                if self._tail + size > len(self._buf):
+                    raise
+                # Only an economy: a view alive postpones it, the read lands as it is.
+        # A custom rule's buffer is trimmed to the unconsumed bytes before each call (unless
+        # it is waiting for a frame of known size): lengthening it beyond this read would
+        # zero-fill the same spare bytes again after every call.
+        expect = self._expect
+        ahead = AHEAD if self._fast is not None or expect else 0
+        frame_end = self._head + expect if expect and shorter else 0
+        try:
+            return fit(self._buf, self._tail, size, ahead, frame_end)
+        except BufferError:
+            raise FrameLifecycleError(EXPORTED) from None
+
+    def _full(self) -> FrameLifecycleError:
+        # next_frame raises FrameTooLarge when a full buffer holds no frame, so a read into a
+        # full buffer means frames were left untaken.
+        return FrameLifecycleError(
+            f"the buffer is full ({len(self)} bytes, max_size={self._limit}): take the buffered "
+            "frames with next_frame() before reading more"
+        )
