@@ -4,8 +4,7 @@ A state machine drives a manager of each core side by side with the same operati
 reads, frames taken, held, viewed and consumed, drains, zero-copy reads, recoveries, limits
 changed, the end of the stream) and requires the same outcome from each: the same frames, the
 same error types, messages and attributes, the same ``len(mgr)`` and ``skipped``, and the
-same bytes left over. Then, regression tests for what the fuzzers in ``fuzz/`` found; a
-defect not fixed yet is a strict xfail on the core that has it, so the fix is noticed.
+same bytes left over. Then, regression tests for what the fuzzers in ``fuzz/`` found.
 
 These are the only tests that need the compiled core: without it they are skipped, unless
 ``STREAMFRAMER_REQUIRE_EXTENSION=1`` says it must be there (CI), which fails the run instead.
@@ -149,18 +148,13 @@ class OneRead:
 
 
 def no_manager_view(machine: DifferentialMachine) -> bool:
-    """Reading while a view() is held is left out for now: the pure core cannot yet tell that
-    view from the buffer's other exports, and refuses or loses what the compiled core reads
-    (issue 11, items 2, 6 and 7: the xfail tests below). Drop this once they pass."""
+    """Reading, feeding, or running a rule that needs the buffer trimmed, while a view() is held,
+    is left out: the documented answer depends on the spare capacity each core keeps (bytes
+    that fit in capacity the buffer already has go in; bytes that need the buffer to move or
+    grow are refused before a read, or wait behind the view when fed; nothing is lost either
+    way), and that capacity is each core's own economy. The outcomes are pinned per core in
+    test_faults.py and test_core_exports.py."""
     return machine.sides[0].manager_views == 0
-
-
-def bytes_cannot_wait_over_the_limit(machine: DifferentialMachine) -> bool:
-    """Feeding behind a held frame or view is left out under a limit for now: the pure core
-    does not bound the bytes waiting yet (issue 11 item 4: xfail below). Drop this once it
-    does."""
-    side = machine.sides[0]
-    return side.mgr.max_size is None or (side.frame is None and side.manager_views == 0)
 
 
 class DifferentialMachine(RuleBasedStateMachine):
@@ -169,10 +163,7 @@ class DifferentialMachine(RuleBasedStateMachine):
     @initialize(
         max_size=LIMITS,
         read_size=st.sampled_from([1, 4, 256]),
-        # on_overflow="discard" is left out for now: at the end of the stream the pure core
-        # never finishes dropping a declared frame (issue 11 item 1: xfail below). Add it back
-        # once that passes; fuzz/differential.py covers it meanwhile.
-        on_overflow=st.just("error"),
+        on_overflow=st.sampled_from(["error", "discard"]),
         on_eof=st.sampled_from(["raise", "frame"]),
     )
     def start(self, **options: Any) -> None:
@@ -182,7 +173,7 @@ class DifferentialMachine(RuleBasedStateMachine):
         pure, compiled = (outcome(lambda side=side: action(side)) for side in self.sides)
         assert compiled == pure
 
-    @precondition(bytes_cannot_wait_over_the_limit)
+    @precondition(no_manager_view)
     @rule(data=DATA)
     def feed(self, data: bytes) -> None:
         self.both(lambda side: side.mgr.feed(data))
@@ -298,10 +289,6 @@ test_differential_machine = DifferentialMachine.TestCase
 CORES = [pytest.param(PURE, id="pure"), pytest.param(COMPILED, id="compiled")]
 
 
-def pending(core: str, reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"{core} core, not fixed yet: {reason}")
-
-
 def same_on_both(scenario: Callable[[Callable[..., BufferManager]], list[Any]]) -> None:
     assert scenario(COMPILED) == scenario(PURE)
 
@@ -331,29 +318,6 @@ def test_a_raised_max_size_still_refuses_a_declared_frame(manager: Any) -> None:
         mgr.next_frame(u16_prefixed)
 
 
-@pytest.mark.parametrize(
-    "manager",
-    [
-        pytest.param(PURE, id="pure", marks=pending("pure and compiled", "until_any at the limit")),
-        pytest.param(
-            COMPILED, id="compiled", marks=pending("pure and compiled", "until_any at the limit")
-        ),
-    ],
-)
-def test_until_any_frame_of_max_size_whatever_the_reads(manager: Any) -> None:
-    """b"abc\\r" is a 4-byte frame, within max_size=4. Whole, it comes out; cut after the
-    CR (which may still grow into CR LF) the buffer is full and FrameTooLarge is raised: the
-    limit makes until_any's frames depend on the reads."""
-    rule = until_any([b"\r\n", b"\r"])
-    for chunks in ([b"abc\rX"], [b"abc\r", b"X"]):
-        mgr = manager(4)
-        frames = []
-        for chunk in chunks:
-            mgr.feed(chunk)
-            frames.append(take_payload(mgr, rule))
-        assert b"abc" in frames, chunks
-
-
 def take_payload(mgr: BufferManager, rule: Any) -> bytes | None:
     frame = mgr.next_frame(rule)
     if frame is None:
@@ -366,7 +330,7 @@ def take_payload(mgr: BufferManager, rule: Any) -> bytes | None:
     "manager",
     [
         pytest.param(PURE, id="pure"),
-        pytest.param(COMPILED, id="compiled", marks=pending("compiled", "reserve() gives heap")),
+        pytest.param(COMPILED, id="compiled"),
     ],
 )
 def test_commit_of_unwritten_bytes(manager: Any) -> None:
@@ -386,7 +350,7 @@ def test_commit_of_unwritten_bytes(manager: Any) -> None:
     "manager",
     [
         pytest.param(PURE, id="pure"),
-        pytest.param(COMPILED, id="compiled", marks=pending("compiled", "preallocation")),
+        pytest.param(COMPILED, id="compiled"),
     ],
 )
 def test_a_declared_size_is_not_allocated_before_its_bytes_come(manager: Any) -> None:
@@ -405,7 +369,6 @@ def test_a_declared_size_is_not_allocated_before_its_bytes_come(manager: Any) ->
     assert mgr.__sizeof__() < 1 << 20
 
 
-@pending("pure or compiled", "the spare capacity decides")
 def test_custom_rule_under_a_view_refused_alike() -> None:
     """A custom rule needs the buffer trimmed to its bytes, which a live view() forbids:
     whether next_frame() is refused depends on the spare capacity each core keeps after a
@@ -420,7 +383,6 @@ def test_custom_rule_under_a_view_refused_alike() -> None:
     same_on_both(scenario)
 
 
-@pending("pure or compiled", "when drain() drops an oversized frame")
 def test_drain_drops_an_oversized_frame_alike() -> None:
     """drain() in discard mode after two frames were dropped, at the end of the stream: two
     empty frames, then an oversized one that the pure core drops at once (len(mgr) 0) and the
@@ -436,10 +398,9 @@ def test_drain_drops_an_oversized_frame_alike() -> None:
     same_on_both(scenario)
 
 
-# The pure core does not have these issue 11 fixes yet; the compiled core does.
+# Issue 11: what the cores got wrong before, on both.
 
 
-@pending("pure", "issue 11 item 1")
 def test_eof_ends_a_declared_frame_being_discarded() -> None:
     def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
         mgr = manager(5, on_overflow="discard")
@@ -451,7 +412,6 @@ def test_eof_ends_a_declared_frame_being_discarded() -> None:
     same_on_both(scenario)
 
 
-@pending("pure", "issue 11 item 2")
 def test_commit_under_a_view_of_older_bytes() -> None:
     def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
         mgr = manager(None, read_size=1)
@@ -464,7 +424,6 @@ def test_commit_under_a_view_of_older_bytes() -> None:
     same_on_both(scenario)
 
 
-@pending("pure", "issue 11 item 4")
 def test_bytes_waiting_behind_a_view_are_bounded() -> None:
     def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
         mgr = manager(1)
@@ -474,7 +433,6 @@ def test_bytes_waiting_behind_a_view_are_bounded() -> None:
     same_on_both(scenario)
 
 
-@pending("pure", "issue 11 item 6")
 def test_skipping_noise_under_a_view_changes_nothing() -> None:
     def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
         mgr = manager(None)
@@ -486,7 +444,6 @@ def test_skipping_noise_under_a_view_changes_nothing() -> None:
     same_on_both(scenario)
 
 
-@pending("pure", "issue 11 item 7")
 def test_end_of_stream_read_under_a_view() -> None:
     def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
         mgr = manager(None, read_size=1)

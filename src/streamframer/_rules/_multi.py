@@ -141,7 +141,10 @@ def until_any(
     ending in ``b"\\r"`` holds no frame yet, because the next byte may be ``b"\\n"``. A device that
     ends its last line with a bare CR and then falls silent leaves that line unread until more
     bytes come; at the end of the stream the manager raises :class:`~streamframer.StreamClosed`
-    with the line (CR included) in ``partial``.
+    with the line (CR included) in ``partial``. For the same reason a frame ending in such a CR
+    exactly at ``max_size`` (``b"abc\\r"`` under ``max_size=4``) is refused with
+    :class:`~streamframer.FrameTooLarge` when the reads stop right after the CR: the byte that
+    settles it would be one beyond the limit.
 
     ``skip_empty=True`` drops frames whose payload is empty as noise, counted in
     ``BufferManager.skipped``: ``until_any((b"\\r\\n", b"\\n", b"\\r"), skip_empty=True)`` reads

@@ -223,7 +223,7 @@ Py_ssize_t backlog_bytes(Manager *mgr);
 int resize(Manager *mgr, Py_ssize_t size);
 int compact(Manager *mgr);
 int trim(Manager *mgr);
-Py_ssize_t make_room(Manager *mgr, Py_ssize_t size);
+Py_ssize_t make_room(Manager *mgr, Py_ssize_t size, int shorter);
 Py_ssize_t next_read_size(Py_ssize_t got, Py_ssize_t asked, Py_ssize_t most);
 int flush_backlog(Manager *mgr);
 void settle_backlog(Manager *mgr);

@@ -109,6 +109,7 @@ discard_step(Manager *m, PyObject *rule)
 }
 
 static PyObject *make_frame(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
+static PyObject *hand_out(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
 
 /* The rule needs more bytes: apply the end of the stream and the limit. frame_size is -1 when
  * unknown; huge, when not NULL, is a declared size too large for a Py_ssize_t. Returns the
@@ -119,7 +120,8 @@ need_more(Manager *m, Py_ssize_t frame_size, PyObject *huge)
     Py_ssize_t buffered = m->tail - m->head;
     if (m->eof) {
         if (buffered && m->eof_frame) {
-            return make_frame(m, m->head, m->tail, m->tail);
+            /* The last frame is what the stream left, all of it admitted already. */
+            return hand_out(m, m->head, m->tail, m->tail);
         }
         PyObject *partial = PyBytes_FromStringAndSize(DATA(m) + m->head, buffered);
         if (partial == NULL) {
@@ -180,6 +182,13 @@ make_frame(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
         report_discard(m);
         return NULL;
     }
+    return hand_out(m, start, end, consume);
+}
+
+/* Lend the buffer to a new Frame over [start, end), consuming up to consume. */
+static PyObject *
+hand_out(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
+{
     m->start = start;
     m->end = end;
     m->consume = consume;
@@ -433,6 +442,9 @@ manager_next_frame(Manager *m, PyObject *rule)
         && !m->eof) {
         Py_RETURN_NONE;   /* the header said how long the frame is: not there yet */
     }
+    if (spec->kind == KIND_CUSTOM && m->eof && m->tail == m->head) {
+        return need_more(m, -1, NULL);   /* nothing left for the rule: the end of the stream */
+    }
     for (;;) {
         RuleResult result;
         PyObject *huge = NULL;
@@ -476,8 +488,8 @@ manager_consume(Manager *m, FrameObject *frame)
     }
     if (frame->exports > 0) {
         lifecycle_error("cannot consume: a view of this frame is still alive (frame.view, a "
-                        "slice of it, memoryview(frame), or an array built on it); release it, "
-                        "then consume() again");
+                        "slice of it, memoryview(frame), an array built on it, or a "
+                        "BufferManager.view() taken before); release it, then consume() again");
         return -1;
     }
     m->head = m->scan = m->consume;
@@ -496,7 +508,7 @@ manager_consume(Manager *m, FrameObject *frame)
  * buffer. Returns a list (possibly empty when the first frame needs the frame-by-frame path),
  * Py_None when the frame-by-frame path must answer, or NULL. */
 static PyObject *
-drain_split(Manager *m)
+drain_split(Manager *m, int *stopped)
 {
     RuleSpec *spec = &m->spec;
     const char *data = DATA(m);
@@ -518,7 +530,8 @@ drain_split(Manager *m)
     while (index >= 0) {
         Py_ssize_t consume = index + spec->delim_len;
         if (consume - start > m->limit) {
-            break;   /* the frames before it first; next_frame raises for it */
+            *stopped = 1;   /* the frames before it first; next_frame deals with it */
+            break;
         }
         PyObject *payload = PyBytes_FromStringAndSize(data + start, index - start);
         if (payload == NULL || PyList_Append(payloads, payload) < 0) {
@@ -545,6 +558,27 @@ drain_split(Manager *m)
     return payloads;
 }
 
+/* Whether rule is a Delimited with no option: the batch split's own case. */
+static int
+spec_is_plain_delimiter(PyObject *rule)
+{
+    if ((PyObject *)Py_TYPE(rule) != DelimitedType) {
+        return 0;
+    }
+    PyObject *plain = PyObject_GetAttrString(rule, "_plain");
+    if (plain == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int truth = PyObject_IsTrue(plain);
+    Py_DECREF(plain);
+    if (truth < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return truth;
+}
+
 PyObject *
 manager_drain(Manager *m, PyObject *rule)
 {
@@ -552,17 +586,39 @@ manager_drain(Manager *m, PyObject *rule)
         return NULL;
     }
     RuleSpec *spec = &m->spec;
+    PyObject *payloads = NULL;
+    if (rule != m->rule && spec_is_plain_delimiter(rule)) {
+        /* A new plain delimiter: settle the manager's state first, as next_frame would, so
+         * that the batch split runs from the first call. */
+        PyObject *early = NULL;
+        int go_on = before_search(m, rule, &early);
+        if (go_on < 0) {
+            return NULL;
+        }
+        if (go_on == 0) {
+            Py_DECREF(early);   /* an oversized frame is still being dropped */
+            return PyList_New(0);
+        }
+    }
     if (rule == m->rule && spec->kind == KIND_DELIM && spec->strip < 0 && !spec->keep_delimiter
         && !spec->skip_empty) {
-        PyObject *split = drain_split(m);
-        if (split != Py_None) {
+        int stopped = 0;
+        PyObject *split = drain_split(m, &stopped);
+        if (split == NULL || (split != Py_None && !stopped)) {
             return split;
         }
-        Py_DECREF(split);
+        if (split == Py_None) {
+            Py_DECREF(split);
+        }
+        else {
+            payloads = split;   /* then the oversized frame, as next_frame deals with it */
+        }
     }
-    PyObject *payloads = PyList_New(0);
     if (payloads == NULL) {
-        return NULL;
+        payloads = PyList_New(0);
+        if (payloads == NULL) {
+            return NULL;
+        }
     }
     for (;;) {
         PyObject *frame = manager_next_frame(m, rule);

@@ -25,6 +25,44 @@ manager_shrink(Manager *m, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static Py_ssize_t
+manager_length(Manager *m)
+{
+    return m->tail - m->head + backlog_bytes(m);
+}
+
+/* Drop the first n bytes of the backlog (discard() past the buffered bytes). */
+static int
+drop_waiting(Manager *m, Py_ssize_t n)
+{
+    PyObject *backlog = m->backlog;
+    m->backlog_size -= n;
+    Py_ssize_t whole = 0;
+    while (n > 0) {
+        PyObject *chunk = PyList_GET_ITEM(backlog, whole);
+        Py_ssize_t size = PyBytes_GET_SIZE(chunk);
+        if (size > n) {
+            PyObject *rest = PyBytes_FromStringAndSize(PyBytes_AS_STRING(chunk) + n, size - n);
+            if (rest == NULL) {
+                return -1;
+            }
+            PyList_SET_ITEM(backlog, whole, rest);
+            Py_DECREF(chunk);
+            break;
+        }
+        n -= size;
+        whole++;
+    }
+    if (PyList_SetSlice(backlog, 0, whole, NULL) < 0) {
+        return -1;
+    }
+    if (PyList_GET_SIZE(backlog) == 0) {
+        Py_CLEAR(m->backlog);
+        m->backlog_size = 0;
+    }
+    return 0;
+}
+
 static PyObject *
 manager_discard(Manager *m, PyObject *arg)
 {
@@ -32,10 +70,10 @@ manager_discard(Manager *m, PyObject *arg)
         PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+    if (check_idle(m) < 0) {
         return NULL;
     }
-    Py_ssize_t buffered = m->tail - m->head;
+    Py_ssize_t buffered = manager_length(m);
     int overflow = 0;
     long long n = PyLong_AsLongLongAndOverflow(arg, &overflow);
     if (n == -1 && PyErr_Occurred()) {
@@ -46,21 +84,24 @@ manager_discard(Manager *m, PyObject *arg)
                      buffered);
         return NULL;
     }
-    m->head += (Py_ssize_t)n;
+    Py_ssize_t kept = m->tail - m->head;
+    m->head += (Py_ssize_t)n < kept ? (Py_ssize_t)n : kept;   /* reclaimed lazily */
     m->scan = m->head;
     m->want = 0;
+    if ((Py_ssize_t)n > kept && drop_waiting(m, (Py_ssize_t)n - kept) < 0) {
+        return NULL;
+    }
+    /* A recovery: forget an overflow, and an error drain() owed for the old bytes. */
     m->overflowed = 0;
-    Py_CLEAR(m->deferred);   /* a recovery: an error owed for the old bytes is moot */
+    Py_CLEAR(m->deferred);
+    Py_CLEAR(m->rule);   /* next_frame() starts from its checks again */
     Py_RETURN_NONE;
 }
 
 static PyObject *
 manager_clear(Manager *m, PyObject *unused)
 {
-    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
-        return NULL;
-    }
-    PyObject *n = PyLong_FromSsize_t(m->tail - m->head);
+    PyObject *n = PyLong_FromSsize_t(manager_length(m));
     if (n == NULL) {
         return NULL;
     }
@@ -81,11 +122,6 @@ manager_drain_method(Manager *m, PyObject *rule)
     return manager_drain(m, rule);
 }
 
-static Py_ssize_t
-manager_length(Manager *m)
-{
-    return m->tail - m->head + backlog_bytes(m);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Construction, attributes */
@@ -262,7 +298,10 @@ set_max_size(Manager *m, PyObject *value, void *closure)
     if (parse_max_size(value, &m->limit) < 0) {
         return -1;
     }
+    /* A recovery: forget an overflow, and an error drain() owed for the old limit. */
     m->overflowed = 0;
+    Py_CLEAR(m->deferred);
+    Py_CLEAR(m->rule);
     return 0;
 }
 

@@ -148,49 +148,167 @@ full_error(Manager *m)
     return NULL;
 }
 
-/* Make room for `size` more bytes at tail, within max_size; returns the size that fits, or -1.
- * Refuses (before anything moves) while an export is alive. The unconsumed bytes slide to the
- * front; the bytearray grows to what is needed plus one more read (to a header's declared
- * frame size when one is known), and gives back what a consumed large frame left. */
-Py_ssize_t
-make_room(Manager *m, Py_ssize_t size)
+/* The capacity policy (the pure core's _capacity.fit and Storage._slide, in C).
+ *
+ * Reads land in capacity the bytearray already has. While a large frame arrives the buffer
+ * holds the frame plus about two reads: CPython's bytearray over-allocates an eighth on a
+ * resize growing it by less than an eighth, and allocates exactly on a larger one, so the
+ * buffer grows by this read plus the next while that is more than an eighth (exact); to the
+ * end of a frame whose header gave its size in one step once that end is within an eighth;
+ * and otherwise by the smallest step, the eighth CPython adds being room the next reads fill.
+ * Amortized linear time either way; a declared size commits nothing by itself. */
+
+#define SLACK 4096
+#define AHEAD (128 * 1024)
+
+/* The bytes CPython allocated for the bytearray (its length, spare, a trailing NUL):
+ * bytearray.__sizeof__ is the object's fixed part plus exactly that. Only the growth policy
+ * uses it, on the rare reads that grow the buffer. */
+static Py_ssize_t
+allocated(Manager *m)
+{
+    PyObject *size = PyObject_CallMethod(m->buf, "__sizeof__", NULL);
+    if (size == NULL) {
+        return -1;
+    }
+    Py_ssize_t value = PyLong_AsSsize_t(size);
+    Py_DECREF(size);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    return value - PyByteArray_Type.tp_basicsize;
+}
+
+/* The capacity to keep from head on: the unconsumed bytes, or the last frame if it was larger
+ * (a stream of large frames keeps its buffer), plus the next read, and at least SLACK. */
+static Py_ssize_t
+capacity_wanted(Manager *m, Py_ssize_t size)
+{
+    Py_ssize_t kept = m->tail - m->head;
+    Py_ssize_t last = m->consume - m->start;
+    return (kept > last ? kept : last) + (size > SLACK ? size : SLACK);
+}
+
+/* Whether to slide the unconsumed bytes to the front before size more bytes arrive: the
+ * consumed prefix is over half the buffer, or the bytes do not fit otherwise and it is at
+ * least as long as what stays, or the buffer holds far more than the next frame needs. */
+static int
+worth_sliding(Manager *m, Py_ssize_t size)
+{
+    Py_ssize_t head = m->head, end = CAPACITY(m);
+    if (head > end / 2 || (head && m->tail + size > end && 2 * head >= m->tail)) {
+        return 1;
+    }
+    return end - head > 2 * capacity_wanted(m, size);
+}
+
+/* Move the unconsumed bytes to the front; give back capacity beyond twice what the next frame
+ * needs, and leave at least SLACK bytes of room. Only while nothing is exported. */
+static int
+slide(Manager *m)
 {
     if (m->exports > 0) {
         lifecycle_error(EXPORTED_MESSAGE);
         return -1;
     }
-    Py_ssize_t kept = m->tail - m->head;
-    Py_ssize_t room = m->limit - kept;
-    if (size > room) {
-        if (room <= 0) {
-            full_error(m);
+    Py_ssize_t wanted = capacity_wanted(m, m->next_read);
+    Py_ssize_t head = m->head, kept = m->tail - head;
+    if (head) {
+        memmove(DATA(m), DATA(m) + head, (size_t)kept);
+        m->moves++;
+        shift(m, head);
+    }
+    if (CAPACITY(m) > 2 * wanted) {
+        return resize(m, wanted);
+    }
+    if (CAPACITY(m) < kept + SLACK) {
+        return resize(m, kept + SLACK);
+    }
+    return 0;
+}
+
+/* Room for a read of size bytes at at, growing the buffer by the policy above, and lengthened
+ * up to ahead bytes further where CPython already allocated them. frame_end is where the frame
+ * being received ends when its header said (else 0): the buffer grows to it exactly when it is
+ * within reach, and a read stops at the allocation once the frame ends within it. Returns the
+ * size to read, or -1. */
+static Py_ssize_t
+fit(Manager *m, Py_ssize_t at, Py_ssize_t size, Py_ssize_t ahead, Py_ssize_t frame_end)
+{
+    Py_ssize_t end = at + size;
+    if (end <= CAPACITY(m)) {
+        return size;
+    }
+    Py_ssize_t held = allocated(m);   /* usable: held - 1, for the trailing NUL */
+    if (held < 0) {
+        return -1;
+    }
+    if (end >= held) {
+        if (at < frame_end && frame_end < held) {
+            /* The frame fits: read up to the allocation, not beyond. */
+            return resize(m, held - 1) < 0 ? -1 : held - 1 - at;
+        }
+        Py_ssize_t wanted = end + (size < at ? size : at);   /* this read and the next */
+        if (at < frame_end && frame_end <= wanted + (wanted >> 3)) {
+            /* The frame ends within an eighth of that: grow to its end now, in one exact
+             * step, rather than by a last step small enough for CPython to over-allocate. */
+            wanted = end > frame_end ? end : frame_end;
+        }
+        if (8.0 * (double)wanted > 9.0 * (double)held) {
+            return resize(m, wanted) < 0 ? -1 : size;   /* more than an eighth: exact */
+        }
+        /* Less: one byte more than is held makes CPython add an eighth of what it holds,
+         * which covers this read and the next ones. */
+        if (resize(m, held) < 0) {
             return -1;
         }
+        held = allocated(m);
+        if (held < 0) {
+            return -1;
+        }
+    }
+    Py_ssize_t longest = end + ahead < held - 1 ? end + ahead : held - 1;
+    return resize(m, end > longest ? end : longest) < 0 ? -1 : size;
+}
+
+/* Make room for size more bytes at tail, within max_size; returns the size to read (with
+ * shorter, less when the frame being received ends within the capacity held), or -1.
+ * Refuses before anything moves when the buffer is full, or when a view blocks a move the
+ * read needs (a slide that is only an economy waits for the view to go). */
+Py_ssize_t
+make_room(Manager *m, Py_ssize_t size, int shorter)
+{
+    Py_ssize_t room = m->limit - (m->tail - m->head);
+    if (room <= 0) {
+        full_error(m);
+        return -1;
+    }
+    if (size > room) {
         size = room;
     }
-    if (m->head > 0) {
-        memmove(DATA(m), DATA(m) + m->head, (size_t)kept);
-        m->moves++;
-        shift(m, m->head);
-    }
-    Py_ssize_t needed = kept + size;
-    Py_ssize_t wanted = needed + size;
-    if (m->want > wanted - size) {
-        wanted = m->want + size;   /* straight to the declared frame, and one read after it */
-    }
-    Py_ssize_t capacity = CAPACITY(m);
-    if (capacity < needed) {
-        if (resize(m, wanted) < 0) {
+    if (worth_sliding(m, size)) {
+        if (m->exports == 0) {
+            if (slide(m) < 0) {
+                return -1;
+            }
+        }
+        else if (m->tail + size > CAPACITY(m)) {
+            lifecycle_error(EXPORTED_MESSAGE);
             return -1;
         }
     }
-    else if (capacity > 2 * wanted + 4 * MIN_READ_SIZE) {
-        /* A large frame was consumed: keep room for this read only. */
-        if (resize(m, needed) < 0) {
-            return -1;
-        }
+    /* A custom rule's buffer is trimmed before each call (unless it waits for a frame of known
+     * size): lengthening it beyond this read would only be trimmed again. */
+    Py_ssize_t ahead = m->spec.kind != KIND_CUSTOM || m->want ? AHEAD : 0;
+    Py_ssize_t frame_end = m->want && shorter ? m->head + m->want : 0;
+    if (frame_end < 0) {
+        frame_end = 0;   /* a declared size past PY_SSIZE_T_MAX: never within reach */
     }
-    return size;
+    if (m->tail + size > CAPACITY(m) && m->exports > 0) {
+        lifecycle_error(EXPORTED_MESSAGE);
+        return -1;
+    }
+    return fit(m, m->tail, size, ahead, frame_end);
 }
 
 Py_ssize_t
@@ -298,6 +416,9 @@ manager_feed(Manager *m, PyObject *data)
         return NULL;
     }
     Py_ssize_t n = view.len;
+    if (m->lent == LENT_NONE && m->backlog != NULL && flush_backlog(m) < 0) {
+        PyErr_Clear();   /* the view that kept them waiting is still alive */
+    }
     /* Bytes fed while the buffer is lent out (a frame, a reservation) or pinned by a view
      * wait behind it, in order, up to max_size of them: a peer cannot grow them without end. */
     Py_ssize_t waiting = m->backlog_size + n;
@@ -381,13 +502,13 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
             return NULL;
         }
     }
-    if (m->tail + size > CAPACITY(m) || m->head > CAPACITY(m) / 2
-        || m->tail - m->head + size > m->limit) {
-        size = make_room(m, size);
-        if (size < 0) {
-            return NULL;
-        }
+    size = make_room(m, size, size_arg == Py_None);
+    if (size < 0) {
+        return NULL;
     }
+    /* Zeros, not whatever the capacity held before: committing more than was written is a
+     * mistake, but must not hand out memory from outside the stream. */
+    memset(DATA(m) + m->tail, 0, (size_t)size);
     PyObject *span = NULL;
     PyObject *view = span_view(m, m->tail, size, 1, &span);
     if (view == NULL) {
@@ -462,10 +583,12 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
         return -1;
     }
     Py_ssize_t size = m->next_read;
-    Py_ssize_t capacity = CAPACITY(m);
-    if (m->tail + size > capacity || m->head > capacity / 2
-        || m->tail - m->head + size > m->limit) {
-        size = make_room(m, size);
+    Py_ssize_t end = CAPACITY(m), head = m->head, at = m->tail;
+    /* Most reads land in the spare capacity as it is; the rest make room (no room, a long
+     * consumed prefix, the limit near, capacity to give back). */
+    if (at + size > end || head > end / 2 || at - head + size > m->limit
+        || (end - head > 2 * size + 2 * SLACK && end - head > 2 * capacity_wanted(m, size))) {
+        size = make_room(m, size, 1);
         if (size < 0) {
             return -1;
         }

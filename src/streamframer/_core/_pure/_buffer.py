@@ -100,7 +100,8 @@ class BufferManager(Limits):
             if rule is not self._rule and not self._prepare(rule):
                 return None
             if rule is not self._fast:
-                if self._tail - self._head < self._expect and not self._eof:
+                expect = self._expect
+                if self._tail - self._head < expect <= self._limit and not self._eof:
                     return None  # the header said how long the frame is: not all there yet
                 return self._take(rule)
         # Delimited.__call__ inline, the per-frame hot path: no compaction, no result objects.

@@ -53,6 +53,9 @@ class Reads(Storage):
             # A view alive now is the caller's, not the reservation's: commit() tells them apart.
             self._pinned = exported(self._buf)
             at = self._tail
+            # Zeros, not whatever the capacity held before: committing more than was written
+            # is a mistake, but must not hand out bytes from outside the stream.
+            self._buf[at : at + size] = bytes(size)
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
             state = RESERVED
