@@ -116,8 +116,8 @@ class _Source:
     """A socket double that delivers one read: bytes (as many as fit), the end of the stream,
     or "would block"; through ``recv_into`` or, for a copying source, ``recv``."""
 
-    def __init__(self, data: bytes | None, into: bool) -> None:
-        self.data = data
+    def __init__(self, data: bytes | None, into: bool, most: int | None = None) -> None:
+        self.data = data if data is None or most is None else data[:most]
         self.delivered = b""
         if into:
             self.recv_into = self._recv_into
@@ -142,8 +142,12 @@ class _Source:
 class Player:
     """Runs a script's operations on one manager, holding what a program would hold."""
 
-    def __init__(self, manager: ManagerType, script: Script) -> None:
+    def __init__(
+        self, manager: ManagerType, script: Script, read_at_most: int | None = None
+    ) -> None:
         self.script = script
+        #: The most bytes one read delivers (None: as many as the core's view takes).
+        self.read_at_most = read_at_most
         self.mgr = manager(
             script.max_size,
             read_size=script.read_size,
@@ -222,7 +226,7 @@ class Player:
         if frame is None:
             return ("nothing",)
         frame.consume()
-        self.frame, self.stale = None, frame
+        self._consumed(frame)
         return ("ok",)
 
     def _with_frame(self, op: Op) -> Outcome:
@@ -231,8 +235,15 @@ class Player:
             return ("nothing",)
         with frame:
             pass  # consumed on exit, unless it was already
-        self.frame, self.stale = None, frame
+        self._consumed(frame)
         return ("ok",)
+
+    def _consumed(self, frame: Frame) -> None:
+        """``frame`` is consumed: it is the stale one now, and no longer outstanding (if it
+        was the outstanding one: consuming the stale one again leaves that one as it is)."""
+        if frame is self.frame:
+            self.frame = None
+        self.stale = frame
 
     def _frame_view(self, op: Op) -> Outcome:
         frame = self._held(op)
@@ -296,7 +307,8 @@ class Player:
 
     def _read(self, op: Op) -> Outcome:
         kind = op.b % 4
-        source = _Source(None if kind == 3 else b"" if kind == 2 else op.data, op.flag)
+        data = None if kind == 3 else b"" if kind == 2 else op.data
+        source = _Source(data, op.flag, self.read_at_most)
         try:
             frame = read_with_rule(source, self.mgr, self.script.rules[op.rule])
         finally:

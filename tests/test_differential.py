@@ -452,3 +452,107 @@ def test_end_of_stream_read_under_a_view() -> None:
             return [outcome(lambda: read_with_rule(OneRead(b""), mgr, until_delim(b"\n")))]
 
     same_on_both(scenario)
+
+
+# What the fuzzers found once the cores had the issue 11 fixes.
+
+
+def test_a_reservation_shows_in_the_repr() -> None:
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None)
+        mgr.reserve(4)
+        return [repr(mgr)]
+
+    same_on_both(scenario)
+
+
+def test_shrink_under_a_view_is_a_postponed_economy() -> None:
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None, read_size=8)
+        read_with_rule(OneRead(b"ab"), mgr, until_delim(b"\n"))
+        with mgr.view():
+            steps = [outcome(mgr.shrink)]
+        return [*steps, outcome(mgr.shrink), len(mgr)]
+
+    same_on_both(scenario)
+
+
+def test_the_end_of_an_empty_stream_under_a_view_for_a_custom_rule() -> None:
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None, read_size=4)
+        ended = outcome(lambda: read_with_rule(OneRead(b""), mgr, until_delim(b"\n")))
+        with mgr.view():
+            return [ended, outcome(lambda: mgr.next_frame(custom(ieee_block())))]
+
+    same_on_both(scenario)
+
+
+def test_reserve_checks_its_size_before_bytes_waiting() -> None:
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None)
+        with mgr.view():
+            mgr.feed(b"waiting")
+            return [outcome(lambda: mgr.reserve(0)), len(mgr)]
+
+    same_on_both(scenario)
+
+
+def test_until_any_with_no_complete_delimiter_discards_alike() -> None:
+    """No complete delimiter: resume where a delimiter could still start (not at the earliest
+    partial one), which is what discard mode drops up to."""
+
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(2, on_overflow="discard")
+        mgr.feed(b"99")
+        rule = until_any((b"#", b"90\x02"))
+        return [outcome(lambda: mgr.next_frame(rule)), len(mgr)]
+
+    same_on_both(scenario)
+
+
+def test_a_declared_size_beyond_any_int_is_refused_every_time() -> None:
+    def huge(buffer: bytearray, scan: int) -> RuleResult:
+        return NeedMore(len(buffer), frame_size=1 << 70)
+
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None)
+        mgr.feed(b"abc")
+        return [outcome(lambda: mgr.next_frame(huge)) for _ in range(2)]
+
+    same_on_both(scenario)
+
+
+def test_drain_with_a_new_delimiter_rule_leaves_the_tail_for_the_next_call() -> None:
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None, on_eof="frame")
+        mgr.feed(b"\n\n\r")
+        mgr.feed_eof()
+        return [outcome(lambda: mgr.drain(until_delim(b"\n"))) for _ in range(3)]
+
+    same_on_both(scenario)
+
+
+def test_the_last_frame_at_the_end_is_what_was_admitted() -> None:
+    """A partial frame read under a larger max_size, then the stream ends: with on_eof="frame"
+    it is the last frame, whatever max_size says now."""
+
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None, on_eof="frame")
+        mgr.feed(b"abc")
+        mgr.feed_eof()
+        mgr.max_size = 1
+        return [outcome(lambda: mgr.drain(until_delim(b"\n"))), len(mgr)]
+
+    same_on_both(scenario)
+
+
+def test_discard_reaches_into_bytes_waiting_behind_a_view() -> None:
+    def scenario(manager: Callable[..., BufferManager]) -> list[Any]:
+        mgr = manager(None)
+        mgr.feed(b"ab")
+        with mgr.view():
+            mgr.feed(b"cd" * 4096)
+            steps = [outcome(lambda: mgr.discard(3)), len(mgr)]
+        return [*steps, bytes(mgr.view())[:3]]
+
+    same_on_both(scenario)

@@ -470,9 +470,7 @@ manager_next_frame(Manager *m, PyObject *rule)
             return make_frame(m, head + result.a, head + result.b, head + result.c);
         }
         m->scan = head + result.a;
-        if (result.b >= 0) {
-            m->want = result.b;
-        }
+        m->want = result.b >= 0 && huge == NULL ? result.b : 0;
         PyObject *answer = need_more(m, result.b, huge);
         Py_XDECREF(huge);
         return answer;

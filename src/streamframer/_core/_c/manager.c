@@ -16,11 +16,18 @@ manager_view(Manager *m, PyObject *unused)
     return span_view(m, m->head, m->tail - m->head, 0, NULL);
 }
 
+/* Only an economy: while a view of the buffer is alive it does nothing. */
 static PyObject *
 manager_shrink(Manager *m, PyObject *unused)
 {
-    if (check_idle(m) < 0 || trim(m) < 0) {
+    if (check_idle(m) < 0) {
         return NULL;
+    }
+    if (m->exports == 0 && trim(m) < 0) {
+        if (!PyErr_ExceptionMatches(FrameLifecycleError)) {
+            return NULL;
+        }
+        PyErr_Clear();   /* a view a rule kept of the bytearray itself */
     }
     Py_RETURN_NONE;
 }
@@ -398,7 +405,10 @@ manager_repr(Manager *m)
     }
     PyObject *repr = PyUnicode_FromFormat(
         "<BufferManager %zd bytes buffered, max_size=%S%s%s>", manager_length(m), max_size,
-        m->lent != LENT_NONE ? " frame outstanding" : "", m->eof ? " eof" : "");
+        m->busy ? " in use"
+        : m->lent == LENT_RESERVED ? " reserved"
+        : m->lent == LENT_FRAME ? " frame outstanding" : "",
+        m->eof ? " eof" : "");
     Py_DECREF(max_size);
     return repr;
 }
@@ -426,7 +436,7 @@ static PyMethodDef manager_methods[] = {
     {"__sizeof__", (PyCFunction)manager_sizeof, METH_NOARGS,
      "The manager's size in memory, its buffer included."},
     {"shrink", (PyCFunction)manager_shrink, METH_NOARGS,
-     "Give back the spare capacity kept for the next read."},
+     "Give back the spare capacity kept for the next read (not while a view is alive)."},
     {"clear", (PyCFunction)manager_clear, METH_NOARGS, "Drop every unconsumed byte."},
     {"discard", (PyCFunction)manager_discard, METH_O, "Drop the first n unconsumed bytes."},
     {NULL, NULL, 0, NULL},

@@ -374,42 +374,55 @@ run_length(const RuleSpec *spec, const char *data, Py_ssize_t size, RuleResult *
     return 0;
 }
 
+/* until_any, answering as UntilAny.__call__ does: the earliest complete delimiter (longest
+ * first at one position) ends the frame, unless a longer one that runs past the end of the
+ * bytes, starting at or before it, may still complete (then wait there); with no complete
+ * delimiter at all, resume where one could still be starting. */
 static int
 run_any(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
         RuleResult *out)
 {
-    /* At each position, longest first: a complete delimiter ends the frame, one that runs
-     * past the end but matches so far may still complete, and then it would win. */
-    for (Py_ssize_t at = scan; at < size; at++) {
+    Py_ssize_t tail = size - spec->any_longest + 1;
+    Py_ssize_t start = -1, match_end = -1;
+    for (Py_ssize_t at = scan; at < size && start < 0; at++) {
         if (!spec->first_bytes[(unsigned char)data[at]]) {
             continue;
         }
+        for (int i = 0; i < spec->n_any; i++) {
+            Py_ssize_t length = PyBytes_GET_SIZE(spec->any[i]);
+            if (length <= size - at
+                && memcmp(data + at, PyBytes_AS_STRING(spec->any[i]), (size_t)length) == 0) {
+                start = at;
+                match_end = at + length;
+                break;
+            }
+        }
+    }
+    if (start < 0) {
+        out->type = RESULT_NEED;
+        out->a = scan > tail ? scan : tail;
+        out->b = -1;
+        return 0;
+    }
+    for (Py_ssize_t at = scan > tail ? scan : tail; at <= start; at++) {
         Py_ssize_t left = size - at;
         for (int i = 0; i < spec->n_any; i++) {
-            PyObject *delimiter = spec->any[i];
-            Py_ssize_t length = PyBytes_GET_SIZE(delimiter);
-            const char *bytes = PyBytes_AS_STRING(delimiter);
-            if (length > left) {
-                if (memcmp(data + at, bytes, (size_t)left) == 0) {
-                    out->type = RESULT_NEED;
-                    out->a = at;
-                    out->b = -1;
-                    return 0;
-                }
+            Py_ssize_t length = PyBytes_GET_SIZE(spec->any[i]);
+            if (length <= left) {
+                break;   /* longest first: the rest cannot run past the end either */
             }
-            else if (memcmp(data + at, bytes, (size_t)length) == 0) {
-                out->type = RESULT_SPAN;
-                out->a = 0;
-                out->b = at;
-                out->c = at + length;
+            if (memcmp(data + at, PyBytes_AS_STRING(spec->any[i]), (size_t)left) == 0) {
+                out->type = RESULT_NEED;
+                out->a = at;
+                out->b = -1;
                 return 0;
             }
         }
     }
-    Py_ssize_t tail = size - spec->any_longest + 1;
-    out->type = RESULT_NEED;
-    out->a = scan > tail ? scan : tail;
-    out->b = -1;
+    out->type = RESULT_SPAN;
+    out->a = 0;
+    out->b = start;
+    out->c = match_end;
     return 0;
 }
 

@@ -487,7 +487,7 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
     if (m->eof) {
         return lifecycle_error("reserve() after feed_eof(): the stream has ended");
     }
-    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+    if (check_idle(m) < 0) {
         return NULL;
     }
     Py_ssize_t size = m->next_read;
@@ -501,6 +501,9 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
                          "reserve() needs a positive size or None, got %zd", size);
             return NULL;
         }
+    }
+    if (flush_backlog(m) < 0) {
+        return NULL;
     }
     size = make_room(m, size, size_arg == Py_None);
     if (size < 0) {
@@ -626,7 +629,9 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
         }
     }
     m->tail += count;   /* kept, whatever happens next */
-    m->next_read = next_read_size(count, size, m->max_read);
+    if (result != NULL) {   /* a read that raised says nothing of the next one's size */
+        m->next_read = next_read_size(count, size, m->max_read);
+    }
     int kept_export = ((SpanObject *)span)->exports > 0;
     Py_DECREF(span);
     if (result == NULL) {

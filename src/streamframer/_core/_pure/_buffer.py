@@ -228,6 +228,8 @@ class BufferManager(Limits):
     def _find(self, rule: Rule) -> bool:
         """Call ``rule`` under the public contract; True with the span set if a frame is
         complete, False if more bytes are needed (or raises)."""
+        if self._eof and self._tail == self._head:
+            return self._need_more(None)  # nothing left for the rule: the end of the stream
         self._exact()
         buf = self._buf
         result = checked(rule, rule(buf, self._scan), self._tail)

@@ -171,12 +171,14 @@ class Storage:
     def shrink(self) -> None:
         """Give back the spare capacity kept for the next read: the buffer then holds just its
         unconsumed bytes. For a connection about to sit idle (the asyncio reader calls it before
-        it waits with nothing buffered); reads work the same afterwards."""
+        it waits with nothing buffered); reads work the same afterwards. Only an economy: while
+        a view of the buffer is alive it does nothing."""
         state = self._enter()
         try:
             if state is not None:
                 raise self._lent(state)
-            self._exact()
+            with contextlib.suppress(FrameLifecycleError):
+                self._exact()
         finally:
             self._pending = state
 
