@@ -328,36 +328,33 @@ set_read_size(Manager *m, PyObject *value, void *closure)
     return parse_read_size(value, &m->max_read);
 }
 
+/* on_overflow and on_eof: a policy of two words, stored as 0 or 1 in the manager. */
+typedef struct {
+    const char *name, *first, *second;
+    size_t offset;   /* of the int in Manager */
+} Policy;
+
+static Policy ON_OVERFLOW = {"on_overflow", "error", "discard", offsetof(Manager, discard_mode)};
+static Policy ON_EOF = {"on_eof", "raise", "frame", offsetof(Manager, eof_frame)};
+
 static PyObject *
-get_on_overflow(Manager *m, void *closure)
+get_policy(Manager *m, void *closure)
 {
-    return PyUnicode_FromString(m->discard_mode ? "discard" : "error");
+    Policy *policy = closure;
+    int *value = (int *)((char *)m + policy->offset);
+    return PyUnicode_FromString(*value ? policy->second : policy->first);
 }
 
 static int
-set_on_overflow(Manager *m, PyObject *value, void *closure)
+set_policy(Manager *m, PyObject *value, void *closure)
 {
+    Policy *policy = closure;
     if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete on_overflow");
+        PyErr_Format(PyExc_AttributeError, "cannot delete %s", policy->name);
         return -1;
     }
-    return parse_choice(value, "on_overflow", "error", "discard", &m->discard_mode);
-}
-
-static PyObject *
-get_on_eof(Manager *m, void *closure)
-{
-    return PyUnicode_FromString(m->eof_frame ? "frame" : "raise");
-}
-
-static int
-set_on_eof(Manager *m, PyObject *value, void *closure)
-{
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete on_eof");
-        return -1;
-    }
-    return parse_choice(value, "on_eof", "raise", "frame", &m->eof_frame);
+    return parse_choice(value, policy->name, policy->first, policy->second,
+                        (int *)((char *)m + policy->offset));
 }
 
 static PyObject *
@@ -447,9 +444,9 @@ static PyGetSetDef manager_getset[] = {
      "The most bytes one frame may occupy, or None for no limit. Settable.", NULL},
     {"read_size", (getter)get_read_size, (setter)set_read_size,
      "The most bytes one read asks the source for. Settable.", NULL},
-    {"on_overflow", (getter)get_on_overflow, (setter)set_on_overflow,
-     "'error' or 'discard'.", NULL},
-    {"on_eof", (getter)get_on_eof, (setter)set_on_eof, "'raise' or 'frame'.", NULL},
+    {"on_overflow", (getter)get_policy, (setter)set_policy, "'error' or 'discard'.",
+     &ON_OVERFLOW},
+    {"on_eof", (getter)get_policy, (setter)set_policy, "'raise' or 'frame'.", &ON_EOF},
     {"at_eof", (getter)get_at_eof, NULL,
      "True once the end of the stream was seen (feed_eof() or a closed source).", NULL},
     {"_examined", (getter)get_examined, NULL,
