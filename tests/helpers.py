@@ -211,6 +211,12 @@ class CountingBuffer(bytearray):
         return super().__getitem__(key)
 
 
+def rs_block(data: bytes) -> bytes:
+    """A Rohde & Schwarz block, ``#(n)`` then the data: what pyvisa's ``to_rs_block`` makes (from
+    pyvisa 1.15; ``test_rules_blocks.py`` checks the two agree where pyvisa has it)."""
+    return b"#(%d)" % len(data) + data
+
+
 def count_searches(mgr: BufferManager) -> Callable[[], int]:
     """A function giving the bytes ``mgr``'s own searches examined since this call: counted by
     the compiled core itself (``_examined``), or, in the pure core, by a :class:`CountingBuffer`

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamframer
-from helpers import PROPERTY, check_rule_case, cut_at, frames_from_chunks
+from helpers import PROPERTY, check_rule_case, cut_at, frames_from_chunks, rs_block
 from streamframer import (
     BufferManager,
     NeedMore,
@@ -226,7 +226,7 @@ def test_hp_and_rs_blocks() -> None:
     data = bytes(range(200))
     hp = pyvisa.util.to_hp_block(list(data), "B")
     check_protocol("HP blocks", hp, [data])
-    rs = pyvisa.util.to_rs_block(list(data), "B") + b"\n"
+    rs = rs_block(data) + b"\n"
     check_rule_case(PROTOCOLS["R&S blocks"], rs, [data])
 
 

@@ -246,7 +246,7 @@ void frame_free_cache(void);
 int frame_is_live(FrameObject *frame);
 PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
                     PyObject **span_out);
-PyObject *read_span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length);
+PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length);
 extern PyObject *str_release;
 
 /* rules.c */

@@ -368,19 +368,28 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     return view;
 }
 
-/* A writable memoryview of mgr's bytes [offset, offset + length) for one read (_fill), through
- * the manager's own read span, reused read after read: a read costs one memoryview, not an
- * exporter too. The span borrows its manager (a manager holding a span that held it would be
+/* The exporter of mgr's bytes [offset, offset + length) for one read (_fill): the manager's
+ * own read span, reused read after read, so that a read costs at most one memoryview and not
+ * an exporter too. The span borrows its manager (a manager holding a span that held it would be
  * a cycle on every connection) and owns it only while exported; the manager clears span->mgr
- * when it goes. While a source still holds an export of it, reads get spans of their own. */
+ * when it goes. While a source still holds an export of it, a read gets a span of its own.
+ * Returns a new reference. */
 PyObject *
-read_span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
+read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
 {
     SpanObject *span = (SpanObject *)mgr->read_span;
     if (span != NULL && span->exports > 0) {
-        return span_view(mgr, offset, length, 1, NULL);
+        span = PyObject_GC_New(SpanObject, &SpanType);
+        if (span == NULL) {
+            return NULL;
+        }
+        span->mgr = (Manager *)Py_NewRef(mgr);
+        span->borrows = 0;
+        span->exports = 0;
+        span->writable = 1;
+        PyObject_GC_Track(span);
     }
-    if (span == NULL) {
+    else if (span == NULL) {
         span = PyObject_GC_New(SpanObject, &SpanType);
         if (span == NULL) {
             return NULL;
@@ -390,10 +399,13 @@ read_span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
         span->exports = 0;
         span->writable = 1;
         PyObject_GC_Track(span);
-        mgr->read_span = (PyObject *)span;
+        mgr->read_span = Py_NewRef(span);
+    }
+    else {
+        Py_INCREF(span);
     }
     span->offset = offset;
     span->length = length;
     span->moves = mgr->moves;
-    return PyMemoryView_FromObject((PyObject *)span);
+    return (PyObject *)span;
 }

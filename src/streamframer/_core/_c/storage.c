@@ -596,23 +596,33 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
             return -1;
         }
     }
-    PyObject *view = read_span_view(m, m->tail, size);
-    if (view == NULL) {
+    PyObject *span = read_span(m, m->tail, size);
+    if (span == NULL) {
         return -1;
     }
-    PyObject *span = Py_NewRef(PyMemoryView_GET_BASE(view));
+    /* A function written in C takes the span itself: it asks for the buffer, writes, and
+     * gives it back before returning (its count of exports then says whether it kept one). A
+     * Python one gets a memoryview, which it may slice, and which is released after it. */
+    int direct = PyCFunction_Check(read_into);
+    PyObject *view = direct ? Py_NewRef(span) : PyMemoryView_FromObject(span);
+    if (view == NULL) {
+        Py_DECREF(span);
+        return -1;
+    }
     m->busy = 1;
     PyObject *result = PyObject_CallOneArg(read_into, view);
     m->busy = 0;
-    /* Release the view the source was given; a source that re-exported it (or kept a slice)
-     * keeps the span's count up, reported below once the bytes are kept. */
-    PyObject *error = take_error();
-    PyObject *released = PyObject_CallMethodNoArgs(view, str_release);
-    if (released == NULL) {
-        PyErr_Clear();
+    if (!direct) {
+        /* Release the view the source was given; a source that re-exported it (or kept a
+         * slice) keeps the span's count up, reported below once the bytes are kept. */
+        PyObject *error = take_error();
+        PyObject *released = PyObject_CallMethodNoArgs(view, str_release);
+        if (released == NULL) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(released);
+        restore_error(error);
     }
-    Py_XDECREF(released);
-    restore_error(error);
     Py_DECREF(view);
     Py_ssize_t count = 0;
     if (result != NULL && result != Py_None) {
