@@ -3,5 +3,14 @@ compiled core is not built (no compiler, PyPy, ``STREAMFRAMER_NO_EXTENSIONS=1``)
 
 from ._buffer import DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, BufferManager
 from ._frame import Frame
+from ._threads import NEEDS_GUARD, guard_methods
+
+if NEEDS_GUARD:
+    guard_methods(
+        BufferManager,
+        ["feed", "next_frame", "drain", "reserve", "commit", "_fill", "view", "shrink", "discard"],
+        lambda mgr: mgr,
+    )
+    guard_methods(Frame, ["consume", "__exit__"], lambda frame: frame._mgr)
 
 __all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_READ_SIZE", "BufferManager", "Frame"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from typing import TYPE_CHECKING, Union
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
@@ -52,6 +53,9 @@ _SLIDE_STEP = 16 * 1024
 # The least room kept for the reads to come after the buffer slid or gave capacity back: a
 # slide costs about what a read does, so small reads should make one only every few dozen.
 SLACK = 4096
+
+#: Whether this Python may switch threads between two bytecodes without a call between them.
+NEEDS_GUARD = sys.version_info < (3, 11)
 
 RESERVED = object()  # _pending between reserve() and commit()
 BUSY = object()  # _pending while a method changes the state
@@ -78,6 +82,7 @@ class Storage:
         "_eof",
         "_expect",
         "_fast",
+        "_guard",
         "_head",
         "_limit",
         "_max_read",
@@ -95,6 +100,9 @@ class Storage:
     )
 
     def __init__(self, limit: int, read_size: int) -> None:
+        # Before 3.11 a thread switch may fall between the busy check and the mark: there the
+        # public methods also hold this lock (see _threads), reentrant as they call one another.
+        self._guard = threading.RLock() if NEEDS_GUARD else None
         self._buf = bytearray()
         self._head = self._scan = self._tail = 0
         # The size of the frame being received, when its header said so (0: unknown). No rule
