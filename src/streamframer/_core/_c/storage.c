@@ -509,9 +509,6 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
     if (size < 0) {
         return NULL;
     }
-    /* Zeros, not whatever the capacity held before: committing more than was written is a
-     * mistake, but must not hand out memory from outside the stream. */
-    memset(DATA(m) + m->tail, 0, (size_t)size);
     PyObject *span = NULL;
     PyObject *view = span_view(m, m->tail, size, 1, &span);
     if (view == NULL) {
@@ -568,6 +565,15 @@ manager_commit(Manager *m, PyObject *arg)
     m->lent = LENT_NONE;
     m->tail += nbytes;
     m->next_read = next_read_size(nbytes, m->reserved_size, m->max_read);
+    /* A reservation much larger than what came (the first read of a connection asks for
+     * read_size): keep about the next read's room, so that a connection waiting with a
+     * partial frame holds little. Only an economy: a view alive postpones it. */
+    Py_ssize_t keep = m->next_read + SLACK;
+    if (nbytes < m->reserved_size && CAPACITY(m) - m->tail > 2 * keep && m->exports == 0) {
+        if (resize(m, m->tail + keep) < 0) {
+            PyErr_Clear();
+        }
+    }
     if (m->backlog != NULL) {
         settle_backlog(m);
     }

@@ -32,8 +32,11 @@ class Reads(Storage):
         ``readinto``, ``asyncio.BufferedProtocol.get_buffer``).
 
         Write up to ``len(view)`` bytes into the returned view, then call ``commit(nbytes)``
-        (also with ``0`` when the read failed). ``size`` defaults to an adaptive read size, and is
-        capped so that the buffer never holds more than ``max_size`` bytes. Refused while a frame
+        (also with ``0`` when the read failed). Only the bytes written are yours to commit: the
+        view starts out holding whatever the buffer's spare capacity held (it is not cleared,
+        so that a reservation costs no memory it does not use). ``size`` defaults to an
+        adaptive read size, and is capped so that the buffer never holds more than
+        ``max_size`` bytes. Refused while a frame
         is outstanding (bytes arriving then go through ``feed()``, and wait behind it).
         """
         state = self._enter()
@@ -53,9 +56,6 @@ class Reads(Storage):
             # A view alive now is the caller's, not the reservation's: commit() tells them apart.
             self._pinned = exported(self._buf)
             at = self._tail
-            # Zeros, not whatever the capacity held before: committing more than was written
-            # is a mistake, but must not hand out bytes from outside the stream.
-            self._buf[at : at + size] = bytes(size)
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
             state = RESERVED
@@ -87,6 +87,7 @@ class Reads(Storage):
         self._reserved = None
         self._tail += nbytes
         self._next_read = next_read_size(nbytes, self._reserved_size, self._max_read)
+        self._give_back_after_a_short_read(nbytes)
         self._pending = None
         if self._backlog is not None:
             self._settle_backlog()
@@ -160,6 +161,16 @@ class Reads(Storage):
 
     # ----------------------------------------------------------------------------------------
     # Under the BUSY mark
+
+    def _give_back_after_a_short_read(self, got: int) -> None:
+        """A reservation much larger than what came (the first read of a connection asks for
+        ``read_size``): keep about the next read's room, so that a connection waiting with a
+        partial frame holds little. Only an economy: a view alive postpones it."""
+        spare = len(self._buf) - self._tail
+        keep = self._next_read + SLACK
+        if got < self._reserved_size and spare > 2 * keep:
+            with contextlib.suppress(BufferError):
+                del self._buf[self._tail + keep :]
 
     def _make_room(self, size: int, shorter: bool) -> int:
         """Room for a read of ``size`` bytes at ``_tail``, within ``max_size``: returns the size
