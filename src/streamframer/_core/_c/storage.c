@@ -161,22 +161,12 @@ full_error(Manager *m)
 #define SLACK 4096
 #define AHEAD (128 * 1024)
 
-/* The bytes CPython allocated for the bytearray (its length, spare, a trailing NUL):
- * bytearray.__sizeof__ is the object's fixed part plus exactly that. Only the growth policy
- * uses it, on the rare reads that grow the buffer. */
+/* The bytes CPython allocated for the bytearray (its length, spare, a trailing NUL): the
+ * object's ob_alloc, which bytearray.__sizeof__ reports too. Only the growth policy reads it. */
 static Py_ssize_t
 allocated(Manager *m)
 {
-    PyObject *size = PyObject_CallMethod(m->buf, "__sizeof__", NULL);
-    if (size == NULL) {
-        return -1;
-    }
-    Py_ssize_t value = PyLong_AsSsize_t(size);
-    Py_DECREF(size);
-    if (value == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    return value - PyByteArray_Type.tp_basicsize;
+    return ((PyByteArrayObject *)m->buf)->ob_alloc;
 }
 
 /* The capacity to keep from head on: the unconsumed bytes, or the last frame if it was larger
@@ -240,18 +230,17 @@ fit(Manager *m, Py_ssize_t at, Py_ssize_t size, Py_ssize_t ahead, Py_ssize_t fra
         return size;
     }
     Py_ssize_t held = allocated(m);   /* usable: held - 1, for the trailing NUL */
-    if (held < 0) {
-        return -1;
-    }
     if (end >= held) {
         if (at < frame_end && frame_end < held) {
             /* The frame fits: read up to the allocation, not beyond. */
             return resize(m, held - 1) < 0 ? -1 : held - 1 - at;
         }
         Py_ssize_t wanted = end + (size < at ? size : at);   /* this read and the next */
-        if (at < frame_end && frame_end <= wanted + (wanted >> 3)) {
-            /* The frame ends within an eighth of that: grow to its end now, in one exact
-             * step, rather than by a last step small enough for CPython to over-allocate. */
+        if (at < frame_end && (frame_end <= wanted + (wanted >> 3)
+                               || frame_end - m->head <= m->consume - m->start)) {
+            /* The frame ends within an eighth of that, or is no larger than the last frame
+             * (the buffer held one like it already): grow to its end now, in one exact step,
+             * rather than by steps small enough for CPython to over-allocate (and copy). */
             wanted = end > frame_end ? end : frame_end;
         }
         if (8.0 * (double)wanted > 9.0 * (double)held) {
@@ -263,9 +252,6 @@ fit(Manager *m, Py_ssize_t at, Py_ssize_t size, Py_ssize_t ahead, Py_ssize_t fra
             return -1;
         }
         held = allocated(m);
-        if (held < 0) {
-            return -1;
-        }
     }
     Py_ssize_t longest = end + ahead < held - 1 ? end + ahead : held - 1;
     return resize(m, end > longest ? end : longest) < 0 ? -1 : size;
