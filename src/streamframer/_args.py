@@ -3,7 +3,7 @@ when the rule is built, never a surprise on the first frame."""
 
 from __future__ import annotations
 
-__all__ = ["bytes_arg", "int_arg"]
+__all__ = ["bytes_arg", "int_arg", "max_length_arg"]
 
 
 def bytes_arg(name: str, value: object) -> bytes:
@@ -23,3 +23,14 @@ def int_arg(name: str, value: object, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def max_length_arg(value: object, capacity: int, field: str) -> int | None:
+    """A length rule's ``max_length``: ``None``, or an ``int`` from 0 to what ``field`` (e.g.
+    ``"2-byte length field"``) can hold, ``capacity``."""
+    if value is None:
+        return None
+    longest = int_arg("max_length", value, 0)
+    if longest > capacity:
+        raise ValueError(f"max_length={longest} is more than a {field} can hold ({capacity})")
+    return longest

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Literal
 
-from .._args import int_arg
+from .._args import int_arg, max_length_arg
 from .._errors import FramingError, _preview
 from ._contract import FrameSpan, NeedMore, RuleResult
 from ._encoding import BytesLike, exact_bytes, payload_bytes
@@ -332,13 +332,7 @@ def length_prefixed(
         field_end if payload_offset is None else int_arg("payload_offset", payload_offset, 0)
     )
     capacity = (1 << (8 * length_size)) - 1
-    if max_length is not None:
-        max_length = int_arg("max_length", max_length, 0)
-        if max_length > capacity:
-            raise ValueError(
-                f"max_length={max_length} is more than a {length_size}-byte length field can "
-                f"hold ({capacity})"
-            )
+    max_length = max_length_arg(max_length, capacity, f"{length_size}-byte length field")
     largest = capacity if max_length is None else max_length
     largest_total = field_end + largest + adjust
     min_total = max(field_end, payload_offset)

@@ -20,7 +20,7 @@ max_bytes`` bytes, so a frame arriving in n reads costs O(n) whatever its size.
 
 from __future__ import annotations
 
-from .._args import int_arg
+from .._args import int_arg, max_length_arg
 from .._errors import FramingError, _preview
 from ._contract import FrameSpan, NeedMore, RuleResult
 from ._encoding import BytesLike, exact_bytes, payload_bytes
@@ -224,13 +224,7 @@ def varint_prefixed(
     if payload_offset is not None:
         payload_offset = int_arg("payload_offset", payload_offset, 0)
     capacity = (1 << (7 * max_bytes)) - 1
-    if max_length is not None:
-        max_length = int_arg("max_length", max_length, 0)
-        if max_length > capacity:
-            raise ValueError(
-                f"max_length={max_length} is more than a {max_bytes}-byte varint can hold "
-                f"({capacity})"
-            )
+    max_length = max_length_arg(max_length, capacity, f"{max_bytes}-byte varint")
     largest = capacity if max_length is None else max_length
     field_end = offset + len(encode_varint(largest))
     largest_total = field_end + largest + adjust

@@ -133,16 +133,19 @@ manager_drain_method(Manager *m, PyObject *rule)
 /* ------------------------------------------------------------------------------------------ */
 /* Construction, attributes */
 
+/* value as a positive size for the setting name, at most most; None means most when
+ * none_means_most (max_size=None: no limit). The messages are the pure core's. */
 static int
-parse_max_size(PyObject *value, Py_ssize_t *out)
+parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t most,
+           Py_ssize_t *out)
 {
-    if (value == Py_None) {
-        *out = PY_SSIZE_T_MAX;
+    if (none_means_most && value == Py_None) {
+        *out = most;
         return 0;
     }
     if (PyBool_Check(value) || !PyLong_Check(value)) {
-        PyErr_Format(PyExc_TypeError, "max_size must be an int or None, not %s",
-                     Py_TYPE(value)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s must be an int%s, not %s", name,
+                     none_means_most ? " or None" : "", Py_TYPE(value)->tp_name);
         return -1;
     }
     int overflow = 0;
@@ -151,33 +154,24 @@ parse_max_size(PyObject *value, Py_ssize_t *out)
         return -1;
     }
     if (overflow < 0 || (!overflow && size < 1)) {
-        PyErr_Format(PyExc_ValueError,
-                     "max_size must be positive (or None for no limit), got %S", value);
+        PyErr_Format(PyExc_ValueError, "%s must be positive%s, got %S", name,
+                     none_means_most ? " (or None for no limit)" : "", value);
         return -1;
     }
-    *out = overflow || size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)size;
+    *out = overflow || size > most ? most : (Py_ssize_t)size;
     return 0;
+}
+
+static int
+parse_max_size(PyObject *value, Py_ssize_t *out)
+{
+    return parse_size(value, "max_size", 1, PY_SSIZE_T_MAX, out);
 }
 
 static int
 parse_read_size(PyObject *value, Py_ssize_t *out)
 {
-    if (PyBool_Check(value) || !PyLong_Check(value)) {
-        PyErr_Format(PyExc_TypeError, "read_size must be an int, not %s",
-                     Py_TYPE(value)->tp_name);
-        return -1;
-    }
-    int overflow = 0;
-    long long size = PyLong_AsLongLongAndOverflow(value, &overflow);
-    if (size == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (overflow < 0 || (!overflow && size < 1)) {
-        PyErr_Format(PyExc_ValueError, "read_size must be positive, got %S", value);
-        return -1;
-    }
-    *out = overflow || size > PY_SSIZE_T_MAX / 4 ? PY_SSIZE_T_MAX / 4 : (Py_ssize_t)size;
-    return 0;
+    return parse_size(value, "read_size", 0, PY_SSIZE_T_MAX / 4, out);
 }
 
 static int
