@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import streamframer
-from streamframer import BufferManager, NeedMore, Rule, RuleResult, Skip
+from streamframer import BufferManager, FrameSpan, NeedMore, Rule, RuleResult, Skip
 
 #: Settings for property tests: deterministic (derandomized, no example database) and cheap.
 PROPERTY = settings(
@@ -215,6 +215,21 @@ def rs_block(data: bytes) -> bytes:
     """A Rohde & Schwarz block, ``#(n)`` then the data: what pyvisa's ``to_rs_block`` makes (from
     pyvisa 1.15; ``test_rules_blocks.py`` checks the two agree where pyvisa has it)."""
     return b"#(%d)" % len(data) + data
+
+
+class EncodingLine:
+    """A custom rule that offers an encoder, as the rule contract allows: lines ended by LF."""
+
+    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
+        end = buffer.find(b"\n", scan)
+        if end < 0:
+            return NeedMore(len(buffer))
+        return FrameSpan(0, end, end + 1)
+
+    def encode(self, payload: bytes, *, prefix: bytes = b"") -> bytes:
+        if b"\n" in payload:
+            raise ValueError(f"payload {payload!r} holds the delimiter b'\\n'")
+        return prefix + payload + b"\n"
 
 
 def count_searches(mgr: BufferManager) -> Callable[[], int]:

@@ -14,26 +14,12 @@ from typing import Any, Callable, TypeVar
 
 import pytest
 
-from streamframer import FrameSpan, NeedMore, RuleResult, StreamClosed
+from helpers import EncodingLine
+from streamframer import StreamClosed
 from streamframer.aio import FramedProtocol, FramedReader, FramedWriter, open_framed_device
 
 T = TypeVar("T")
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
-
-
-class EncodingLine:
-    """A custom rule that offers an encoder: lines ended by LF."""
-
-    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
-        end = buffer.find(b"\n", scan)
-        if end < 0:
-            return NeedMore(len(buffer))
-        return FrameSpan(0, end, end + 1)
-
-    def encode(self, payload: bytes, *, prefix: bytes = b"") -> bytes:
-        if b"\n" in payload:
-            raise ValueError(f"payload {payload!r} holds the delimiter b'\\n'")
-        return prefix + payload + b"\n"
 
 
 LINE = EncodingLine()

@@ -16,12 +16,10 @@ from anyio.abc import ByteStream, SocketAttribute, SocketListener
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
+from helpers import EncodingLine
 from streamframer import (
     BufferManager,
     FrameLifecycleError,
-    FrameSpan,
-    NeedMore,
-    RuleResult,
     StreamClosed,
     until_delim,
 )
@@ -34,21 +32,6 @@ pytestmark = pytest.mark.anyio
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
     return backend
-
-
-class EncodingLine:
-    """A custom rule that offers an encoder: lines ended by LF."""
-
-    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
-        end = buffer.find(b"\n", scan)
-        if end < 0:
-            return NeedMore(len(buffer))
-        return FrameSpan(0, end, end + 1)
-
-    def encode(self, payload: bytes, *, prefix: bytes = b"") -> bytes:
-        if b"\n" in payload:
-            raise ValueError(f"payload {payload!r} holds the delimiter b'\\n'")
-        return prefix + payload + b"\n"
 
 
 LINE = EncodingLine()
@@ -211,7 +194,7 @@ async def test_attributes_repr_close_and_bad_arguments() -> None:
         with anyio.move_on_after(0.01):
             await framed.read_frame()
         text = repr(framed)
-        assert text.startswith("<FramedStream <test_anyio.EncodingLine object")
+        assert text.startswith("<FramedStream <helpers.EncodingLine object")
         assert "BufferedByteReceiveStream" in text
         assert text.endswith(", 3 bytes buffered>")
     with pytest.raises(anyio.ClosedResourceError):  # the async with closed the stream

@@ -19,13 +19,11 @@ from typing import Callable
 import pytest
 import trustme
 
+from helpers import EncodingLine
 from streamframer import (
     BufferManager,
     Framed,
     FrameLifecycleError,
-    FrameSpan,
-    NeedMore,
-    RuleResult,
     StreamClosed,
     length_prefixed,
     until_delim,
@@ -33,21 +31,6 @@ from streamframer import (
 from streamframer._io._writes import write_all
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
-
-
-class EncodingLine:
-    """A custom rule that offers an encoder: lines ended by LF, as the rule contract allows."""
-
-    def __call__(self, buffer: bytearray, scan: int) -> RuleResult:
-        end = buffer.find(b"\n", scan)
-        if end < 0:
-            return NeedMore(len(buffer))
-        return FrameSpan(0, end, end + 1)
-
-    def encode(self, payload: bytes, *, prefix: bytes = b"") -> bytes:
-        if b"\n" in payload:
-            raise ValueError(f"payload {payload!r} holds the delimiter b'\\n'")
-        return prefix + payload + b"\n"
 
 
 LINE = EncodingLine()
@@ -257,7 +240,7 @@ def test_close_repr_attributes_and_bad_arguments() -> None:
         with pytest.raises(TimeoutError):
             framed.read_frame(timeout=0)
         text = repr(framed)
-        assert text.startswith("<Framed <test_framed.EncodingLine object")
+        assert text.startswith("<Framed <helpers.EncodingLine object")
         assert "socket.socket" in text
         assert text.endswith(", 3 bytes buffered>")
     assert ours.fileno() == -1  # the with block closed it
