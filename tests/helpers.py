@@ -13,6 +13,8 @@ whose frames depend on where the reads were cut fails here.
   ``mgr_factory`` (other limits and policies); ``check_rule_case`` asserts both over every
   chunking, and again with trailing bytes appended.
 * ``take``, ``buffered``, ``chunks_of``, ``one_big_frame``: small conveniences.
+* ``EVENT_LOOPS``: the asyncio event loops the asyncio and anyio tests run on (the
+  ``event_loop_name`` fixture in conftest.py).
 * ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
 * ``ScriptedSocket`` (``recv_into``) and ``ScriptedRecvSocket`` (``recv`` only), tokio-util style:
   each read plays the next script item: bytes are delivered (as much as fits in the caller's
@@ -24,7 +26,9 @@ whose frames depend on where the reads were cut fails here.
 
 from __future__ import annotations
 
+import platform
 import random
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, Union
 
@@ -35,6 +39,14 @@ import streamframer
 from streamframer import BufferManager, FrameSpan, NeedMore, Rule, RuleResult, Skip
 
 #: Settings for property tests: deterministic (derandomized, no example database) and cheap.
+# The default event loop, and uvloop wherever the test extra installs it (CPython, not Windows):
+# there a missing uvloop fails the tests instead of being skipped.
+EVENT_LOOPS = (
+    ["asyncio", "uvloop"]
+    if platform.python_implementation() == "CPython" and sys.platform != "win32"
+    else ["asyncio"]
+)
+
 PROPERTY = settings(
     derandomize=True,
     database=None,

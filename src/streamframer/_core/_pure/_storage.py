@@ -88,7 +88,6 @@ class Storage:
         "_max_read",
         "_next_read",
         "_pending",
-        "_pinned",
         "_reserved",
         "_reserved_size",
         "_rule",
@@ -122,7 +121,6 @@ class Storage:
         self._backlog: list[bytes] | None = None
         self._waiting = 0
         self._reserved: memoryview | None = None
-        self._pinned = False  # a view was alive when reserve() was called
         self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = limit
