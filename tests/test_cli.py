@@ -388,10 +388,10 @@ def test_read_missing_file(tmp_path: Path) -> None:
         (["read", "-", "--any", ""], "each delimiter must not be empty"),
         (["read", "-", "--count", "0"], "must be at least 1, got 0"),
         (["read", "-", "--max-size", "12Q"], "not an integer: '12Q'"),
-        (["read", "-", "--timeout", "0"], "must be more than 0 and at most 9223372036 seconds"),
+        (["read", "-", "--timeout", "-1"], "must be from 0 to 9223372036 seconds"),
         (["read", "-", "--format", "xml"], "invalid choice: 'xml'"),
         (["read", "udp://127.0.0.1:9"], "unknown scheme 'udp'"),
-        (["read", "tcp://127.0.0.1"], "bad address 'tcp://127.0.0.1': expected scheme://host:port"),
+        (["read", "tcp://127.0.0.1"], "bad address 'tcp://127.0.0.1': expected tcp://host:port"),
         (["query", "tcp://127.0.0.1:9"], "the following arguments are required: COMMAND"),
         (
             ["query", "tcp://127.0.0.1:9", "*IDN?", "--baud", "9600"],

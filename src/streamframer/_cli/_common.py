@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable, NoReturn
 
-from .._io._endpoints import MAX_TIMEOUT, Endpoint, open_endpoint
+from .._io._checks import MAX_TIMEOUT, timeout_arg
+from .._io._endpoints import Endpoint, open_endpoint
 
 __all__ = [
     "EXIT_FRAMING",
@@ -122,19 +123,15 @@ def natural_int(text: str) -> int:
 
 
 def timeout_seconds(text: str) -> float | None:
-    """Seconds, or ``none`` for no bound."""
+    """Seconds (0: only what is there), or ``none`` for no bound: the library's timeout."""
     if text.lower() == "none":
         return None
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= MAX_TIMEOUT:  # inf and 1e400 too: no system call takes them
+        return timeout_arg(float(text))
+    except ValueError:  # not a number, or one no system call takes (inf, 1e400, -1)
         raise argparse.ArgumentTypeError(
-            f"must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds, got {text!r} "
-            "('none' waits for ever)"
-        )
-    return value
+            f"must be from 0 to {MAX_TIMEOUT:.0f} seconds, got {text!r} ('none' waits for ever)"
+        ) from None
 
 
 def size_arg(text: str) -> int | None:
