@@ -27,6 +27,7 @@ __all__ = [
     "parse_bytes",
     "positive_int",
     "reason",
+    "serve_address",
     "size_arg",
     "timeout_seconds",
 ]
@@ -132,6 +133,18 @@ def timeout_seconds(text: str) -> float | None:
         raise argparse.ArgumentTypeError(
             f"must be from 0 to {MAX_TIMEOUT:.0f} seconds, got {text!r} ('none' waits for ever)"
         ) from None
+
+
+def serve_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` to listen on; the host defaults to the loopback address."""
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT, got {text!r}") from None
+    if not 0 <= number < 65536:
+        raise argparse.ArgumentTypeError(f"port {number} is not from 0 to 65535")
+    return host.strip("[]") or "127.0.0.1", number
 
 
 def size_arg(text: str) -> int | None:

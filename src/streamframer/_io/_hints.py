@@ -12,7 +12,7 @@ from __future__ import annotations
 __all__ = ["ENDINGS", "no_reply_hint", "other_endings", "sent_ending"]
 
 #: The line endings instruments use, most common first.
-ENDINGS = (b"\n", b"\r\n", b"\r")
+ENDINGS = (b"\n", b"\r", b"\r\n")
 
 
 def sent_ending(payload: bytes, wire: bytes) -> bytes:
