@@ -125,7 +125,7 @@ def test_asyncio_openers_take_an_encoder() -> None:
             writer.close()
             await writer.wait_closed()
             with pytest.raises(TypeError, match=r"until_delim\("):
-                await open_framed_connection("127.0.0.1", port, CRLF, encoder=until_delim)
+                await open_framed_connection("127.0.0.1", port, CRLF, encoder=until_delim)  # type: ignore[arg-type]
             return replies
 
     assert asyncio.run(main()) == [b"re: A", b"re: B"]

@@ -19,9 +19,11 @@ BytesLike = Union[bytes, bytearray, memoryview]
 
 
 class Encoder(Protocol):
-    """What ``encoder=`` takes: an object with ``encode(payload, **options) -> bytes``."""
+    """What ``encoder=`` takes: an object with ``encode(payload, **options) -> bytes`` (the
+    options are the encoder's own: a rule's header bytes, say)."""
 
-    def encode(self, payload: Any, /, **options: Any) -> bytes: ...
+    @property
+    def encode(self) -> Callable[..., bytes]: ...
 
 
 def encode_with(rule: object, payload: object, encode_kw: dict[str, Any]) -> bytes:
