@@ -180,7 +180,7 @@ def test_serial_needs_pyserial() -> None:
         [sys.executable, "-c", code], capture_output=True, timeout=WAIT, check=False
     )
     assert result.returncode == 3
-    assert "needs pyserial: pip install 'streamframer[serial]'" in result.stderr.decode()
+    assert "needs pyserial: pip install 'pyserial>=3.5'" in result.stderr.decode()
 
 
 # --------------------------------------------------------------------------------------------

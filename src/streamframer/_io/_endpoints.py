@@ -174,6 +174,6 @@ def _open_serial(device: str, baud: int, timeout: float | None) -> Endpoint:
         import serial  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         raise ModuleNotFoundError(
-            "a serial device needs pyserial: pip install 'streamframer[serial]'", name="serial"
+            "a serial device needs pyserial: pip install 'pyserial>=3.5'", name="serial"
         ) from None
     return _SerialEndpoint(device, serial.Serial(device, baudrate=baud, timeout=timeout), timeout)
