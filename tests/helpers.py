@@ -20,11 +20,16 @@ whose frames depend on where the reads were cut fails here.
   (class or instance) is raised: ``BlockingIOError`` for "would block", ``socket.timeout`` for a
   timeout. They count reads, remember the sizes asked for, and raise ``ScriptExhausted`` (an
   ``AssertionError``) when read past the script, so a wrong loop fails instead of hanging.
+* ``run_on_core(core, code)`` runs a snippet in a fresh interpreter with ``BufferManager`` of
+  the core named (``"pure"`` or ``"c"``): a crash there fails one test, not the run.
 """
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, Union
 
@@ -436,3 +441,27 @@ class ScriptedRecvSocket(_Script):
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self._next(bufsize)
+
+
+# ------------------------------------------------------------------------------------------------
+# A snippet in a fresh interpreter, on one core
+
+#: The cores a hostile snippet runs on: the module that holds each one's BufferManager.
+CORE_MODULES = {"pure": "streamframer._core._pure", "c": "streamframer._core._ccore"}
+
+_PRELUDE = """\
+from {module} import BufferManager
+from streamframer import (
+    FrameLifecycleError, FrameSpan, NeedMore, Skip, length_prefixed, until_delim,
+)
+"""
+
+
+def run_on_core(core: str, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) with ``sys.executable -c``, after a prelude importing the
+    ``BufferManager`` of ``core`` and the rule names; returns the finished process (exit status,
+    stdout, stderr as text). Whatever crashes there ends only that interpreter."""
+    source = _PRELUDE.format(module=CORE_MODULES[core]) + textwrap.dedent(code)
+    return subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout
+    )

@@ -15,6 +15,35 @@
  *
  * Custom rules get the bytearray itself, trimmed to exactly the unconsumed bytes, as the rule
  * contract promises.
+ *
+ * The safety rule. Any call into Python (a rule, __index__, __eq__, __buffer__, __str__, a read
+ * function, an exception's constructor, a finalizer run by an allocation) can do anything:
+ * re-enter this manager from the same thread or another, mutate, keep references, raise. So:
+ *
+ *  1. Every public entry point (a method, a getter or setter that reads or changes state, a
+ *     Frame method, its buffer and comparison, the adapter loops of module.c) holds the
+ *     manager's busy mark for its whole duration (enter()/leave() below): the conversions of
+ *     its arguments and results, a rule switch's __eq__, the construction of its errors. A
+ *     re-entry finds it busy and gets FrameLifecycleError (the pure core's words) with nothing
+ *     changed. Only an adapter's io function, which reads through the public _fill, runs
+ *     outside the mark.
+ *  2. Nothing read before a call into Python (a length, a pointer, an offset, the bytearray's
+ *     size) is used after it without being read again.
+ *  3. A rule's result is converted (its fields' __index__ included) and checked before any
+ *     state changes; a malformed result (wrong size, made by tuple.__new__) is a TypeError.
+ *  4. Sizes never overflow: sums go through size_sum(), and a read or reservation beyond what
+ *     any allocation could hold is refused up front (OverflowError); settings beyond Py_ssize_t
+ *     are kept exactly as given for reading back and for messages (limits then compare as
+ *     PY_SSIZE_T_MAX, which no buffer reaches).
+ *  5. What a custom rule is given cannot free or move the storage: the manager holds a buffer
+ *     export of its own bytearray from the first custom rule call on (pin()), letting go only
+ *     for the instant of its own resizes, so that a rule that kept or resizes its bytearray
+ *     gets BufferError from CPython and the bytes never move under the core.
+ *  6. The reusable read exporter goes only to the core's own readers (a socket's recv_into,
+ *     see trusted_reader()); any other read function gets a fresh exporter, closed after it.
+ *
+ * A free-threaded build would need more: the busy mark taken with an atomic compare-and-swap
+ * (two threads may otherwise both see it clear), and the frame free list per thread.
  */
 #ifndef STREAMFRAMER_CORE_H
 #define STREAMFRAMER_CORE_H
@@ -111,7 +140,11 @@ typedef struct {
     Py_ssize_t discarded;       /* bytes dropped of an oversized frame; -1: not dropping */
     Py_ssize_t skip;            /* bytes still to drop of it, when its header said */
     Py_ssize_t skipped;
-    int busy;                   /* inside a rule or a read: a second caller is refused */
+    int busy;                   /* inside a public call: a second caller is refused */
+    Py_buffer pin;              /* an export of buf, held while pinned (rule 5 above) */
+    int pinned;
+    PyObject *limit_exact;      /* max_size as given when beyond Py_ssize_t, else NULL */
+    PyObject *read_size_exact;  /* read_size as given when beyond the clamp, else NULL */
     unsigned long long examined;   /* bytes the built-in searches examined (tests count work) */
     PyObject *weakreflist;
 } Manager;
@@ -131,6 +164,7 @@ typedef struct {
     uint64_t moves;             /* the manager's moves when made: refused once they changed */
     int writable;
     int borrows;                /* mgr is borrowed, and owned only while exported */
+    int closed;                 /* a read's exporter after its read: refuses to export */
     Py_ssize_t exports;
 } SpanObject;
 
@@ -211,12 +245,46 @@ extern PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyTy
 extern PyTypeObject ManagerType, FrameType, SpanType, ReaderType, FrameIterType,
     PayloadIterType;
 
+/* Sizes: a + b for non-negative sizes, PY_SSIZE_T_MAX when the sum does not fit. */
+static inline Py_ssize_t
+size_sum(Py_ssize_t a, Py_ssize_t b)
+{
+    return a > PY_SSIZE_T_MAX - b ? PY_SSIZE_T_MAX : a + b;
+}
+
+/* The most bytes one read or reservation may ask for: far beyond any allocation, and small
+ * enough that the capacity policy's sums and doublings of it stay within Py_ssize_t. */
+#define MOST_BYTES (PY_SSIZE_T_MAX / 8)
+
 #define DATA(m) PyByteArray_AS_STRING((m)->buf)
 #define CAPACITY(m) PyByteArray_GET_SIZE((m)->buf)
 
 /* storage.c: the bytes, and the ways in */
 extern const char EXPORTED_MESSAGE[];
+extern const char BUSY_MESSAGE[];
 PyObject *lifecycle_error(const char *message);
+
+/* The busy mark (safety rule 1): enter() refuses a call that overlaps another. */
+static inline int
+enter(Manager *m)
+{
+    if (m->busy) {
+        lifecycle_error(BUSY_MESSAGE);
+        return -1;
+    }
+    m->busy = 1;
+    return 0;
+}
+
+static inline void
+leave(Manager *m)
+{
+    m->busy = 0;
+}
+
+int pin(Manager *m);
+void unpin(Manager *m);
+PyObject *limit_value(Manager *m);
 PyObject *outstanding_error(Manager *mgr);
 int check_idle(Manager *mgr);
 Py_ssize_t backlog_bytes(Manager *mgr);
@@ -234,6 +302,7 @@ PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
 PyObject *manager_commit(Manager *mgr, PyObject *arg);
 PyObject *manager_fill(Manager *mgr, PyObject *read_into);
 int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
+extern PyCFunction trusted_readers[2];
 
 /* framing.c: frames out */
 PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
@@ -243,10 +312,11 @@ int manager_consume(Manager *mgr, FrameObject *frame);
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
 void frame_free_cache(void);
+int frame_is_outstanding(FrameObject *frame);
 int frame_is_live(FrameObject *frame);
 PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
                     PyObject **span_out);
-PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length);
+PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable);
 extern PyObject *str_release;
 
 /* rules.c */

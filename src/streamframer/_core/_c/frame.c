@@ -11,11 +11,20 @@
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
 
+/* Whether frame is its manager's outstanding one (whatever the manager is doing). */
 int
-frame_is_live(FrameObject *frame)
+frame_is_outstanding(FrameObject *frame)
 {
     Manager *mgr = frame->mgr;
     return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
+}
+
+/* Whether frame may be used now: outstanding, and its manager not inside a call (a frame
+ * used from inside one, by a rule or a __buffer__, is refused as the pure core refuses it). */
+int
+frame_is_live(FrameObject *frame)
+{
+    return frame_is_outstanding(frame) && !frame->mgr->busy;
 }
 
 /* The live frame's manager, or NULL with FrameLifecycleError set. */
@@ -23,7 +32,8 @@ static Manager *
 live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        PyErr_SetString(FrameLifecycleError, CONSUMED_MESSAGE);
+        PyErr_SetString(FrameLifecycleError,
+                        frame->mgr->busy ? BUSY_MESSAGE : CONSUMED_MESSAGE);
         return NULL;
     }
     return frame->mgr;
@@ -181,17 +191,29 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
     if (mgr == NULL) {
         return NULL;
     }
+    /* Another object's buffer may run Python (__buffer__, 3.12+): under the busy mark, which
+     * a frame's own buffer (no Python) would refuse. A failure means "not comparable", as for
+     * bytes. The span is read after it. */
+    int python = !PyObject_TypeCheck(other, &FrameType);
+    if (python && enter(mgr) < 0) {
+        return NULL;
+    }
     Py_buffer theirs;
     if (PyObject_GetBuffer(other, &theirs, PyBUF_SIMPLE) < 0) {
+        if (python) {
+            leave(mgr);
+        }
         PyErr_Clear();
         Py_RETURN_NOTIMPLEMENTED;
     }
-    /* other may be a frame of this manager: the comparison reads, and nothing moves. */
     Py_ssize_t length = mgr->end - mgr->start;
     int equal = theirs.len == length
         && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
                   (size_t)length) == 0;
     PyBuffer_Release(&theirs);
+    if (python) {
+        leave(mgr);
+    }
     return PyBool_FromLong(op == Py_EQ ? equal : !equal);
 }
 
@@ -294,6 +316,12 @@ static int
 span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
 {
     Manager *mgr = self->mgr;
+    if (self->closed) {
+        PyErr_SetString(FrameLifecycleError,
+                        "this read is over: the buffer it was given can no longer be used");
+        view->obj = NULL;
+        return -1;
+    }
     if (mgr == NULL || self->moves != mgr->moves) {
         /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
         PyErr_SetString(FrameLifecycleError,
@@ -358,6 +386,7 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     span->moves = mgr->moves;
     span->writable = writable;
     span->borrows = 0;
+    span->closed = 0;
     span->exports = 0;
     PyObject_GC_Track(span);
     PyObject *view = PyMemoryView_FromObject((PyObject *)span);
@@ -368,23 +397,24 @@ span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyOb
     return view;
 }
 
-/* The exporter of mgr's bytes [offset, offset + length) for one read (_fill): the manager's
- * own read span, reused read after read, so that a read costs at most one memoryview and not
- * an exporter too. The span borrows its manager (a manager holding a span that held it would be
- * a cycle on every connection) and owns it only while exported; the manager clears span->mgr
- * when it goes. While a source still holds an export of it, a read gets a span of its own.
- * Returns a new reference. */
+/* The exporter of mgr's bytes [offset, offset + length) for one read (_fill). When reusable,
+ * the manager's own read span, reused read after read, so that a read costs no exporter of its
+ * own. The span borrows its manager (a manager holding a span that held it would be a cycle on
+ * every connection) and owns it only while exported; the manager clears span->mgr when it
+ * goes. While a source still holds an export of it, or when not reusable, a read gets a span
+ * of its own. Returns a new reference. */
 PyObject *
-read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
+read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable)
 {
     SpanObject *span = (SpanObject *)mgr->read_span;
-    if (span != NULL && span->exports > 0) {
+    if (!reusable || (span != NULL && span->exports > 0)) {
         span = PyObject_GC_New(SpanObject, &SpanType);
         if (span == NULL) {
             return NULL;
         }
         span->mgr = (Manager *)Py_NewRef(mgr);
         span->borrows = 0;
+        span->closed = 0;
         span->exports = 0;
         span->writable = 1;
         PyObject_GC_Track(span);
@@ -396,6 +426,7 @@ read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
         }
         span->mgr = mgr;
         span->borrows = 1;
+        span->closed = 0;
         span->exports = 0;
         span->writable = 1;
         PyObject_GC_Track(span);

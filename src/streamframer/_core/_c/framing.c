@@ -15,7 +15,12 @@ report_discard(Manager *m)
     m->discarded = -1;
     m->skip = 0;
     m->want = 0;
-    PyObject *exc = PyObject_CallFunction(FrameDiscarded, "nn", m->limit, discarded);
+    PyObject *limit = limit_value(m);
+    if (limit == NULL) {
+        return -1;
+    }
+    PyObject *exc = PyObject_CallFunction(FrameDiscarded, "On", limit, discarded);
+    Py_DECREF(limit);
     if (exc != NULL) {
         PyErr_SetObject(FrameDiscarded, exc);
         Py_DECREF(exc);
@@ -38,7 +43,12 @@ overflow_error(Manager *m, PyObject *size)
 {
     m->overflowed = 1;
     Py_CLEAR(m->rule);   /* routes the next next_frame() to the "recover first" error */
-    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nO", m->limit, size);
+    PyObject *limit = limit_value(m);
+    if (limit == NULL) {
+        return -1;
+    }
+    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "OO", limit, size);
+    Py_DECREF(limit);
     if (exc != NULL) {
         PyErr_SetObject(FrameTooLarge, exc);
         Py_DECREF(exc);
@@ -137,7 +147,7 @@ need_more(Manager *m, Py_ssize_t frame_size, PyObject *huge)
     }
     int declared = frame_size >= 0 && frame_size > m->limit;
     if (huge != NULL) {
-        PyObject *limit = PyLong_FromSsize_t(m->limit);
+        PyObject *limit = limit_value(m);
         declared = limit == NULL ? -1 : PyObject_RichCompareBool(huge, limit, Py_GT);
         Py_XDECREF(limit);
         if (declared < 0) {
@@ -227,12 +237,33 @@ index_of(PyObject *value, Py_ssize_t *out)
     return *out == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* Convert and check what a rule object returned, for a buffer of `buffered` bytes. */
+/* Whether result, a NeedMore, FrameSpan or Skip, has its fields (one made by tuple.__new__ may
+ * not); a TypeError naming it if not (its repr would fail: it is not called). */
+static int
+has_fields(PyObject *rule, PyObject *result, Py_ssize_t fields)
+{
+    Py_ssize_t size = PyTuple_GET_SIZE(result);
+    if (size == fields) {
+        return 1;
+    }
+    PyErr_Format(PyExc_TypeError, "%R returned a malformed %s: %zd fields instead of %zd",
+                 rule, Py_TYPE(result)->tp_name, size, fields);
+    return 0;
+}
+
+/* Convert and check what a rule object returned, for a buffer of `buffered` bytes. Nothing
+ * changes here: its fields' __index__ runs under the busy mark (safety rule 3). */
 static int
 read_result(PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *out,
             PyObject **huge)
 {
     PyTypeObject *type = Py_TYPE(result);
+    Py_ssize_t fields = (PyObject *)type == SkipType ? 1
+                        : (PyObject *)type == FrameSpanType ? 3
+                        : (PyObject *)type == NeedMoreType ? 2 : 0;
+    if (fields && !has_fields(rule, result, fields)) {
+        return -1;
+    }
     if ((PyObject *)type == SkipType) {
         out->type = RESULT_SKIP;
         return index_of(PyTuple_GET_ITEM(result, 0), &out->a);
@@ -290,15 +321,14 @@ call_rule(Manager *m, PyObject *rule, int copy, RuleResult *out, PyObject **huge
         }
     }
     else {
-        if (trim(m) < 0) {
+        /* The rule gets the bytearray itself: pinned from now on (safety rule 5). */
+        if (trim(m) < 0 || pin(m) < 0) {
             return -1;
         }
         buffer = Py_NewRef(m->buf);
     }
     Py_ssize_t buffered = m->tail - m->head;
-    m->busy = 1;
     PyObject *result = PyObject_CallFunction(rule, "On", buffer, m->scan - m->head);
-    m->busy = 0;
     Py_DECREF(buffer);
     if (result == NULL) {
         return -1;
@@ -378,10 +408,14 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
         return -1;
     }
     if (m->overflowed) {
-        PyErr_Format(FrameLifecycleError,
-                     "the buffer still holds the frame that exceeded max_size=%zd: recover "
-                     "with clear(), discard(n) or a larger max_size before reading on",
-                     m->limit);
+        PyObject *limit = limit_value(m);
+        if (limit != NULL) {
+            PyErr_Format(FrameLifecycleError,
+                         "the buffer still holds the frame that exceeded max_size=%S: recover "
+                         "with clear(), discard(n) or a larger max_size before reading on",
+                         limit);
+            Py_DECREF(limit);
+        }
         return -1;
     }
     if (m->discarded >= 0) {
@@ -400,9 +434,10 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
     return 1;
 }
 
-/* The next frame by rule (a new Frame), Py_None when more bytes are needed, or NULL. */
-PyObject *
-manager_next_frame(Manager *m, PyObject *rule)
+/* The next frame by rule (a new Frame), Py_None when more bytes are needed, or NULL; under
+ * the busy mark. */
+static PyObject *
+next_frame(Manager *m, PyObject *rule)
 {
     if (check_idle(m) < 0) {
         return NULL;
@@ -477,10 +512,22 @@ manager_next_frame(Manager *m, PyObject *rule)
     }
 }
 
-int
-manager_consume(Manager *m, FrameObject *frame)
+PyObject *
+manager_next_frame(Manager *m, PyObject *rule)
 {
-    if (!frame_is_live(frame)) {
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *frame = next_frame(m, rule);
+    leave(m);
+    return frame;
+}
+
+/* Consume frame, under the busy mark. */
+static int
+consume(Manager *m, FrameObject *frame)
+{
+    if (!frame_is_outstanding(frame)) {
         lifecycle_error("this frame was already consumed; its bytes are gone from the buffer");
         return -1;
     }
@@ -497,6 +544,17 @@ manager_consume(Manager *m, FrameObject *frame)
         settle_backlog(m);
     }
     return 0;
+}
+
+int
+manager_consume(Manager *m, FrameObject *frame)
+{
+    if (enter(m) < 0) {
+        return -1;
+    }
+    int status = consume(m, frame);
+    leave(m);
+    return status;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -577,8 +635,8 @@ spec_is_plain_delimiter(PyObject *rule)
     return truth;
 }
 
-PyObject *
-manager_drain(Manager *m, PyObject *rule)
+static PyObject *
+drain(Manager *m, PyObject *rule)
 {
     if (check_idle(m) < 0) {
         return NULL;
@@ -619,7 +677,7 @@ manager_drain(Manager *m, PyObject *rule)
         }
     }
     for (;;) {
-        PyObject *frame = manager_next_frame(m, rule);
+        PyObject *frame = next_frame(m, rule);
         if (frame == NULL) {
             break;
         }
@@ -631,7 +689,7 @@ manager_drain(Manager *m, PyObject *rule)
         int failed = payload == NULL || PyList_Append(payloads, payload) < 0;
         Py_XDECREF(payload);
         if (!failed) {
-            failed = manager_consume(m, (FrameObject *)frame) < 0;
+            failed = consume(m, (FrameObject *)frame) < 0;
         }
         Py_DECREF(frame);
         if (failed) {
@@ -651,5 +709,16 @@ manager_drain(Manager *m, PyObject *rule)
     else {
         PyErr_Clear();
     }
+    return payloads;
+}
+
+PyObject *
+manager_drain(Manager *m, PyObject *rule)
+{
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *payloads = drain(m, rule);
+    leave(m);
     return payloads;
 }

@@ -20,9 +20,9 @@ const char EXPORTED_MESSAGE[] =
     "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
     "the frame, or BufferManager.view() is alive; release it, then try again";
 
-static const char BUSY_MESSAGE[] =
-    "this BufferManager is already in use: a rule or a read it called is still running (a "
-    "manager belongs to one thread, and its rules and sources must not call back into it)";
+const char BUSY_MESSAGE[] =
+    "this BufferManager is already in use: a call from another thread (or from inside a rule "
+    "or a read callback) overlapped this one; a manager serves one thread at a time";
 
 PyObject *
 lifecycle_error(const char *message)
@@ -44,19 +44,26 @@ outstanding_error(Manager *m)
     return NULL;
 }
 
-/* The checks every operation that reads or changes the bytes starts with. */
+/* The check every operation that reads or changes the bytes starts with, under the busy mark:
+ * the buffer is not lent out. */
 int
 check_idle(Manager *m)
 {
-    if (m->busy) {
-        lifecycle_error(BUSY_MESSAGE);
-        return -1;
-    }
     if (m->lent != LENT_NONE) {
         outstanding_error(m);
         return -1;
     }
     return 0;
+}
+
+/* max_size as given (None for no limit): for reading back and for messages. */
+PyObject *
+limit_value(Manager *m)
+{
+    if (m->limit_exact != NULL) {
+        return Py_NewRef(m->limit_exact);
+    }
+    return PyLong_FromSsize_t(m->limit);
 }
 
 Py_ssize_t
@@ -68,23 +75,67 @@ backlog_bytes(Manager *m)
 /* ------------------------------------------------------------------------------------------ */
 /* Moving bytes: only while nothing is exported. */
 
-/* Resize the bytearray; FrameLifecycleError if a view pins it (ours, or one a rule kept). */
+/* The manager's own export of its bytearray (safety rule 5): once a custom rule has been
+ * given the bytearray, nobody but the manager may resize it, and the manager lets go of the
+ * pin only for the instant of its own resizes (unpinned()). */
 int
-resize(Manager *m, Py_ssize_t size)
+pin(Manager *m)
+{
+    if (m->pinned) {
+        return 0;
+    }
+    if (PyObject_GetBuffer(m->buf, &m->pin, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    m->pinned = 1;
+    return 0;
+}
+
+void
+unpin(Manager *m)
+{
+    if (m->pinned) {
+        m->pinned = 0;
+        PyBuffer_Release(&m->pin);
+    }
+}
+
+/* A resize or deletion of the bytearray, the manager's pin let go around it; -1 with
+ * FrameLifecycleError if a view pins it (ours, or one a rule kept). */
+static int
+unpinned(Manager *m, int (*change)(PyObject *, Py_ssize_t), Py_ssize_t size)
 {
     if (m->exports > 0) {
         lifecycle_error(EXPORTED_MESSAGE);
         return -1;
     }
-    if (PyByteArray_Resize(m->buf, size) < 0) {
-        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            lifecycle_error(EXPORTED_MESSAGE);
-        }
-        return -1;
+    int pinned = m->pinned;
+    unpin(m);
+    int status = change(m->buf, size);
+    if (status < 0 && PyErr_ExceptionMatches(PyExc_BufferError)) {
+        PyErr_Clear();
+        lifecycle_error(EXPORTED_MESSAGE);
     }
-    m->moves++;
-    return 0;
+    if (pinned && pin(m) < 0) {
+        status = -1;
+    }
+    if (status == 0) {
+        m->moves++;
+    }
+    return status;
+}
+
+static int
+delete_front(PyObject *buf, Py_ssize_t n)
+{
+    return PySequence_DelSlice(buf, 0, n);
+}
+
+/* Resize the bytearray; FrameLifecycleError if a view pins it (ours, or one a rule kept). */
+int
+resize(Manager *m, Py_ssize_t size)
+{
+    return unpinned(m, PyByteArray_Resize, size);
 }
 
 static void
@@ -108,18 +159,9 @@ compact(Manager *m)
     if (head == 0) {
         return 0;
     }
-    if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+    if (unpinned(m, delete_front, head) < 0) {
         return -1;
     }
-    if (PySequence_DelSlice(m->buf, 0, head) < 0) {
-        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            lifecycle_error(EXPORTED_MESSAGE);
-        }
-        return -1;
-    }
-    m->moves++;
     shift(m, head);
     return 0;
 }
@@ -141,10 +183,14 @@ trim(Manager *m)
 static PyObject *
 full_error(Manager *m)
 {
-    PyErr_Format(FrameLifecycleError,
-                 "the buffer is full (%zd bytes, max_size=%zd): take the buffered frames with "
-                 "next_frame() before reading more",
-                 m->tail - m->head + backlog_bytes(m), m->limit);
+    PyObject *limit = limit_value(m);
+    if (limit != NULL) {
+        PyErr_Format(FrameLifecycleError,
+                     "the buffer is full (%zd bytes, max_size=%S): take the buffered frames "
+                     "with next_frame() before reading more",
+                     m->tail - m->head + backlog_bytes(m), limit);
+        Py_DECREF(limit);
+    }
     return NULL;
 }
 
@@ -272,6 +318,11 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
     if (size > room) {
         size = room;
     }
+    if (size > MOST_BYTES - m->tail) {
+        /* No allocation holds that much; refused before the sums below could overflow. */
+        PyErr_SetString(PyExc_OverflowError, "byte string is too large");
+        return -1;
+    }
     if (worth_sliding(m, size)) {
         if (m->exports == 0) {
             if (slide(m) < 0) {
@@ -286,10 +337,8 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
     /* A custom rule's buffer is trimmed before each call (unless it waits for a frame of known
      * size): lengthening it beyond this read would only be trimmed again. */
     Py_ssize_t ahead = m->spec.kind != KIND_CUSTOM || m->want ? AHEAD : 0;
-    Py_ssize_t frame_end = m->want && shorter ? m->head + m->want : 0;
-    if (frame_end < 0) {
-        frame_end = 0;   /* a declared size past PY_SSIZE_T_MAX: never within reach */
-    }
+    /* A declared size past what any buffer holds saturates: never within reach. */
+    Py_ssize_t frame_end = m->want && shorter ? size_sum(m->head, m->want) : 0;
     if (m->tail + size > CAPACITY(m) && m->exports > 0) {
         lifecycle_error(EXPORTED_MESSAGE);
         return -1;
@@ -371,16 +420,22 @@ search(Manager *m, Py_ssize_t from, Py_ssize_t to)
 static void
 refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
 {
-    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nn", m->limit, waiting);
+    PyObject *limit = limit_value(m);
+    if (limit == NULL) {
+        return;
+    }
+    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "On", limit, waiting);
     if (exc == NULL) {
+        Py_DECREF(limit);
         return;
     }
     PyObject *args = Py_BuildValue(
         "(N)", PyUnicode_FromFormat(
                    "feed() refused %zd bytes: %zd bytes already wait behind the outstanding "
-                   "frame or view, max_size=%zd; consume the frame (or release the view), then "
+                   "frame or view, max_size=%S; consume the frame (or release the view), then "
                    "feed them again",
-                   size, waiting - size, m->limit));
+                   size, waiting - size, limit));
+    Py_DECREF(limit);
     if (args != NULL && PyObject_SetAttrString(exc, "args", args) == 0) {
         PyErr_SetObject(FrameTooLarge, exc);
     }
@@ -388,12 +443,9 @@ refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
     Py_DECREF(exc);
 }
 
-PyObject *
-manager_feed(Manager *m, PyObject *data)
+static PyObject *
+feed(Manager *m, PyObject *data)
 {
-    if (m->busy) {
-        return lifecycle_error(BUSY_MESSAGE);
-    }
     if (m->eof) {
         return lifecycle_error("feed() after feed_eof(): the stream has ended");
     }
@@ -456,20 +508,26 @@ manager_feed(Manager *m, PyObject *data)
 }
 
 PyObject *
+manager_feed(Manager *m, PyObject *data)
+{
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *result = feed(m, data);
+    leave(m);
+    return result;
+}
+
+PyObject *
 manager_feed_eof(Manager *m, PyObject *unused)
 {
     m->eof = 1;
     Py_RETURN_NONE;
 }
 
-PyObject *
-manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
+static PyObject *
+reserve(Manager *m, PyObject *size_arg)
 {
-    static char *keywords[] = {"size", NULL};
-    PyObject *size_arg = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:reserve", keywords, &size_arg)) {
-        return NULL;
-    }
     if (m->eof) {
         return lifecycle_error("reserve() after feed_eof(): the stream has ended");
     }
@@ -507,6 +565,22 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
     return view;
 }
 
+PyObject *
+manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"size", NULL};
+    PyObject *size_arg = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:reserve", keywords, &size_arg)) {
+        return NULL;
+    }
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *view = reserve(m, size_arg);
+    leave(m);
+    return view;
+}
+
 /* Release the reservation's own view (whoever holds it), and say whether the reservation is
  * still exported by something derived from it. */
 static int
@@ -523,8 +597,8 @@ reservation_exported(Manager *m)
     return ((SpanObject *)m->reserved_span)->exports > 0;
 }
 
-PyObject *
-manager_commit(Manager *m, PyObject *arg)
+static PyObject *
+commit(Manager *m, PyObject *arg)
 {
     if (m->reserved_view == NULL) {
         return lifecycle_error("commit() without reserve()");
@@ -566,15 +640,52 @@ manager_commit(Manager *m, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyObject *
+manager_commit(Manager *m, PyObject *arg)
+{
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *result = commit(m, arg);
+    leave(m);
+    return result;
+}
+
+/* The read functions given the manager's reusable exporter itself (safety rule 6): C code
+ * known to take the buffer, write and give it back before returning. Filled at import. */
+PyCFunction trusted_readers[2];
+
+static int
+trusted_reader(PyObject *read_into)
+{
+    if (!PyCFunction_Check(read_into)) {
+        return 0;
+    }
+    PyCFunction function = PyCFunction_GET_FUNCTION(read_into);
+    for (size_t i = 0; i < sizeof(trusted_readers) / sizeof(trusted_readers[0]); i++) {
+        if (trusted_readers[i] != NULL && function == trusted_readers[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One zero-copy read for the I/O adapters: reserve, read_into(view), commit, in one call.
  * Refuses before calling read_into when the bytes would have to move under a live view, and
  * keeps whatever read_into delivered. Returns 0 with *got set to what read_into returned (a
  * new reference), or -1. */
-int
-manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
+static int
+fill(Manager *m, PyObject *read_into, PyObject **got)
 {
     *got = NULL;
-    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
+    if (check_idle(m) < 0) {
+        return -1;
+    }
+    if (m->eof) {
+        lifecycle_error("a read after the end of the stream");
+        return -1;
+    }
+    if (flush_backlog(m) < 0) {
         return -1;
     }
     Py_ssize_t size = m->next_read;
@@ -588,23 +699,23 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
             return -1;
         }
     }
-    PyObject *span = read_span(m, m->tail, size);
+    /* A trusted reader takes the reusable span itself: it asks for the buffer, writes, and
+     * gives it back before returning (its count of exports then says whether it kept one).
+     * Any other gets a memoryview of a span of its own, released after it and closed, so
+     * that neither can be used to write into the buffer once the read is over. */
+    int direct = trusted_reader(read_into);
+    PyObject *span = read_span(m, m->tail, size, direct);
     if (span == NULL) {
         return -1;
     }
-    /* A function written in C takes the span itself: it asks for the buffer, writes, and
-     * gives it back before returning (its count of exports then says whether it kept one). A
-     * Python one gets a memoryview, which it may slice, and which is released after it. */
-    int direct = PyCFunction_Check(read_into);
     PyObject *view = direct ? Py_NewRef(span) : PyMemoryView_FromObject(span);
     if (view == NULL) {
         Py_DECREF(span);
         return -1;
     }
-    m->busy = 1;
     PyObject *result = PyObject_CallOneArg(read_into, view);
-    m->busy = 0;
     if (!direct) {
+        ((SpanObject *)span)->closed = 1;
         /* Release the view the source was given; a source that re-exported it (or kept a
          * slice) keeps the span's count up, reported below once the bytes are kept. */
         PyObject *error = take_error();
@@ -624,8 +735,8 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
             count = 0;
         }
         else if (count < 0 || count > size) {
-            PyErr_Format(PyExc_ValueError, "%R returned %zd for a buffer of %zd bytes",
-                         read_into, count, size);
+            PyErr_Format(PyExc_ValueError, "%R returned %R for a %zd-byte view", read_into,
+                         result, size);
             Py_CLEAR(result);
             count = 0;
         }
@@ -648,6 +759,18 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
     }
     *got = result;
     return 0;
+}
+
+int
+manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
+{
+    *got = NULL;
+    if (enter(m) < 0) {
+        return -1;
+    }
+    int status = fill(m, read_into, got);
+    leave(m);
+    return status;
 }
 
 PyObject *
