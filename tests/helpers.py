@@ -26,6 +26,7 @@ whose frames depend on where the reads were cut fails here.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import subprocess
 import sys
@@ -449,6 +450,18 @@ class ScriptedRecvSocket(_Script):
 #: The cores a hostile snippet runs on: the module that holds each one's BufferManager.
 CORE_MODULES = {"pure": "streamframer._core._pure", "c": "streamframer._core._ccore"}
 
+#: Parameters for a fixture naming a core: both, the compiled one skipped when not built.
+CORE_NAMES = [
+    "pure",
+    pytest.param(
+        "c",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec(CORE_MODULES["c"]) is None,
+            reason="the compiled core is not built",
+        ),
+    ),
+]
+
 _PRELUDE = """\
 from {module} import BufferManager
 from streamframer import (
@@ -465,3 +478,10 @@ def run_on_core(core: str, code: str, timeout: float = 60) -> subprocess.Complet
     return subprocess.run(
         [sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout
     )
+
+
+def check_on_core(core: str, code: str, expected: str) -> None:
+    """``code`` exits cleanly on ``core`` (see :func:`run_on_core`) and prints ``expected``."""
+    done = run_on_core(core, code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected, done.stderr
