@@ -434,9 +434,13 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
     return 1;
 }
 
+#ifndef Py_ALWAYS_INLINE   /* 3.11+ */
+#define Py_ALWAYS_INLINE
+#endif
+
 /* The next frame by rule (a new Frame), Py_None when more bytes are needed, or NULL; under
- * the busy mark. */
-static PyObject *
+ * the busy mark. Inlined into manager_next_frame: the per-frame path pays no call for it. */
+static Py_ALWAYS_INLINE inline PyObject *
 next_frame(Manager *m, PyObject *rule)
 {
     if (check_idle(m) < 0) {
