@@ -259,7 +259,39 @@ size_sum(Py_ssize_t a, Py_ssize_t b)
 #define DATA(m) PyByteArray_AS_STRING((m)->buf)
 #define CAPACITY(m) PyByteArray_GET_SIZE((m)->buf)
 
-/* storage.c: the bytes, and the ways in */
+/* The C files by responsibility, each calling only the ones listed before it (no circle):
+ *   rules.c     the built-in rules' searches
+ *   span.c      the exporters of view(), reserve() and _fill()
+ *   storage.c   the bytes: moves, the capacity policy, the backlog, the busy mark's messages
+ *   reads.c     the ways in: feed(), reserve()/commit(), _fill()
+ *   frame.c     Frame: lending the buffer to a frame, consume()
+ *   rulecall.c  running a rule: its call, its answer converted and checked
+ *   limits.c    max_size and the end of the stream
+ *   framing.c   next_frame(), drain()
+ *   manager.c   the BufferManager type; module.c the module and the adapters' loops */
+
+/* rules.c */
+void spec_clear(RuleSpec *spec);
+int spec_load(RuleSpec *spec, PyObject *rule);
+int spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
+             RuleResult *out);
+Py_ssize_t find_delim(const RuleSpec *spec, const char *data, Py_ssize_t from, Py_ssize_t to);
+
+/* Where a delimiter search resumes after finding none in [from, to): the delimiter may have
+ * begun in the last len(delimiter) - 1 bytes, never before from. */
+static inline Py_ssize_t
+delim_resume(const RuleSpec *spec, Py_ssize_t from, Py_ssize_t to)
+{
+    Py_ssize_t resume = to - spec->delim_len + 1;
+    return resume > from ? resume : from;
+}
+
+/* span.c */
+PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
+                    PyObject **span_out);
+PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable);
+
+/* storage.c */
 extern const char EXPORTED_MESSAGE[];
 extern const char BUSY_MESSAGE[];
 PyObject *lifecycle_error(const char *message);
@@ -282,6 +314,21 @@ leave(Manager *m)
     m->busy = 0;
 }
 
+/* body(m, arg) under the busy mark: the shape of the public entry points. Inlined, body
+ * included where it is static. */
+static inline PyObject *
+while_busy(Manager *m, PyObject *(*body)(Manager *, PyObject *), PyObject *arg)
+{
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *result = body(m, arg);
+    leave(m);
+    return result;
+}
+
+#define SLACK 4096   /* the least room kept for the reads to come */
+
 int pin(Manager *m);
 void unpin(Manager *m);
 PyObject *limit_value(Manager *m);
@@ -291,11 +338,14 @@ Py_ssize_t backlog_bytes(Manager *mgr);
 int resize(Manager *mgr, Py_ssize_t size);
 int compact(Manager *mgr);
 int trim(Manager *mgr);
+Py_ssize_t capacity_wanted(Manager *mgr, Py_ssize_t size);
 Py_ssize_t make_room(Manager *mgr, Py_ssize_t size, int shorter);
 Py_ssize_t next_read_size(Py_ssize_t got, Py_ssize_t asked, Py_ssize_t most);
 int flush_backlog(Manager *mgr);
 void settle_backlog(Manager *mgr);
 Py_ssize_t search(Manager *mgr, Py_ssize_t from, Py_ssize_t to);
+
+/* reads.c */
 PyObject *manager_feed(Manager *mgr, PyObject *data);
 PyObject *manager_feed_eof(Manager *mgr, PyObject *unused);
 PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
@@ -304,26 +354,29 @@ PyObject *manager_fill(Manager *mgr, PyObject *read_into);
 int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
 extern PyCFunction trusted_readers[2];
 
-/* framing.c: frames out */
-PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
-PyObject *manager_drain(Manager *mgr, PyObject *rule);
-int manager_consume(Manager *mgr, FrameObject *frame);
-
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
+PyObject *hand_out(Manager *mgr, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
+int consume_frame(Manager *mgr, FrameObject *frame);   /* under the busy mark */
+int manager_consume(Manager *mgr, FrameObject *frame);
 void frame_free_cache(void);
 int frame_is_outstanding(FrameObject *frame);
 int frame_is_live(FrameObject *frame);
-PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
-                    PyObject **span_out);
-PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable);
-extern PyObject *str_release;
 
-/* rules.c */
-void spec_clear(RuleSpec *spec);
-int spec_load(RuleSpec *spec, PyObject *rule);
-int spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
-             RuleResult *out);
-Py_ssize_t find_delim(const RuleSpec *spec, const char *data, Py_ssize_t from, Py_ssize_t to);
+/* rulecall.c */
+int run_rule(Manager *mgr, PyObject *rule, RuleResult *out, PyObject **huge);
+int adopt_rule(Manager *mgr, PyObject *rule);
+
+/* limits.c */
+int discard_step(Manager *mgr, PyObject *rule);
+PyObject *need_more(Manager *mgr, Py_ssize_t frame_size, PyObject *huge);
+PyObject *make_frame(Manager *mgr, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
+
+/* framing.c */
+PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
+PyObject *manager_drain(Manager *mgr, PyObject *rule);
+
+/* module.c */
+extern PyObject *str_release;
 
 #endif

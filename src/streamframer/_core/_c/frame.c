@@ -1,10 +1,11 @@
-/* Frame, and the exporters behind every view a user gets.
+/* Frame: the one frame a manager lends its buffer to, handed out and consumed here.
  *
  * A manager has at most one frame outstanding; a Frame holds its manager and the generation it
  * was handed out in, so "is this frame still the live one?" is one comparison, and the span
- * lives in the manager. Frames and spans export the buffer protocol themselves and count their
- * live buffers (and the manager's total): consume() refuses while one of the frame's views is
- * alive, and the manager never moves its bytes while any is.
+ * lives in the manager. A frame exports the buffer protocol itself and counts its live buffers
+ * (and the manager's total): consume() refuses while one of the frame's views is alive, and the
+ * manager never moves its bytes while any is. Calls down: storage.c (the backlog a consume
+ * settles).
  */
 #include "core.h"
 
@@ -65,6 +66,57 @@ frame_new(Manager *mgr)
     frame->generation = mgr->generation;
     frame->exports = 0;
     return (PyObject *)frame;
+}
+
+/* Lend the buffer to a new Frame over [start, end), consuming up to consume. */
+PyObject *
+hand_out(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
+{
+    m->start = start;
+    m->end = end;
+    m->consume = consume;
+    m->lent = LENT_FRAME;
+    m->generation++;
+    m->want = 0;
+    PyObject *frame = frame_new(m);
+    if (frame == NULL) {
+        m->lent = LENT_NONE;
+    }
+    return frame;
+}
+
+/* Consume frame, under the busy mark. */
+int
+consume_frame(Manager *m, FrameObject *frame)
+{
+    if (!frame_is_outstanding(frame)) {
+        lifecycle_error("this frame was already consumed; its bytes are gone from the buffer");
+        return -1;
+    }
+    if (frame->exports > 0) {
+        lifecycle_error("cannot consume: a view of this frame is still alive (frame.view, a "
+                        "slice of it, memoryview(frame), an array built on it, or a "
+                        "BufferManager.view() taken before); release it, then consume() again");
+        return -1;
+    }
+    m->head = m->scan = m->consume;
+    m->lent = LENT_NONE;
+    m->generation++;
+    if (m->backlog != NULL) {
+        settle_backlog(m);
+    }
+    return 0;
+}
+
+int
+manager_consume(Manager *m, FrameObject *frame)
+{
+    if (enter(m) < 0) {
+        return -1;
+    }
+    int status = consume_frame(m, frame);
+    leave(m);
+    return status;
 }
 
 static PyObject *
@@ -289,154 +341,3 @@ PyTypeObject FrameType = {
     .tp_getset = frame_getset,
     .tp_new = frame_tp_new,
 };
-
-/* ------------------------------------------------------------------------------------------ */
-/* Spans: the exporters of view() and reserve(). */
-
-static int
-span_traverse(SpanObject *self, visitproc visit, void *arg)
-{
-    if (!self->borrows) {
-        Py_VISIT(self->mgr);
-    }
-    return 0;
-}
-
-static void
-span_dealloc(SpanObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    if (!self->borrows) {
-        Py_CLEAR(self->mgr);
-    }
-    PyObject_GC_Del(self);
-}
-
-static int
-span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
-{
-    Manager *mgr = self->mgr;
-    if (self->closed) {
-        PyErr_SetString(FrameLifecycleError,
-                        "this read is over: the buffer it was given can no longer be used");
-        view->obj = NULL;
-        return -1;
-    }
-    if (mgr == NULL || self->moves != mgr->moves) {
-        /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
-        PyErr_SetString(FrameLifecycleError,
-                        "these bytes have moved since this view was made: take a new view");
-        view->obj = NULL;
-        return -1;
-    }
-    if (PyBuffer_FillInfo(view, (PyObject *)self,
-                          PyByteArray_AS_STRING(mgr->buf) + self->offset, self->length,
-                          !self->writable, flags) < 0) {
-        view->obj = NULL;
-        return -1;
-    }
-    if (self->borrows) {
-        Py_INCREF(mgr);   /* an export keeps the manager, and its bytes, alive */
-    }
-    self->exports++;
-    mgr->exports++;
-    return 0;
-}
-
-static void
-span_releasebuffer(SpanObject *self, Py_buffer *view)
-{
-    Manager *mgr = self->mgr;
-    self->exports--;
-    mgr->exports--;
-    if (self->borrows) {
-        Py_DECREF(mgr);   /* last: the manager may go now, and clear self->mgr */
-    }
-}
-
-static PyBufferProcs span_as_buffer = {
-    .bf_getbuffer = (getbufferproc)span_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)span_releasebuffer,
-};
-
-PyTypeObject SpanType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.BufferSpan",
-    .tp_basicsize = sizeof(SpanObject),
-    .tp_dealloc = (destructor)span_dealloc,
-    .tp_as_buffer = &span_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve()).",
-    .tp_traverse = (traverseproc)span_traverse,
-};
-
-/* A memoryview of mgr's bytes [offset, offset + length); *span_out, if given, receives a new
- * reference to its exporter (whose live buffers then say whether the view is still in use). */
-PyObject *
-span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyObject **span_out)
-{
-    SpanObject *span = PyObject_GC_New(SpanObject, &SpanType);
-    if (span == NULL) {
-        return NULL;
-    }
-    Py_INCREF(mgr);
-    span->mgr = mgr;
-    span->offset = offset;
-    span->length = length;
-    span->moves = mgr->moves;
-    span->writable = writable;
-    span->borrows = 0;
-    span->closed = 0;
-    span->exports = 0;
-    PyObject_GC_Track(span);
-    PyObject *view = PyMemoryView_FromObject((PyObject *)span);
-    if (view != NULL && span_out != NULL) {
-        *span_out = Py_NewRef(span);
-    }
-    Py_DECREF(span);
-    return view;
-}
-
-/* The exporter of mgr's bytes [offset, offset + length) for one read (_fill). When reusable,
- * the manager's own read span, reused read after read, so that a read costs no exporter of its
- * own. The span borrows its manager (a manager holding a span that held it would be a cycle on
- * every connection) and owns it only while exported; the manager clears span->mgr when it
- * goes. While a source still holds an export of it, or when not reusable, a read gets a span
- * of its own. Returns a new reference. */
-PyObject *
-read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable)
-{
-    SpanObject *span = (SpanObject *)mgr->read_span;
-    if (!reusable || (span != NULL && span->exports > 0)) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
-        if (span == NULL) {
-            return NULL;
-        }
-        span->mgr = (Manager *)Py_NewRef(mgr);
-        span->borrows = 0;
-        span->closed = 0;
-        span->exports = 0;
-        span->writable = 1;
-        PyObject_GC_Track(span);
-    }
-    else if (span == NULL) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
-        if (span == NULL) {
-            return NULL;
-        }
-        span->mgr = mgr;
-        span->borrows = 1;
-        span->closed = 0;
-        span->exports = 0;
-        span->writable = 1;
-        PyObject_GC_Track(span);
-        mgr->read_span = Py_NewRef(span);
-    }
-    else {
-        Py_INCREF(span);
-    }
-    span->offset = offset;
-    span->length = length;
-    span->moves = mgr->moves;
-    return (PyObject *)span;
-}

@@ -8,7 +8,7 @@
 /* Inspection and recovery */
 
 static PyObject *
-view(Manager *m)
+view(Manager *m, PyObject *unused)
 {
     if (check_idle(m) < 0 || flush_backlog(m) < 0) {
         return NULL;
@@ -19,17 +19,12 @@ view(Manager *m)
 static PyObject *
 manager_view(Manager *m, PyObject *unused)
 {
-    if (enter(m) < 0) {
-        return NULL;
-    }
-    PyObject *result = view(m);
-    leave(m);
-    return result;
+    return while_busy(m, view, NULL);
 }
 
 /* Only an economy: while a view of the buffer is alive it does nothing. */
 static PyObject *
-shrink(Manager *m)
+shrink(Manager *m, PyObject *unused)
 {
     if (check_idle(m) < 0) {
         return NULL;
@@ -46,12 +41,7 @@ shrink(Manager *m)
 static PyObject *
 manager_shrink(Manager *m, PyObject *unused)
 {
-    if (enter(m) < 0) {
-        return NULL;
-    }
-    PyObject *result = shrink(m);
-    leave(m);
-    return result;
+    return while_busy(m, shrink, NULL);
 }
 
 static Py_ssize_t
@@ -130,25 +120,25 @@ manager_discard(Manager *m, PyObject *arg)
         PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    if (enter(m) < 0) {
+    return while_busy(m, discard, arg);
+}
+
+static PyObject *
+clear(Manager *m, PyObject *unused)
+{
+    PyObject *n = PyLong_FromSsize_t(manager_length(m));
+    if (n == NULL) {
         return NULL;
     }
-    PyObject *result = discard(m, arg);
-    leave(m);
+    PyObject *result = discard(m, n);
+    Py_DECREF(n);
     return result;
 }
 
 static PyObject *
 manager_clear(Manager *m, PyObject *unused)
 {
-    if (enter(m) < 0) {
-        return NULL;
-    }
-    PyObject *n = PyLong_FromSsize_t(manager_length(m));
-    PyObject *result = n == NULL ? NULL : discard(m, n);
-    Py_XDECREF(n);
-    leave(m);
-    return result;
+    return while_busy(m, clear, NULL);
 }
 
 static PyObject *
@@ -204,31 +194,19 @@ parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t mo
     return 0;
 }
 
-/* The settings: max_size (None: PY_SSIZE_T_MAX, which the pure core also reads back as None),
- * read_size (the most one read asks for: MOST_BYTES). */
+/* Set max_size (None: PY_SSIZE_T_MAX, which the pure core also reads back as None) or, when
+ * not is_limit, read_size (at most MOST_BYTES asked for by one read). */
 static int
-set_limit(Manager *m, PyObject *value)
+set_size(Manager *m, PyObject *value, int is_limit)
 {
-    Py_ssize_t limit;
+    Py_ssize_t size;
     PyObject *exact;
-    if (parse_size(value, "max_size", 1, PY_SSIZE_T_MAX, &limit, &exact) < 0) {
+    if (parse_size(value, is_limit ? "max_size" : "read_size", is_limit,
+                   is_limit ? PY_SSIZE_T_MAX : MOST_BYTES, &size, &exact) < 0) {
         return -1;
     }
-    m->limit = limit;
-    Py_XSETREF(m->limit_exact, exact);
-    return 0;
-}
-
-static int
-set_max_read(Manager *m, PyObject *value)
-{
-    Py_ssize_t max_read;
-    PyObject *exact;
-    if (parse_size(value, "read_size", 0, MOST_BYTES, &max_read, &exact) < 0) {
-        return -1;
-    }
-    m->max_read = max_read;
-    Py_XSETREF(m->read_size_exact, exact);
+    *(is_limit ? &m->limit : &m->max_read) = size;
+    Py_XSETREF(*(is_limit ? &m->limit_exact : &m->read_size_exact), exact);
     return 0;
 }
 
@@ -365,7 +343,7 @@ set_max_size(Manager *m, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete max_size");
         return -1;
     }
-    if (set_limit(m, value) < 0) {
+    if (set_size(m, value, 1) < 0) {
         return -1;
     }
     /* A recovery: forget an overflow, and an error drain() owed for the old limit. */
@@ -391,7 +369,7 @@ set_read_size(Manager *m, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete read_size");
         return -1;
     }
-    return set_max_read(m, value);
+    return set_size(m, value, 0);
 }
 
 /* on_overflow and on_eof: a policy of two words, stored as 0 or 1 in the manager. */
