@@ -14,19 +14,23 @@ whose frames depend on where the reads were cut fails here.
   chunking, and again with trailing bytes appended.
 * ``take``, ``buffered``, ``chunks_of``, ``one_big_frame``: small conveniences.
 * ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
+* ``CORES`` / ``run_isolated(core, code)``: a script run in a fresh interpreter on the named core
+  ("c" or "python"), for any case where the compiled core might crash: the crash then fails that
+  test and not the run.
 * ``ScriptedSocket`` (``recv_into``) and ``ScriptedRecvSocket`` (``recv`` only), tokio-util style:
   each read plays the next script item: bytes are delivered (as much as fits in the caller's
   buffer, the rest stays for the next read), ``b""`` is the end of the stream, an exception
   (class or instance) is raised: ``BlockingIOError`` for "would block", ``socket.timeout`` for a
   timeout. They count reads, remember the sizes asked for, and raise ``ScriptExhausted`` (an
   ``AssertionError``) when read past the script, so a wrong loop fails instead of hanging.
-* ``run_on_core(core, code)`` runs a snippet in a fresh interpreter with ``BufferManager`` of
-  the core named (``"pure"`` or ``"c"``): a crash there fails one test, not the run.
+* ``check_isolated(core, code, expected)``: ``run_isolated`` with the package's names imported,
+  checking a clean exit and exactly the output expected.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 import subprocess
 import sys
@@ -53,6 +57,36 @@ PROPERTY = settings(
 DETERMINISTIC = settings(PROPERTY, max_examples=80)
 
 ManagerFactory = Callable[[], BufferManager]
+
+#: The cores a test may run on in a subprocess: the pure one always, the compiled one when built.
+CORES = [
+    "python",
+    pytest.param(
+        "c",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("streamframer._core._ccore") is None,
+            reason="the compiled core is not built",
+        ),
+    ),
+]
+
+
+def run_isolated(core: str, code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter on ``core`` ("c" or "python"); the script checks
+    ``streamframer.IMPLEMENTATION`` itself is the one asked for. Returns the finished process
+    (a crash is a negative return code)."""
+    env = {k: v for k, v in os.environ.items() if k != "STREAMFRAMER_NO_EXTENSIONS"}
+    if core == "python":
+        env["STREAMFRAMER_NO_EXTENSIONS"] = "1"
+    check = f"import streamframer\nassert streamframer.IMPLEMENTATION == {core!r}\n"
+    return subprocess.run(
+        [sys.executable, "-c", check + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
 
 #: How many random chunkings each case is fed in, on top of all at once and byte by byte.
 RANDOM_CHUNKINGS = 12
@@ -445,43 +479,18 @@ class ScriptedRecvSocket(_Script):
 
 
 # ------------------------------------------------------------------------------------------------
-# A snippet in a fresh interpreter, on one core
-
-#: The cores a hostile snippet runs on: the module that holds each one's BufferManager.
-CORE_MODULES = {"pure": "streamframer._core._pure", "c": "streamframer._core._ccore"}
-
-#: Parameters for a fixture naming a core: both, the compiled one skipped when not built.
-CORE_NAMES = [
-    "pure",
-    pytest.param(
-        "c",
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec(CORE_MODULES["c"]) is None,
-            reason="the compiled core is not built",
-        ),
-    ),
-]
+# A snippet in a fresh interpreter, on one core, checked
 
 _PRELUDE = """\
-from {module} import BufferManager
 from streamframer import (
-    FrameLifecycleError, FrameSpan, NeedMore, Skip, length_prefixed, until_delim,
+    BufferManager, FrameLifecycleError, FrameSpan, NeedMore, Skip, length_prefixed, until_delim,
 )
 """
 
 
-def run_on_core(core: str, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` (dedented) with ``sys.executable -c``, after a prelude importing the
-    ``BufferManager`` of ``core`` and the rule names; returns the finished process (exit status,
-    stdout, stderr as text). Whatever crashes there ends only that interpreter."""
-    source = _PRELUDE.format(module=CORE_MODULES[core]) + textwrap.dedent(code)
-    return subprocess.run(
-        [sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout
-    )
-
-
-def check_on_core(core: str, code: str, expected: str) -> None:
-    """``code`` exits cleanly on ``core`` (see :func:`run_on_core`) and prints ``expected``."""
-    done = run_on_core(core, code)
+def check_isolated(core: str, code: str, expected: str) -> None:
+    """``code`` (dedented, after the package's names are imported) exits cleanly when run by
+    :func:`run_isolated` on ``core``, and prints exactly ``expected``."""
+    done = run_isolated(core, _PRELUDE + textwrap.dedent(code))
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected, done.stderr

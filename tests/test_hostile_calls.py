@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
-from helpers import CORE_NAMES, check_on_core
+from helpers import CORES, check_isolated
 from streamframer._core._pure._storage import CONCURRENT
 
 
-@pytest.fixture(params=CORE_NAMES)
+@pytest.fixture(params=CORES)
 def core(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -38,7 +38,7 @@ m.feed(b"abc\\nmore")
 frame = m.next_frame(until_delim(b"\\n"))
 print(frame == Consumer(), frame.consumed, len(m))
 """
-    check_on_core(core, code, f"{CONCURRENT}\nTrue False 8\n")
+    check_isolated(core, code, f"{CONCURRENT}\nTrue False 8\n")
 
 
 def test_reserve_with_no_limit_refuses_a_size_no_memory_holds(core: str) -> None:
@@ -54,7 +54,7 @@ except OverflowError as exc:
     print("OverflowError", exc)
 print(len(m), m.next_frame(until_delim(b"b")) == b"a")
 """
-    check_on_core(core, code, "OverflowError byte string is too large\n2 True\n")
+    check_isolated(core, code, "OverflowError byte string is too large\n2 True\n")
 
 
 def test_a_header_declaring_almost_2_63_bytes_is_waited_for(core: str) -> None:
@@ -72,7 +72,7 @@ def read(view):
     return 3
 print(m._fill(read), len(m), m.next_frame(rule))
 """
-    check_on_core(core, code, "None\n3 111 None\n")
+    check_isolated(core, code, "None\n3 111 None\n")
 
 
 def test_reserve_cannot_be_reentered_from_its_size(core: str) -> None:
@@ -95,7 +95,7 @@ m.feed(b"\\n" + b"x" * 100000)
 frame = m.next_frame(until_delim(b"\\n"))
 print(frame == b"abc", len(m))
 """
-    check_on_core(core, code, f"{CONCURRENT}\nTrue 100004\n")
+    check_isolated(core, code, f"{CONCURRENT}\nTrue 100004\n")
 
 
 def test_commit_cannot_be_reentered_from_its_count(core: str) -> None:
@@ -118,7 +118,7 @@ m.commit(Count())
 frame = m.next_frame(until_delim(b"\\n"))
 print(frame == b"ab", len(m))
 """
-    check_on_core(core, code, f"{CONCURRENT}\nTrue 3\n")
+    check_isolated(core, code, f"{CONCURRENT}\nTrue 3\n")
 
 
 def test_a_read_function_that_keeps_its_buffer_cannot_rewrite_a_frame(core: str) -> None:
@@ -138,7 +138,7 @@ except (ValueError, FrameLifecycleError):
     print("refused")
 print(frame.tobytes())
 """
-    check_on_core(core, code, "None\nrefused\nb'abc'\n")
+    check_isolated(core, code, "None\nrefused\nb'abc'\n")
 
 
 def test_fill_after_feed_eof_is_refused(core: str) -> None:
@@ -152,7 +152,7 @@ except FrameLifecycleError as exc:
     print(exc)
 print(len(m))
 """
-    check_on_core(core, code, "a read after the end of the stream\n0\n")
+    check_isolated(core, code, "a read after the end of the stream\n0\n")
 
 
 def test_read_with_rule_honours_a_subclass_next_frame(core: str) -> None:
@@ -173,7 +173,7 @@ Counting.calls = 0
 frames = [f.tobytes() for f in streamframer.iter_frames(io.BytesIO(b"a\\nb\\n"), Counting(), rule)]
 print(frames, Counting.calls > 0)
 """
-    check_on_core(core, code, "True True\n[b'a', b'b'] True\n")
+    check_isolated(core, code, "True True\n[b'a', b'b'] True\n")
 
 
 def test_sizes_beyond_ssize_t_are_kept_as_given(core: str) -> None:
@@ -188,7 +188,7 @@ print(m.max_size == 2**64, BufferManager(max_size=sys.maxsize).max_size)
 m.feed(b"abc\\n")
 print(m.next_frame(until_delim(b"\\n")) == b"abc")
 """
-    check_on_core(core, code, "True True\nTrue None\nTrue\n")
+    check_isolated(core, code, "True True\nTrue None\nTrue\n")
 
 
 def test_a_kept_bytearray_changed_later_never_makes_a_frame_of_other_bytes(core: str) -> None:
@@ -214,4 +214,4 @@ try:
 except Exception as exc:
     print(type(exc).__module__.startswith("streamframer") or isinstance(exc, BufferError))
 """
-    check_on_core(core, code, "True\n")
+    check_isolated(core, code, "True\n")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import CORE_NAMES, check_on_core
+from helpers import CORES, check_isolated
 from streamframer._core._pure._storage import CONCURRENT
 
 
-@pytest.fixture(params=CORE_NAMES)
+@pytest.fixture(params=CORES)
 def core(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -46,7 +46,7 @@ except BufferError:
 print(len(kept[0]), view[:3].tobytes(), frame == b"x" * 100000)
 """
     )
-    check_on_core(core, code, "BufferError\n100001 b'xxx' True\n")
+    check_isolated(core, code, "BufferError\n100001 b'xxx' True\n")
 
 
 def test_a_rule_truncating_its_bytearray_gets_buffer_error(core: str) -> None:
@@ -66,7 +66,7 @@ m.feed(b"\\n")
 frame = m.next_frame(until_delim(b"\\n"))
 print(len(frame), frame == b"x" * 100000)
 """
-    check_on_core(core, code, "BufferError in the rule\nNone 100000\n100000 True\n")
+    check_isolated(core, code, "BufferError in the rule\nNone 100000\n100000 True\n")
 
 
 def test_a_result_field_index_cannot_clear_the_manager(core: str) -> None:
@@ -93,7 +93,7 @@ print(len(frame), frame == b"x" * 100000)
 frame.consume()
 print(len(m))
 """
-    check_on_core(core, code, f"{CONCURRENT}\n100000 True\n4\n")
+    check_isolated(core, code, f"{CONCURRENT}\n100000 True\n4\n")
 
 
 def test_a_rule_eq_cannot_take_a_frame_during_a_rule_switch(core: str) -> None:
@@ -122,7 +122,7 @@ second.consume()
 print(len(m))
 """
     )
-    check_on_core(core, code, f"{CONCURRENT}\nb'two' False\n0\n")
+    check_isolated(core, code, f"{CONCURRENT}\nb'two' False\n0\n")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ except TypeError as exc:
     print(str(exc) == wanted)
 print(len(m))
 """
-    check_on_core(core, code, "True\n3\n")
+    check_isolated(core, code, "True\n3\n")
 
 
 def test_reentry_from_a_rule_is_refused_in_the_pure_cores_words(core: str) -> None:
@@ -168,4 +168,4 @@ m = BufferManager()
 m.feed(b"abc")
 print(m.next_frame(rule), len(m))
 """
-    check_on_core(core, code, f"{CONCURRENT}\n" * 5 + "None 3\n")
+    check_isolated(core, code, f"{CONCURRENT}\n" * 5 + "None 3\n")

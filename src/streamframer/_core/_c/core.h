@@ -42,8 +42,20 @@
  *  6. The reusable read exporter goes only to the core's own readers (a socket's recv_into,
  *     see trusted_reader()); any other read function gets a fresh exporter, closed after it.
  *
- * A free-threaded build would need more: the busy mark taken with an atomic compare-and-swap
- * (two threads may otherwise both see it clear), and the frame free list per thread.
+ * Interpreters. Every type is a heap type made from a spec with the module (module.c), and
+ * everything mutable lives in the module's state (CoreState) or in the objects themselves:
+ * nothing static changes after load, so the module declares support for several interpreters,
+ * each with its own GIL.
+ *
+ * Free-threaded builds (3.13t) would need more than that, and the module keeps Py_MOD_GIL_USED
+ * until it has it:
+ *  - a critical section per manager (Py_BEGIN_CRITICAL_SECTION(mgr)) around every public
+ *    entry point, frames' and spans' included, since they read and write the manager's fields;
+ *    the busy mark would then only refuse re-entry from the same thread, as the pure core's;
+ *  - the export counts (a frame's, a span's, the manager's total) changed only under that
+ *    section: bf_getbuffer/bf_releasebuffer run from any thread holding a memoryview;
+ *  - the manager's spare frame (frame.c), filled from a frame's dealloc, under the section too;
+ *  - a manager's state pointer and the module's state are read-only after creation: fine.
  */
 #ifndef STREAMFRAMER_CORE_H
 #define STREAMFRAMER_CORE_H
@@ -52,6 +64,16 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_PYSSIZET T_PYSSIZET
+#define Py_READONLY READONLY
+#endif
+
+#ifndef Py_TPFLAGS_IMMUTABLETYPE
+#define Py_TPFLAGS_IMMUTABLETYPE 0   /* 3.10+; on 3.9 the types stay settable */
+#endif
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *
@@ -109,8 +131,30 @@ typedef struct {
                              SKIP: nbytes */
 } RuleResult;
 
+/* The module's state (one per module object, so one per interpreter): the package's classes
+ * imported at exec, this module's own types, interned names. Nothing in the core is static
+ * and mutable. A manager keeps a pointer to it from its creation (see manager.c), which the
+ * methods use: reaching it costs one load, never a lookup on the per-frame path. The state
+ * lives as long as the module, which every instance keeps alive through its type; only the
+ * collector tearing a whole garbage cycle apart (interpreter exit) can free it first, so
+ * deallocators never touch it. */
+typedef struct {
+    PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
+        *FrameLifecycleError, *StreamClosed;
+    PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
+    PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
+    PyTypeObject *ManagerType, *FrameType, *SpanType, *ReaderType, *FrameIterType,
+        *PayloadIterType;
+    PyObject *str_release, *str_recv_into;
+    PyCFunction socket_recv_into;   /* a trusted reader (reads.c), found at exec; or NULL */
+} CoreState;
+
+typedef struct FrameObject FrameObject;
+
 typedef struct {
     PyObject_HEAD
+    CoreState *state;           /* the module's, from the type the manager was made with */
+    FrameObject *spare_frame;   /* the last frame freed, kept for the next (memory only) */
     PyObject *buf;              /* bytearray: [0, head) consumed, [head, tail) unconsumed,
                                    [tail, len) spare capacity */
     Py_ssize_t head, tail, scan;
@@ -149,12 +193,12 @@ typedef struct {
     PyObject *weakreflist;
 } Manager;
 
-typedef struct {
+struct FrameObject {
     PyObject_HEAD
     Manager *mgr;
     uint64_t generation;
     Py_ssize_t exports;         /* live buffers of this frame */
-} FrameObject;
+};
 
 /* A window on a manager's bytes that exports the buffer protocol: view() and reserve(). */
 typedef struct {
@@ -236,14 +280,12 @@ restore_error(PyObject *exc)
 #endif
 }
 
-/* module.c: the package's classes, imported once */
-extern PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
-    *FrameLifecycleError, *StreamClosed;
-extern PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
-extern PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
+/* module.c: the module's state, found from a type (a subclass's included) */
+CoreState *state_of_type(PyTypeObject *type);
 
-extern PyTypeObject ManagerType, FrameType, SpanType, ReaderType, FrameIterType,
-    PayloadIterType;
+/* The specs the module makes its types from (manager.c, frame.c, module.c). */
+extern PyType_Spec manager_spec, frame_spec, span_spec, compiled_spec, frame_iter_spec,
+    payload_iter_spec;
 
 /* Sizes: a + b for non-negative sizes, PY_SSIZE_T_MAX when the sum does not fit. */
 static inline Py_ssize_t
@@ -272,7 +314,7 @@ size_sum(Py_ssize_t a, Py_ssize_t b)
 
 /* rules.c */
 void spec_clear(RuleSpec *spec);
-int spec_load(RuleSpec *spec, PyObject *rule);
+int spec_load(const CoreState *state, RuleSpec *spec, PyObject *rule);
 int spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
              RuleResult *out);
 Py_ssize_t find_delim(const RuleSpec *spec, const char *data, Py_ssize_t from, Py_ssize_t to);
@@ -294,14 +336,14 @@ PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reus
 /* storage.c */
 extern const char EXPORTED_MESSAGE[];
 extern const char BUSY_MESSAGE[];
-PyObject *lifecycle_error(const char *message);
+PyObject *lifecycle_error(Manager *mgr, const char *message);
 
 /* The busy mark (safety rule 1): enter() refuses a call that overlaps another. */
 static inline int
 enter(Manager *m)
 {
     if (m->busy) {
-        lifecycle_error(BUSY_MESSAGE);
+        lifecycle_error(m, BUSY_MESSAGE);
         return -1;
     }
     m->busy = 1;
@@ -352,14 +394,14 @@ PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
 PyObject *manager_commit(Manager *mgr, PyObject *arg);
 PyObject *manager_fill(Manager *mgr, PyObject *read_into);
 int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
-extern PyCFunction trusted_readers[2];
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
 PyObject *hand_out(Manager *mgr, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
 int consume_frame(Manager *mgr, FrameObject *frame);   /* under the busy mark */
 int manager_consume(Manager *mgr, FrameObject *frame);
-void frame_free_cache(void);
+PyObject *refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
+void frame_free_spare(Manager *mgr);
 int frame_is_outstanding(FrameObject *frame);
 int frame_is_live(FrameObject *frame);
 
@@ -375,8 +417,5 @@ PyObject *make_frame(Manager *mgr, Py_ssize_t start, Py_ssize_t end, Py_ssize_t 
 /* framing.c */
 PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
 PyObject *manager_drain(Manager *mgr, PyObject *rule);
-
-/* module.c */
-extern PyObject *str_release;
 
 #endif

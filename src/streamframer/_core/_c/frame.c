@@ -33,39 +33,47 @@ static Manager *
 live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        PyErr_SetString(FrameLifecycleError,
+        PyErr_SetString(frame->mgr->state->FrameLifecycleError,
                         frame->mgr->busy ? BUSY_MESSAGE : CONSUMED_MESSAGE);
         return NULL;
     }
     return frame->mgr;
 }
 
-/* A Frame is not tracked by the cyclic garbage collector: it refers to its manager only, and
- * a manager refers to no frame, so a frame closes no cycle of its own; and untracked, making
- * one costs a plain allocation, which matters when frames are 64 bytes long. The last frame
- * freed is kept for the next one (the GIL guards it): a loop that takes and consumes frames
+/* A Frame is tracked by the cyclic garbage collector: a frame held by its manager's subclass,
+ * or by the object whose bound method is the rule, closes a cycle through the manager. The
+ * frame always holds its manager (it has no tp_clear: the manager's breaks every such cycle),
+ * so a frame reached after a collection still answers, at worst "consumed". The memory of the
+ * last frame a manager freed is kept for its next one: a loop that takes and consumes frames
  * then allocates nothing. */
-static FrameObject *free_frame;
-
 PyObject *
 frame_new(Manager *mgr)
 {
-    FrameObject *frame = free_frame;
+    PyTypeObject *type = mgr->state->FrameType;
+    FrameObject *frame = mgr->spare_frame;
     if (frame != NULL) {
-        free_frame = NULL;
-        PyObject_Init((PyObject *)frame, &FrameType);
+        mgr->spare_frame = NULL;
+        PyObject_Init((PyObject *)frame, type);
     }
     else {
-        frame = PyObject_New(FrameObject, &FrameType);
+        frame = PyObject_GC_New(FrameObject, type);
         if (frame == NULL) {
             return NULL;
         }
     }
-    Py_INCREF(mgr);
-    frame->mgr = mgr;
+    frame->mgr = (Manager *)Py_NewRef(mgr);
     frame->generation = mgr->generation;
     frame->exports = 0;
+    PyObject_GC_Track(frame);
     return (PyObject *)frame;
+}
+
+/* tp_new of the types only the core makes. */
+PyObject *
+refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
+    return NULL;
 }
 
 /* Lend the buffer to a new Frame over [start, end), consuming up to consume. */
@@ -90,13 +98,14 @@ int
 consume_frame(Manager *m, FrameObject *frame)
 {
     if (!frame_is_outstanding(frame)) {
-        lifecycle_error("this frame was already consumed; its bytes are gone from the buffer");
+        lifecycle_error(m, "this frame was already consumed; its bytes are gone from the buffer");
         return -1;
     }
     if (frame->exports > 0) {
-        lifecycle_error("cannot consume: a view of this frame is still alive (frame.view, a "
-                        "slice of it, memoryview(frame), an array built on it, or a "
-                        "BufferManager.view() taken before); release it, then consume() again");
+        lifecycle_error(m, "cannot consume: a view of this frame is still alive (frame.view, a "
+                           "slice of it, memoryview(frame), an array built on it, or a "
+                           "BufferManager.view() taken before); release it, then consume() "
+                           "again");
         return -1;
     }
     m->head = m->scan = m->consume;
@@ -127,24 +136,37 @@ frame_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return NULL;
 }
 
+static int
+frame_traverse(FrameObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->mgr);
+    return 0;
+}
+
 static void
 frame_dealloc(FrameObject *self)
 {
-    Py_CLEAR(self->mgr);
-    if (free_frame == NULL) {
-        free_frame = self;
-        return;
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Manager *mgr = self->mgr;
+    if (mgr->spare_frame == NULL) {
+        mgr->spare_frame = self;   /* freed with the manager if not used again */
     }
-    PyObject_Free(self);
+    else {
+        PyObject_GC_Del(self);
+    }
+    Py_DECREF(mgr);
+    Py_DECREF(type);
 }
 
-/* At the module's end: the kept frame goes too. */
+/* When the manager goes: the frame memory it kept goes too. */
 void
-frame_free_cache(void)
+frame_free_spare(Manager *mgr)
 {
-    if (free_frame != NULL) {
-        PyObject_Free(free_frame);
-        free_frame = NULL;
+    if (mgr->spare_frame != NULL) {
+        PyObject_GC_Del(mgr->spare_frame);
+        mgr->spare_frame = NULL;
     }
 }
 
@@ -246,7 +268,7 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
     /* Another object's buffer may run Python (__buffer__, 3.12+): under the busy mark, which
      * a frame's own buffer (no Python) would refuse. A failure means "not comparable", as for
      * bytes. The span is read after it. */
-    int python = !PyObject_TypeCheck(other, &FrameType);
+    int python = !PyObject_TypeCheck(other, mgr->state->FrameType);
     if (python && enter(mgr) < 0) {
         return NULL;
     }
@@ -310,34 +332,31 @@ static PyGetSetDef frame_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PySequenceMethods frame_as_sequence = {
-    .sq_length = (lenfunc)frame_length,
+static PyType_Slot frame_slots[] = {
+    {Py_tp_dealloc, frame_dealloc},
+    {Py_tp_traverse, frame_traverse},
+    {Py_tp_repr, frame_repr},
+    {Py_sq_length, frame_length},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_bf_getbuffer, frame_getbuffer},
+    {Py_bf_releasebuffer, frame_releasebuffer},
+    {Py_tp_doc,
+     "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
+     "\n"
+     "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
+     "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
+     "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
+     "from the buffer; 'with frame:' consumes it on exit."},
+    {Py_tp_richcompare, frame_richcompare},
+    {Py_tp_methods, frame_methods},
+    {Py_tp_getset, frame_getset},
+    {Py_tp_new, frame_tp_new},
+    {0, NULL},
 };
 
-static PyBufferProcs frame_as_buffer = {
-    .bf_getbuffer = (getbufferproc)frame_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)frame_releasebuffer,
-};
-
-PyTypeObject FrameType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.Frame",
-    .tp_basicsize = sizeof(FrameObject),
-    .tp_dealloc = (destructor)frame_dealloc,
-    .tp_repr = (reprfunc)frame_repr,
-    .tp_as_sequence = &frame_as_sequence,
-    .tp_hash = PyObject_HashNotImplemented,
-    .tp_as_buffer = &frame_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc =
-        "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
-        "\n"
-        "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
-        "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
-        "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
-        "from the buffer; 'with frame:' consumes it on exit.",
-    .tp_richcompare = (richcmpfunc)frame_richcompare,
-    .tp_methods = frame_methods,
-    .tp_getset = frame_getset,
-    .tp_new = frame_tp_new,
+PyType_Spec frame_spec = {
+    .name = "streamframer.Frame",
+    .basicsize = sizeof(FrameObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = frame_slots,
 };

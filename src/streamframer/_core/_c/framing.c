@@ -23,7 +23,7 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
     if (m->overflowed) {
         PyObject *limit = limit_value(m);
         if (limit != NULL) {
-            PyErr_Format(FrameLifecycleError,
+            PyErr_Format(m->state->FrameLifecycleError,
                          "the buffer still holds the frame that exceeded max_size=%S: recover "
                          "with clear(), discard(n) or a larger max_size before reading on",
                          limit);
@@ -32,7 +32,7 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
         return -1;
     }
     if (m->discarded >= 0) {
-        if (spec_load(&m->spec, rule) < 0) {
+        if (spec_load(m->state, &m->spec, rule) < 0) {
             return -1;
         }
         if (discard_step(m, rule) < 0) {
@@ -101,7 +101,7 @@ next_frame(Manager *m, PyObject *rule)
         if (spec->kind == KIND_CUSTOM && m->exports > 0 && (m->head > 0 || CAPACITY(m) != m->tail)) {
             /* Calling the rule needs the bytes trimmed, which a live view forbids: refuse
              * before the rule changes anything (a Skip would drop bytes). */
-            return lifecycle_error(EXPORTED_MESSAGE);
+            return lifecycle_error(m, EXPORTED_MESSAGE);
         }
         if (run_rule(m, rule, &result, &huge) < 0) {
             return NULL;
@@ -109,7 +109,7 @@ next_frame(Manager *m, PyObject *rule)
         Py_ssize_t head = m->head;
         if (result.type == RESULT_SKIP) {
             if (spec->kind == KIND_CUSTOM && m->exports > 0) {
-                return lifecycle_error(EXPORTED_MESSAGE);   /* before anything changes */
+                return lifecycle_error(m, EXPORTED_MESSAGE);   /* before anything changes */
             }
             m->head += result.a;
             m->scan = m->head;
@@ -190,9 +190,9 @@ drain_split(Manager *m, int *stopped)
 
 /* Whether rule is a Delimited with no option: the batch split's own case. */
 static int
-spec_is_plain_delimiter(PyObject *rule)
+spec_is_plain_delimiter(Manager *m, PyObject *rule)
 {
-    if ((PyObject *)Py_TYPE(rule) != DelimitedType) {
+    if ((PyObject *)Py_TYPE(rule) != m->state->DelimitedType) {
         return 0;
     }
     PyObject *plain = PyObject_GetAttrString(rule, "_plain");
@@ -217,7 +217,7 @@ drain(Manager *m, PyObject *rule)
     }
     RuleSpec *spec = &m->spec;
     PyObject *payloads = NULL;
-    if (rule != m->rule && spec_is_plain_delimiter(rule)) {
+    if (rule != m->rule && spec_is_plain_delimiter(m, rule)) {
         /* A new plain delimiter: settle the manager's state first, as next_frame would, so
          * that the batch split runs from the first call. */
         PyObject *early = NULL;
@@ -276,7 +276,7 @@ drain(Manager *m, PyObject *rule)
         Py_DECREF(payloads);
         return NULL;
     }
-    if (PyErr_ExceptionMatches(FrameTooLarge)) {
+    if (PyErr_ExceptionMatches(m->state->FrameTooLarge)) {
         Py_XSETREF(m->deferred, take_error());   /* raised once, on the next call */
         Py_CLEAR(m->rule);
     }

@@ -28,7 +28,7 @@ report_discard(Manager *m)
     m->discarded = -1;
     m->skip = 0;
     m->want = 0;
-    return limit_error(m, FrameDiscarded, PyLong_FromSsize_t(discarded));
+    return limit_error(m, m->state->FrameDiscarded, PyLong_FromSsize_t(discarded));
 }
 
 static void
@@ -47,7 +47,7 @@ overflow_error(Manager *m, PyObject *size)
 {
     m->overflowed = 1;
     Py_CLEAR(m->rule);   /* routes the next next_frame() to the "recover first" error */
-    return limit_error(m, FrameTooLarge, size);
+    return limit_error(m, m->state->FrameTooLarge, size);
 }
 
 /* Drop what is known to belong to the oversized frame; FrameDiscarded once all of it is gone.
@@ -114,10 +114,10 @@ need_more(Manager *m, Py_ssize_t frame_size, PyObject *huge)
         if (partial == NULL) {
             return NULL;
         }
-        PyObject *exc = PyObject_CallOneArg(StreamClosed, partial);
+        PyObject *exc = PyObject_CallOneArg(m->state->StreamClosed, partial);
         Py_DECREF(partial);
         if (exc != NULL) {
-            PyErr_SetObject(StreamClosed, exc);
+            PyErr_SetObject(m->state->StreamClosed, exc);
             Py_DECREF(exc);
         }
         return NULL;

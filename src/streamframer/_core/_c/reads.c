@@ -14,7 +14,7 @@ refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
     if (limit == NULL) {
         return;
     }
-    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "On", limit, waiting);
+    PyObject *exc = PyObject_CallFunction(m->state->FrameTooLarge, "On", limit, waiting);
     if (exc == NULL) {
         Py_DECREF(limit);
         return;
@@ -27,7 +27,7 @@ refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
                    size, waiting - size, limit));
     Py_DECREF(limit);
     if (args != NULL && PyObject_SetAttrString(exc, "args", args) == 0) {
-        PyErr_SetObject(FrameTooLarge, exc);
+        PyErr_SetObject(m->state->FrameTooLarge, exc);
     }
     Py_XDECREF(args);
     Py_DECREF(exc);
@@ -37,7 +37,7 @@ static PyObject *
 feed(Manager *m, PyObject *data)
 {
     if (m->eof) {
-        return lifecycle_error("feed() after feed_eof(): the stream has ended");
+        return lifecycle_error(m, "feed() after feed_eof(): the stream has ended");
     }
     Py_buffer view;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
@@ -114,7 +114,7 @@ static PyObject *
 reserve(Manager *m, PyObject *size_arg)
 {
     if (m->eof) {
-        return lifecycle_error("reserve() after feed_eof(): the stream has ended");
+        return lifecycle_error(m, "reserve() after feed_eof(): the stream has ended");
     }
     if (check_idle(m) < 0) {
         return NULL;
@@ -181,7 +181,7 @@ static PyObject *
 commit(Manager *m, PyObject *arg)
 {
     if (m->reserved_view == NULL) {
-        return lifecycle_error("commit() without reserve()");
+        return lifecycle_error(m, "commit() without reserve()");
     }
     Py_ssize_t nbytes = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
     if (nbytes == -1 && PyErr_Occurred()) {
@@ -197,7 +197,7 @@ commit(Manager *m, PyObject *arg)
         return NULL;
     }
     if (exported) {
-        return lifecycle_error("the view reserve() returned is still exported (a slice of it, "
+        return lifecycle_error(m, "the view reserve() returned is still exported (a slice of it, "
                                "or an array on it); release it, then commit() again");
     }
     Py_CLEAR(m->reserved_view);
@@ -226,23 +226,14 @@ manager_commit(Manager *m, PyObject *arg)
     return while_busy(m, commit, arg);
 }
 
-/* The read functions given the manager's reusable exporter itself (safety rule 6): C code
- * known to take the buffer, write and give it back before returning. Filled at import. */
-PyCFunction trusted_readers[2];
-
+/* Whether read_into is given the manager's reusable exporter itself (safety rule 6): a read
+ * function of the core's own list, C code known to take the buffer, write and give it back
+ * before returning. The list: socket.recv_into (found at import, see module.c). */
 static int
-trusted_reader(PyObject *read_into)
+trusted_reader(Manager *m, PyObject *read_into)
 {
-    if (!PyCFunction_Check(read_into)) {
-        return 0;
-    }
-    PyCFunction function = PyCFunction_GET_FUNCTION(read_into);
-    for (size_t i = 0; i < sizeof(trusted_readers) / sizeof(trusted_readers[0]); i++) {
-        if (trusted_readers[i] != NULL && function == trusted_readers[i]) {
-            return 1;
-        }
-    }
-    return 0;
+    return PyCFunction_Check(read_into) && m->state->socket_recv_into != NULL
+           && PyCFunction_GET_FUNCTION(read_into) == m->state->socket_recv_into;
 }
 
 /* One zero-copy read for the I/O adapters: reserve, read_into(view), commit, in one call.
@@ -257,7 +248,7 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
         return -1;
     }
     if (m->eof) {
-        lifecycle_error("a read after the end of the stream");
+        lifecycle_error(m, "a read after the end of the stream");
         return -1;
     }
     if (flush_backlog(m) < 0) {
@@ -278,7 +269,7 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
      * gives it back before returning (its count of exports then says whether it kept one).
      * Any other gets a memoryview of a span of its own, released after it and closed, so
      * that neither can be used to write into the buffer once the read is over. */
-    int direct = trusted_reader(read_into);
+    int direct = trusted_reader(m, read_into);
     PyObject *span = read_span(m, m->tail, size, direct);
     if (span == NULL) {
         return -1;
@@ -294,7 +285,7 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
         /* Release the view the source was given; a source that re-exported it (or kept a
          * slice) keeps the span's count up, reported below once the bytes are kept. */
         PyObject *error = take_error();
-        PyObject *released = PyObject_CallMethodNoArgs(view, str_release);
+        PyObject *released = PyObject_CallMethodNoArgs(view, m->state->str_release);
         if (released == NULL) {
             PyErr_Clear();
         }
@@ -327,7 +318,7 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
     }
     if (kept_export) {
         Py_DECREF(result);
-        PyErr_Format(FrameLifecycleError,
+        PyErr_Format(m->state->FrameLifecycleError,
                      "%R kept an export of the buffer it was given; the bytes it read are "
                      "buffered: release the export, then read on", read_into);
         return -1;

@@ -7,9 +7,9 @@
 /* A custom rule broke the contract: ValueError naming the result and the broken condition
  * (worded once, by the rule contract's broken_condition). */
 static int
-bad_result(PyObject *rule, PyObject *result, Py_ssize_t buffered)
+bad_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered)
 {
-    PyObject *condition = PyObject_CallFunction(BrokenCondition, "On", result, buffered);
+    PyObject *condition = PyObject_CallFunction(m->state->BrokenCondition, "On", result, buffered);
     if (condition == NULL) {
         return -1;
     }
@@ -45,21 +45,21 @@ has_fields(PyObject *rule, PyObject *result, Py_ssize_t fields)
 /* Convert and check what a rule object returned, for a buffer of `buffered` bytes. Nothing
  * changes here: its fields' __index__ runs under the busy mark (safety rule 3). */
 static int
-read_result(PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *out,
+read_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *out,
             PyObject **huge)
 {
     PyTypeObject *type = Py_TYPE(result);
-    Py_ssize_t fields = (PyObject *)type == SkipType ? 1
-                        : (PyObject *)type == FrameSpanType ? 3
-                        : (PyObject *)type == NeedMoreType ? 2 : 0;
+    Py_ssize_t fields = (PyObject *)type == m->state->SkipType ? 1
+                        : (PyObject *)type == m->state->FrameSpanType ? 3
+                        : (PyObject *)type == m->state->NeedMoreType ? 2 : 0;
     if (fields && !has_fields(rule, result, fields)) {
         return -1;
     }
-    if ((PyObject *)type == SkipType) {
+    if ((PyObject *)type == m->state->SkipType) {
         out->type = RESULT_SKIP;
         return index_of(PyTuple_GET_ITEM(result, 0), &out->a);
     }
-    if ((PyObject *)type == FrameSpanType) {
+    if ((PyObject *)type == m->state->FrameSpanType) {
         out->type = RESULT_SPAN;
         if (index_of(PyTuple_GET_ITEM(result, 0), &out->a) < 0
             || index_of(PyTuple_GET_ITEM(result, 1), &out->b) < 0
@@ -68,17 +68,17 @@ read_result(PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *o
         }
         if (!(0 <= out->a && out->a <= out->b && out->b <= out->c && out->c <= buffered)
             || out->c == 0) {
-            return bad_result(rule, result, buffered);
+            return bad_result(m, rule, result, buffered);
         }
         return 0;
     }
-    if ((PyObject *)type == NeedMoreType) {
+    if ((PyObject *)type == m->state->NeedMoreType) {
         out->type = RESULT_NEED;
         if (index_of(PyTuple_GET_ITEM(result, 0), &out->a) < 0) {
             return -1;
         }
         if (!(0 <= out->a && out->a <= buffered)) {
-            return bad_result(rule, result, buffered);
+            return bad_result(m, rule, result, buffered);
         }
         PyObject *size = PyTuple_GET_ITEM(result, 1);
         out->b = -1;
@@ -127,10 +127,10 @@ call_rule(Manager *m, PyObject *rule, int copy, RuleResult *out, PyObject **huge
     if (result == NULL) {
         return -1;
     }
-    int status = read_result(rule, result, buffered, out, huge);
+    int status = read_result(m, rule, result, buffered, out, huge);
     if (status == 0 && out->type == RESULT_SKIP
         && !(0 < out->a && out->a <= buffered)) {
-        status = bad_result(rule, result, buffered);
+        status = bad_result(m, rule, result, buffered);
     }
     Py_DECREF(result);
     return status;
@@ -178,7 +178,7 @@ adopt_rule(Manager *m, PyObject *rule)
         Py_INCREF(rule);
         Py_XSETREF(m->scan_rule, rule);
     }
-    if (spec_load(&m->spec, rule) < 0) {
+    if (spec_load(m->state, &m->spec, rule) < 0) {
         return -1;
     }
     Py_INCREF(rule);

@@ -8,6 +8,7 @@
 static int
 span_traverse(SpanObject *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     if (!self->borrows) {
         Py_VISIT(self->mgr);
     }
@@ -17,27 +18,27 @@ span_traverse(SpanObject *self, visitproc visit, void *arg)
 static void
 span_dealloc(SpanObject *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (!self->borrows) {
         Py_CLEAR(self->mgr);
     }
     PyObject_GC_Del(self);
+    Py_DECREF(type);
 }
 
 static int
 span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
 {
     Manager *mgr = self->mgr;
-    if (self->closed) {
-        PyErr_SetString(FrameLifecycleError,
-                        "this read is over: the buffer it was given can no longer be used");
-        view->obj = NULL;
-        return -1;
-    }
-    if (mgr == NULL || self->moves != mgr->moves) {
-        /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
-        PyErr_SetString(FrameLifecycleError,
-                        "these bytes have moved since this view was made: take a new view");
+    if (self->closed || mgr == NULL || self->moves != mgr->moves) {
+        /* Only reachable through memoryview(view.obj) long after: the read is over, or the
+         * bytes are elsewhere. */
+        CoreState *state = PyType_GetModuleState(Py_TYPE(self));
+        PyErr_SetString(state != NULL ? state->FrameLifecycleError : PyExc_BufferError,
+                        self->closed
+                            ? "this read is over: the buffer it was given can no longer be used"
+                            : "these bytes have moved since this view was made: take a new view");
         view->obj = NULL;
         return -1;
     }
@@ -66,20 +67,21 @@ span_releasebuffer(SpanObject *self, Py_buffer *view)
     }
 }
 
-static PyBufferProcs span_as_buffer = {
-    .bf_getbuffer = (getbufferproc)span_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)span_releasebuffer,
+static PyType_Slot span_slots[] = {
+    {Py_tp_dealloc, span_dealloc},
+    {Py_tp_traverse, span_traverse},
+    {Py_bf_getbuffer, span_getbuffer},
+    {Py_bf_releasebuffer, span_releasebuffer},
+    {Py_tp_doc, "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve())."},
+    {Py_tp_new, refuse_new},
+    {0, NULL},
 };
 
-PyTypeObject SpanType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.BufferSpan",
-    .tp_basicsize = sizeof(SpanObject),
-    .tp_dealloc = (destructor)span_dealloc,
-    .tp_as_buffer = &span_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve()).",
-    .tp_traverse = (traverseproc)span_traverse,
+PyType_Spec span_spec = {
+    .name = "streamframer.BufferSpan",
+    .basicsize = sizeof(SpanObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = span_slots,
 };
 
 /* A memoryview of mgr's bytes [offset, offset + length); *span_out, if given, receives a new
@@ -87,7 +89,7 @@ PyTypeObject SpanType = {
 PyObject *
 span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyObject **span_out)
 {
-    SpanObject *span = PyObject_GC_New(SpanObject, &SpanType);
+    SpanObject *span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
     if (span == NULL) {
         return NULL;
     }
@@ -120,7 +122,7 @@ read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable)
 {
     SpanObject *span = (SpanObject *)mgr->read_span;
     if (!reusable || (span != NULL && span->exports > 0)) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
+        span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
         if (span == NULL) {
             return NULL;
         }
@@ -132,7 +134,7 @@ read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable)
         PyObject_GC_Track(span);
     }
     else if (span == NULL) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
+        span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
         if (span == NULL) {
             return NULL;
         }

@@ -26,9 +26,9 @@ const char BUSY_MESSAGE[] =
     "or a read callback) overlapped this one; a manager serves one thread at a time";
 
 PyObject *
-lifecycle_error(const char *message)
+lifecycle_error(Manager *m, const char *message)
 {
-    PyErr_SetString(FrameLifecycleError, message);
+    PyErr_SetString(m->state->FrameLifecycleError, message);
     return NULL;
 }
 
@@ -36,9 +36,9 @@ PyObject *
 outstanding_error(Manager *m)
 {
     if (m->lent == LENT_RESERVED) {
-        return lifecycle_error("reserve() is waiting for its commit(): call commit() first");
+        return lifecycle_error(m, "reserve() is waiting for its commit(): call commit() first");
     }
-    PyErr_Format(FrameLifecycleError,
+    PyErr_Format(m->state->FrameLifecycleError,
                  "the previous frame (%zd bytes) is still outstanding: call frame.consume() (or "
                  "use 'with frame:') before reading the next one",
                  m->end - m->start);
@@ -107,7 +107,7 @@ static int
 unpinned(Manager *m, int (*change)(PyObject *, Py_ssize_t), Py_ssize_t size)
 {
     if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     int pinned = m->pinned;
@@ -115,7 +115,7 @@ unpinned(Manager *m, int (*change)(PyObject *, Py_ssize_t), Py_ssize_t size)
     int status = change(m->buf, size);
     if (status < 0 && PyErr_ExceptionMatches(PyExc_BufferError)) {
         PyErr_Clear();
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
     }
     if (pinned && pin(m) < 0) {
         status = -1;
@@ -186,7 +186,7 @@ full_error(Manager *m)
 {
     PyObject *limit = limit_value(m);
     if (limit != NULL) {
-        PyErr_Format(FrameLifecycleError,
+        PyErr_Format(m->state->FrameLifecycleError,
                      "the buffer is full (%zd bytes, max_size=%S): take the buffered frames "
                      "with next_frame() before reading more",
                      m->tail - m->head + backlog_bytes(m), limit);
@@ -244,7 +244,7 @@ static int
 slide(Manager *m)
 {
     if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     Py_ssize_t wanted = capacity_wanted(m, m->next_read);
@@ -330,7 +330,7 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
             }
         }
         else if (m->tail + size > CAPACITY(m)) {
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
             return -1;
         }
     }
@@ -340,7 +340,7 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
     /* A declared size past what any buffer holds saturates: never within reach. */
     Py_ssize_t frame_end = m->want && shorter ? size_sum(m->head, m->want) : 0;
     if (m->tail + size > CAPACITY(m) && m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     return fit(m, m->tail, size, ahead, frame_end);
@@ -368,7 +368,7 @@ flush_backlog(Manager *m)
     Py_ssize_t size = m->backlog_size;
     if (m->tail + size > CAPACITY(m)) {
         if (m->exports > 0) {
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
             return -1;
         }
         if (compact(m) < 0 || resize(m, m->tail + size) < 0) {
