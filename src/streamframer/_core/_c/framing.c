@@ -130,7 +130,13 @@ next_frame(Manager *m, PyObject *rule)
 PyObject *
 manager_next_frame(Manager *m, PyObject *rule)
 {
-    return while_busy(m, next_frame, rule);
+    /* while_busy() spelled out: the per-frame path, with next_frame inlined into it. */
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *frame = next_frame(m, rule);
+    leave(m);
+    return frame;
 }
 
 /* ------------------------------------------------------------------------------------------ */
