@@ -397,13 +397,26 @@ int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
-PyObject *hand_out(Manager *mgr, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
 int consume_frame(Manager *mgr, FrameObject *frame);   /* under the busy mark */
 int manager_consume(Manager *mgr, FrameObject *frame);
 PyObject *refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
 void frame_free_spare(Manager *mgr);
-int frame_is_outstanding(FrameObject *frame);
-int frame_is_live(FrameObject *frame);
+
+/* Whether frame is its manager's outstanding one (whatever the manager is doing). */
+static inline int
+frame_is_outstanding(FrameObject *frame)
+{
+    Manager *mgr = frame->mgr;
+    return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
+}
+
+/* Whether frame may be used now: outstanding, and its manager not inside a call (a frame
+ * used from inside one, by a rule or a __buffer__, is refused as the pure core refuses it). */
+static inline int
+frame_is_live(FrameObject *frame)
+{
+    return frame_is_outstanding(frame) && !frame->mgr->busy;
+}
 
 /* rulecall.c */
 int run_rule(Manager *mgr, PyObject *rule, RuleResult *out, PyObject **huge);

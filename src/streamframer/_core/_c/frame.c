@@ -12,22 +12,6 @@
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
 
-/* Whether frame is its manager's outstanding one (whatever the manager is doing). */
-int
-frame_is_outstanding(FrameObject *frame)
-{
-    Manager *mgr = frame->mgr;
-    return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
-}
-
-/* Whether frame may be used now: outstanding, and its manager not inside a call (a frame
- * used from inside one, by a rule or a __buffer__, is refused as the pure core refuses it). */
-int
-frame_is_live(FrameObject *frame)
-{
-    return frame_is_outstanding(frame) && !frame->mgr->busy;
-}
-
 /* The live frame's manager, or NULL with FrameLifecycleError set. */
 static Manager *
 live(FrameObject *frame)
@@ -76,26 +60,9 @@ refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return NULL;
 }
 
-/* Lend the buffer to a new Frame over [start, end), consuming up to consume. */
-PyObject *
-hand_out(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
-{
-    m->start = start;
-    m->end = end;
-    m->consume = consume;
-    m->lent = LENT_FRAME;
-    m->generation++;
-    m->want = 0;
-    PyObject *frame = frame_new(m);
-    if (frame == NULL) {
-        m->lent = LENT_NONE;
-    }
-    return frame;
-}
-
 /* Consume frame, under the busy mark. */
-int
-consume_frame(Manager *m, FrameObject *frame)
+static inline int
+consume(Manager *m, FrameObject *frame)
 {
     if (!frame_is_outstanding(frame)) {
         lifecycle_error(m, "this frame was already consumed; its bytes are gone from the buffer");
@@ -118,12 +85,18 @@ consume_frame(Manager *m, FrameObject *frame)
 }
 
 int
+consume_frame(Manager *m, FrameObject *frame)
+{
+    return consume(m, frame);
+}
+
+int
 manager_consume(Manager *m, FrameObject *frame)
 {
     if (enter(m) < 0) {
         return -1;
     }
-    int status = consume_frame(m, frame);
+    int status = consume(m, frame);
     leave(m);
     return status;
 }

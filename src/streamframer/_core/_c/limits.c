@@ -1,6 +1,6 @@
 /* Limits and the end of the stream (the pure core's _limits): what happens when a frame does
  * not fit in max_size, or the stream ends inside one. Off the per-frame path. Calls down:
- * rulecall.c (the rule finds where an oversized frame ends) and frame.c (hand_out).
+ * rulecall.c (the rule finds where an oversized frame ends) and frame.c (frame_new).
  */
 #include "core.h"
 
@@ -96,6 +96,23 @@ discard_step(Manager *m, PyObject *rule)
         drop(m, m->tail - m->head);
     }
     return 0;
+}
+
+/* Lend the buffer to a new Frame over [start, end), consuming up to consume. */
+static PyObject *
+hand_out(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
+{
+    m->start = start;
+    m->end = end;
+    m->consume = consume;
+    m->lent = LENT_FRAME;
+    m->generation++;
+    m->want = 0;
+    PyObject *frame = frame_new(m);
+    if (frame == NULL) {
+        m->lent = LENT_NONE;
+    }
+    return frame;
 }
 
 /* The rule needs more bytes: apply the end of the stream and the limit. frame_size is -1 when
