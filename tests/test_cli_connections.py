@@ -16,6 +16,8 @@ import pytest
 from cli_peers import WAIT, Peer, receive_line, run_cli, stderr_lines
 from streamframer import connect, scpi_response, until_delim, until_eot
 
+pytestmark = pytest.mark.one_core  # the command runs in a subprocess, on the default core
+
 
 def test_send_and_query_to_a_regular_file_exit_2_and_leave_it_unchanged(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
