@@ -34,7 +34,7 @@ from anyio.abc import ByteReceiveStream
 from ._core import BufferManager
 from ._errors import StreamClosed
 from ._io._checks import encoder_arg, rule_arg, timeout_arg
-from ._io._hints import no_reply_hint
+from ._io._hints import no_reply
 from ._io._writes import encode_with
 
 if TYPE_CHECKING:
@@ -168,13 +168,7 @@ class FramedStream:
                     return frame.tobytes()
         except TimeoutError:
             self._owed = True
-            buffered = len(self.manager)
-            hint = ""
-            if not buffered and isinstance(payload, (bytes, bytearray, memoryview)):
-                hint = no_reply_hint(bytes(payload), wire)
-            raise TimeoutError(
-                f"no reply within {timeout} s ({buffered} bytes buffered){hint}"
-            ) from None
+            raise TimeoutError(no_reply(timeout, len(self.manager), payload, wire)) from None
 
     def reset_input_buffer(self) -> int:
         """Drop every byte buffered and not yet framed; return how many (pyserial's name).

@@ -14,7 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ._checks import timeout_arg
-from ._hints import no_reply_hint
+from ._hints import no_reply
 from ._writes import encode_with
 
 if TYPE_CHECKING:
@@ -69,13 +69,7 @@ class FramedWriter:
             return await asyncio.wait_for(_reply(self, reader), timeout)
         except asyncio.TimeoutError:  # on 3.9 and 3.10 not yet the builtin TimeoutError
             self._protocol.owed = True
-            buffered = len(reader.manager)
-            hint = ""
-            if not buffered and isinstance(payload, (bytes, bytearray, memoryview)):
-                hint = no_reply_hint(bytes(payload), wire)
-            raise TimeoutError(
-                f"no reply within {timeout} s ({buffered} bytes buffered){hint}"
-            ) from None
+            raise TimeoutError(no_reply(timeout, len(reader.manager), payload, wire)) from None
 
     def writelines(self, data: Any) -> None:
         self.transport.writelines(data)

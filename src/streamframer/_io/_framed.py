@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .._core import BufferManager
 from ._checks import encoder_arg, rule_arg, timeout_arg
 from ._endpoints import open_endpoint
-from ._hints import no_reply_hint
+from ._hints import hint
 from ._socket import Source, _receive, iter_frames, read_frame, readable_now
 from ._writes import BytesLike, Encoder, encode_with, write_all
 
@@ -134,10 +134,7 @@ class Framed:
             self._owed = True
             if len(self.manager):
                 raise
-            hint = ""
-            if isinstance(payload, (bytes, bytearray, memoryview)):
-                hint = no_reply_hint(bytes(payload), wire)
-            raise type(exc)(f"{exc}{hint}") from None
+            raise type(exc)(f"{exc}{hint(payload, wire, 0)}") from None
 
     def reset_input_buffer(self) -> int:
         """Drop what is buffered and what the source can give without waiting; return the

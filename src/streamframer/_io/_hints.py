@@ -9,7 +9,7 @@ command.
 
 from __future__ import annotations
 
-__all__ = ["ENDINGS", "no_reply_hint", "other_endings", "sent_ending"]
+__all__ = ["ENDINGS", "hint", "no_reply", "other_endings", "sent_ending"]
 
 #: The line endings instruments use, most common first.
 ENDINGS = (b"\n", b"\r", b"\r\n")
@@ -28,9 +28,18 @@ def other_endings(ending: bytes) -> list[bytes]:
     return [other for other in ENDINGS if other != ending]
 
 
-def no_reply_hint(payload: bytes, wire: bytes) -> str:
-    """The API's hint for a query that got nothing back (``""`` if it was not a line)."""
-    ending = sent_ending(payload, wire)
+def no_reply(timeout: float | None, buffered: int, payload: object, wire: bytes) -> str:
+    """The message of an async query's ``TimeoutError``: how long, what is buffered, and the
+    hint when nothing came back."""
+    return f"no reply within {timeout} s ({buffered} bytes buffered){hint(payload, wire, buffered)}"
+
+
+def hint(payload: object, wire: bytes, buffered: int) -> str:
+    """The API's hint for a query: ``""`` unless nothing at all came back and the payload was
+    sent as a line."""
+    if buffered or not isinstance(payload, (bytes, bytearray, memoryview)):
+        return ""
+    ending = sent_ending(bytes(payload), wire)
     if not ending:
         return ""
     tries = " or ".join(f"encoder=until_delim({other!r})" for other in other_endings(ending))
