@@ -133,3 +133,14 @@ def test_demo_serve_refuses_a_bad_address() -> None:
     result = run_cli("demo", "--serve", "host:port")
     assert result.returncode == 2
     assert "expected [HOST:]PORT" in stderr_lines(result)[-1]
+
+
+def test_timeout_zero_reads_what_is_there_and_never_spins() -> None:
+    def silent(conn: socket.socket) -> None:
+        conn.recv(64)
+        conn.recv(64)  # until the command gives up and closes
+
+    with Peer(silent) as peer:
+        result = run_cli("query", peer.url, "X?", "--timeout", "0")
+    assert result.returncode == 3
+    assert stderr_lines(result)[-1].startswith("streamframer query: error: no reply within 0.0 s")

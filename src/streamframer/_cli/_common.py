@@ -170,7 +170,10 @@ class Meter:
         self.received = 0
 
     def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
-        received = self._read_into(buffer[:nbytes] if nbytes else buffer)
+        try:
+            received = self._read_into(buffer[:nbytes] if nbytes else buffer)
+        except BlockingIOError:  # --timeout 0 and nothing there: a timeout, not a spin
+            raise TimeoutError("nothing to read without waiting (--timeout 0)") from None
         self.reads += 1
         self.received += received
         if self._on_read is not None:

@@ -59,7 +59,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
     Use it with any loop method that takes a protocol factory (``create_connection``,
     ``create_unix_connection``, ``connect_accepted_socket``, ``connect_read_pipe``, ...), then read
     frames through :attr:`reader` and write through :attr:`writer`. ``rule`` is the reader's
-    default rule; ``manager`` defaults to a new ``BufferManager()``.
+    default rule; ``manager`` defaults to a new ``BufferManager()``; ``encoder`` encodes what the
+    writer sends (``None``: the reader's rule).
     """
 
     __slots__ = (
