@@ -15,6 +15,21 @@
  *
  * Custom rules get the bytearray itself, trimmed to exactly the unconsumed bytes, as the rule
  * contract promises.
+ *
+ * Interpreters. Every type is a heap type made from a spec with the module (module.c), and
+ * everything mutable lives in the module's state (CoreState) or in the objects themselves:
+ * nothing static changes after load, so the module declares support for several interpreters,
+ * each with its own GIL.
+ *
+ * Free-threaded builds (3.13t) would need more than that, and the module keeps Py_MOD_GIL_USED
+ * until it has it:
+ *  - a critical section per manager (Py_BEGIN_CRITICAL_SECTION(mgr)) around every public
+ *    entry point, frames' and spans' included, since they read and write the manager's fields;
+ *    the busy mark would then only refuse re-entry from the same thread, as the pure core's;
+ *  - the export counts (a frame's, a span's, the manager's total) changed only under that
+ *    section: bf_getbuffer/bf_releasebuffer run from any thread holding a memoryview;
+ *  - the manager's spare frame (frame.c), filled from a frame's dealloc, under the section too;
+ *  - a manager's state pointer and the module's state are read-only after creation: fine.
  */
 #ifndef STREAMFRAMER_CORE_H
 #define STREAMFRAMER_CORE_H
@@ -23,6 +38,16 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_PYSSIZET T_PYSSIZET
+#define Py_READONLY READONLY
+#endif
+
+#ifndef Py_TPFLAGS_IMMUTABLETYPE
+#define Py_TPFLAGS_IMMUTABLETYPE 0   /* 3.10+; on 3.9 the types stay settable */
+#endif
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *
@@ -80,8 +105,29 @@ typedef struct {
                              SKIP: nbytes */
 } RuleResult;
 
+/* The module's state (one per module object, so one per interpreter): the package's classes
+ * imported at exec, this module's own types, interned names. Nothing in the core is static
+ * and mutable. A manager keeps a pointer to it from its creation (see manager.c), which the
+ * methods use: reaching it costs one load, never a lookup on the per-frame path. The state
+ * lives as long as the module, which every instance keeps alive through its type; only the
+ * collector tearing a whole garbage cycle apart (interpreter exit) can free it first, so
+ * deallocators never touch it. */
+typedef struct {
+    PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
+        *FrameLifecycleError, *StreamClosed;
+    PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
+    PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
+    PyTypeObject *ManagerType, *FrameType, *SpanType, *ReaderType, *FrameIterType,
+        *PayloadIterType;
+    PyObject *str_release, *str_recv_into;
+} CoreState;
+
+typedef struct FrameObject FrameObject;
+
 typedef struct {
     PyObject_HEAD
+    CoreState *state;           /* the module's, from the type the manager was made with */
+    FrameObject *spare_frame;   /* the last frame freed, kept for the next (memory only) */
     PyObject *buf;              /* bytearray: [0, head) consumed, [head, tail) unconsumed,
                                    [tail, len) spare capacity */
     Py_ssize_t head, tail, scan;
@@ -116,12 +162,12 @@ typedef struct {
     PyObject *weakreflist;
 } Manager;
 
-typedef struct {
+struct FrameObject {
     PyObject_HEAD
     Manager *mgr;
     uint64_t generation;
     Py_ssize_t exports;         /* live buffers of this frame */
-} FrameObject;
+};
 
 /* A window on a manager's bytes that exports the buffer protocol: view() and reserve(). */
 typedef struct {
@@ -202,21 +248,19 @@ restore_error(PyObject *exc)
 #endif
 }
 
-/* module.c: the package's classes, imported once */
-extern PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
-    *FrameLifecycleError, *StreamClosed;
-extern PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
-extern PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
+/* module.c: the module's state, found from a type (a subclass's included) */
+CoreState *state_of_type(PyTypeObject *type);
 
-extern PyTypeObject ManagerType, FrameType, SpanType, ReaderType, FrameIterType,
-    PayloadIterType;
+/* The specs the module makes its types from (manager.c, frame.c, module.c). */
+extern PyType_Spec manager_spec, frame_spec, span_spec, compiled_spec, frame_iter_spec,
+    payload_iter_spec;
 
 #define DATA(m) PyByteArray_AS_STRING((m)->buf)
 #define CAPACITY(m) PyByteArray_GET_SIZE((m)->buf)
 
 /* storage.c: the bytes, and the ways in */
 extern const char EXPORTED_MESSAGE[];
-PyObject *lifecycle_error(const char *message);
+PyObject *lifecycle_error(Manager *mgr, const char *message);
 PyObject *outstanding_error(Manager *mgr);
 int check_idle(Manager *mgr);
 Py_ssize_t backlog_bytes(Manager *mgr);
@@ -242,16 +286,16 @@ int manager_consume(Manager *mgr, FrameObject *frame);
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
-void frame_free_cache(void);
+PyObject *refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
+void frame_free_spare(Manager *mgr);
 int frame_is_live(FrameObject *frame);
 PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
                     PyObject **span_out);
 PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length);
-extern PyObject *str_release;
 
 /* rules.c */
 void spec_clear(RuleSpec *spec);
-int spec_load(RuleSpec *spec, PyObject *rule);
+int spec_load(const CoreState *state, RuleSpec *spec, PyObject *rule);
 int spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
              RuleResult *out);
 Py_ssize_t find_delim(const RuleSpec *spec, const char *data, Py_ssize_t from, Py_ssize_t to);

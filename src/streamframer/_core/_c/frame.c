@@ -23,38 +23,46 @@ static Manager *
 live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        PyErr_SetString(FrameLifecycleError, CONSUMED_MESSAGE);
+        PyErr_SetString(frame->mgr->state->FrameLifecycleError, CONSUMED_MESSAGE);
         return NULL;
     }
     return frame->mgr;
 }
 
-/* A Frame is not tracked by the cyclic garbage collector: it refers to its manager only, and
- * a manager refers to no frame, so a frame closes no cycle of its own; and untracked, making
- * one costs a plain allocation, which matters when frames are 64 bytes long. The last frame
- * freed is kept for the next one (the GIL guards it): a loop that takes and consumes frames
+/* A Frame is tracked by the cyclic garbage collector: a frame held by its manager's subclass,
+ * or by the object whose bound method is the rule, closes a cycle through the manager. The
+ * frame always holds its manager (it has no tp_clear: the manager's breaks every such cycle),
+ * so a frame reached after a collection still answers, at worst "consumed". The memory of the
+ * last frame a manager freed is kept for its next one: a loop that takes and consumes frames
  * then allocates nothing. */
-static FrameObject *free_frame;
-
 PyObject *
 frame_new(Manager *mgr)
 {
-    FrameObject *frame = free_frame;
+    PyTypeObject *type = mgr->state->FrameType;
+    FrameObject *frame = mgr->spare_frame;
     if (frame != NULL) {
-        free_frame = NULL;
-        PyObject_Init((PyObject *)frame, &FrameType);
+        mgr->spare_frame = NULL;
+        PyObject_Init((PyObject *)frame, type);
     }
     else {
-        frame = PyObject_New(FrameObject, &FrameType);
+        frame = PyObject_GC_New(FrameObject, type);
         if (frame == NULL) {
             return NULL;
         }
     }
-    Py_INCREF(mgr);
-    frame->mgr = mgr;
+    frame->mgr = (Manager *)Py_NewRef(mgr);
     frame->generation = mgr->generation;
     frame->exports = 0;
+    PyObject_GC_Track(frame);
     return (PyObject *)frame;
+}
+
+/* tp_new of the types only the core makes. */
+PyObject *
+refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
+    return NULL;
 }
 
 static PyObject *
@@ -65,24 +73,37 @@ frame_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return NULL;
 }
 
+static int
+frame_traverse(FrameObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->mgr);
+    return 0;
+}
+
 static void
 frame_dealloc(FrameObject *self)
 {
-    Py_CLEAR(self->mgr);
-    if (free_frame == NULL) {
-        free_frame = self;
-        return;
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Manager *mgr = self->mgr;
+    if (mgr->spare_frame == NULL) {
+        mgr->spare_frame = self;   /* freed with the manager if not used again */
     }
-    PyObject_Free(self);
+    else {
+        PyObject_GC_Del(self);
+    }
+    Py_DECREF(mgr);
+    Py_DECREF(type);
 }
 
-/* At the module's end: the kept frame goes too. */
+/* When the manager goes: the frame memory it kept goes too. */
 void
-frame_free_cache(void)
+frame_free_spare(Manager *mgr)
 {
-    if (free_frame != NULL) {
-        PyObject_Free(free_frame);
-        free_frame = NULL;
+    if (mgr->spare_frame != NULL) {
+        PyObject_GC_Del(mgr->spare_frame);
+        mgr->spare_frame = NULL;
     }
 }
 
@@ -236,36 +257,33 @@ static PyGetSetDef frame_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PySequenceMethods frame_as_sequence = {
-    .sq_length = (lenfunc)frame_length,
+static PyType_Slot frame_slots[] = {
+    {Py_tp_dealloc, frame_dealloc},
+    {Py_tp_traverse, frame_traverse},
+    {Py_tp_repr, frame_repr},
+    {Py_sq_length, frame_length},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_bf_getbuffer, frame_getbuffer},
+    {Py_bf_releasebuffer, frame_releasebuffer},
+    {Py_tp_doc,
+     "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
+     "\n"
+     "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
+     "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
+     "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
+     "from the buffer; 'with frame:' consumes it on exit."},
+    {Py_tp_richcompare, frame_richcompare},
+    {Py_tp_methods, frame_methods},
+    {Py_tp_getset, frame_getset},
+    {Py_tp_new, frame_tp_new},
+    {0, NULL},
 };
 
-static PyBufferProcs frame_as_buffer = {
-    .bf_getbuffer = (getbufferproc)frame_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)frame_releasebuffer,
-};
-
-PyTypeObject FrameType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.Frame",
-    .tp_basicsize = sizeof(FrameObject),
-    .tp_dealloc = (destructor)frame_dealloc,
-    .tp_repr = (reprfunc)frame_repr,
-    .tp_as_sequence = &frame_as_sequence,
-    .tp_hash = PyObject_HashNotImplemented,
-    .tp_as_buffer = &frame_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc =
-        "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
-        "\n"
-        "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
-        "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
-        "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
-        "from the buffer; 'with frame:' consumes it on exit.",
-    .tp_richcompare = (richcmpfunc)frame_richcompare,
-    .tp_methods = frame_methods,
-    .tp_getset = frame_getset,
-    .tp_new = frame_tp_new,
+PyType_Spec frame_spec = {
+    .name = "streamframer.Frame",
+    .basicsize = sizeof(FrameObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = frame_slots,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -274,6 +292,7 @@ PyTypeObject FrameType = {
 static int
 span_traverse(SpanObject *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     if (!self->borrows) {
         Py_VISIT(self->mgr);
     }
@@ -283,11 +302,13 @@ span_traverse(SpanObject *self, visitproc visit, void *arg)
 static void
 span_dealloc(SpanObject *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (!self->borrows) {
         Py_CLEAR(self->mgr);
     }
     PyObject_GC_Del(self);
+    Py_DECREF(type);
 }
 
 static int
@@ -296,7 +317,8 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
     Manager *mgr = self->mgr;
     if (mgr == NULL || self->moves != mgr->moves) {
         /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
-        PyErr_SetString(FrameLifecycleError,
+        CoreState *state = PyType_GetModuleState(Py_TYPE(self));
+        PyErr_SetString(state != NULL ? state->FrameLifecycleError : PyExc_BufferError,
                         "these bytes have moved since this view was made: take a new view");
         view->obj = NULL;
         return -1;
@@ -326,20 +348,21 @@ span_releasebuffer(SpanObject *self, Py_buffer *view)
     }
 }
 
-static PyBufferProcs span_as_buffer = {
-    .bf_getbuffer = (getbufferproc)span_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)span_releasebuffer,
+static PyType_Slot span_slots[] = {
+    {Py_tp_dealloc, span_dealloc},
+    {Py_tp_traverse, span_traverse},
+    {Py_bf_getbuffer, span_getbuffer},
+    {Py_bf_releasebuffer, span_releasebuffer},
+    {Py_tp_doc, "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve())."},
+    {Py_tp_new, refuse_new},
+    {0, NULL},
 };
 
-PyTypeObject SpanType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.BufferSpan",
-    .tp_basicsize = sizeof(SpanObject),
-    .tp_dealloc = (destructor)span_dealloc,
-    .tp_as_buffer = &span_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve()).",
-    .tp_traverse = (traverseproc)span_traverse,
+PyType_Spec span_spec = {
+    .name = "streamframer.BufferSpan",
+    .basicsize = sizeof(SpanObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = span_slots,
 };
 
 /* A memoryview of mgr's bytes [offset, offset + length); *span_out, if given, receives a new
@@ -347,7 +370,7 @@ PyTypeObject SpanType = {
 PyObject *
 span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyObject **span_out)
 {
-    SpanObject *span = PyObject_GC_New(SpanObject, &SpanType);
+    SpanObject *span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
     if (span == NULL) {
         return NULL;
     }
@@ -379,7 +402,7 @@ read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
 {
     SpanObject *span = (SpanObject *)mgr->read_span;
     if (span != NULL && span->exports > 0) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
+        span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
         if (span == NULL) {
             return NULL;
         }
@@ -390,7 +413,7 @@ read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
         PyObject_GC_Track(span);
     }
     else if (span == NULL) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
+        span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
         if (span == NULL) {
             return NULL;
         }

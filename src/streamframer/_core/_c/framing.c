@@ -15,9 +15,9 @@ report_discard(Manager *m)
     m->discarded = -1;
     m->skip = 0;
     m->want = 0;
-    PyObject *exc = PyObject_CallFunction(FrameDiscarded, "nn", m->limit, discarded);
+    PyObject *exc = PyObject_CallFunction(m->state->FrameDiscarded, "nn", m->limit, discarded);
     if (exc != NULL) {
-        PyErr_SetObject(FrameDiscarded, exc);
+        PyErr_SetObject(m->state->FrameDiscarded, exc);
         Py_DECREF(exc);
     }
     return -1;
@@ -38,9 +38,9 @@ overflow_error(Manager *m, PyObject *size)
 {
     m->overflowed = 1;
     Py_CLEAR(m->rule);   /* routes the next next_frame() to the "recover first" error */
-    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nO", m->limit, size);
+    PyObject *exc = PyObject_CallFunction(m->state->FrameTooLarge, "nO", m->limit, size);
     if (exc != NULL) {
-        PyErr_SetObject(FrameTooLarge, exc);
+        PyErr_SetObject(m->state->FrameTooLarge, exc);
         Py_DECREF(exc);
     }
     return -1;
@@ -127,10 +127,10 @@ need_more(Manager *m, Py_ssize_t frame_size, PyObject *huge)
         if (partial == NULL) {
             return NULL;
         }
-        PyObject *exc = PyObject_CallOneArg(StreamClosed, partial);
+        PyObject *exc = PyObject_CallOneArg(m->state->StreamClosed, partial);
         Py_DECREF(partial);
         if (exc != NULL) {
-            PyErr_SetObject(StreamClosed, exc);
+            PyErr_SetObject(m->state->StreamClosed, exc);
             Py_DECREF(exc);
         }
         return NULL;
@@ -208,9 +208,9 @@ hand_out(Manager *m, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume)
 /* A custom rule broke the contract: ValueError naming the result and the broken condition
  * (worded once, by the rule contract's broken_condition). */
 static int
-bad_result(PyObject *rule, PyObject *result, Py_ssize_t buffered)
+bad_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered)
 {
-    PyObject *condition = PyObject_CallFunction(BrokenCondition, "On", result, buffered);
+    PyObject *condition = PyObject_CallFunction(m->state->BrokenCondition, "On", result, buffered);
     if (condition == NULL) {
         return -1;
     }
@@ -229,15 +229,15 @@ index_of(PyObject *value, Py_ssize_t *out)
 
 /* Convert and check what a rule object returned, for a buffer of `buffered` bytes. */
 static int
-read_result(PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *out,
+read_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *out,
             PyObject **huge)
 {
     PyTypeObject *type = Py_TYPE(result);
-    if ((PyObject *)type == SkipType) {
+    if ((PyObject *)type == m->state->SkipType) {
         out->type = RESULT_SKIP;
         return index_of(PyTuple_GET_ITEM(result, 0), &out->a);
     }
-    if ((PyObject *)type == FrameSpanType) {
+    if ((PyObject *)type == m->state->FrameSpanType) {
         out->type = RESULT_SPAN;
         if (index_of(PyTuple_GET_ITEM(result, 0), &out->a) < 0
             || index_of(PyTuple_GET_ITEM(result, 1), &out->b) < 0
@@ -246,17 +246,17 @@ read_result(PyObject *rule, PyObject *result, Py_ssize_t buffered, RuleResult *o
         }
         if (!(0 <= out->a && out->a <= out->b && out->b <= out->c && out->c <= buffered)
             || out->c == 0) {
-            return bad_result(rule, result, buffered);
+            return bad_result(m, rule, result, buffered);
         }
         return 0;
     }
-    if ((PyObject *)type == NeedMoreType) {
+    if ((PyObject *)type == m->state->NeedMoreType) {
         out->type = RESULT_NEED;
         if (index_of(PyTuple_GET_ITEM(result, 0), &out->a) < 0) {
             return -1;
         }
         if (!(0 <= out->a && out->a <= buffered)) {
-            return bad_result(rule, result, buffered);
+            return bad_result(m, rule, result, buffered);
         }
         PyObject *size = PyTuple_GET_ITEM(result, 1);
         out->b = -1;
@@ -303,10 +303,10 @@ call_rule(Manager *m, PyObject *rule, int copy, RuleResult *out, PyObject **huge
     if (result == NULL) {
         return -1;
     }
-    int status = read_result(rule, result, buffered, out, huge);
+    int status = read_result(m, rule, result, buffered, out, huge);
     if (status == 0 && out->type == RESULT_SKIP
         && !(0 < out->a && out->a <= buffered)) {
-        status = bad_result(rule, result, buffered);
+        status = bad_result(m, rule, result, buffered);
     }
     Py_DECREF(result);
     return status;
@@ -354,7 +354,7 @@ adopt_rule(Manager *m, PyObject *rule)
         Py_INCREF(rule);
         Py_XSETREF(m->scan_rule, rule);
     }
-    if (spec_load(&m->spec, rule) < 0) {
+    if (spec_load(m->state, &m->spec, rule) < 0) {
         return -1;
     }
     Py_INCREF(rule);
@@ -378,14 +378,14 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
         return -1;
     }
     if (m->overflowed) {
-        PyErr_Format(FrameLifecycleError,
+        PyErr_Format(m->state->FrameLifecycleError,
                      "the buffer still holds the frame that exceeded max_size=%zd: recover "
                      "with clear(), discard(n) or a larger max_size before reading on",
                      m->limit);
         return -1;
     }
     if (m->discarded >= 0) {
-        if (spec_load(&m->spec, rule) < 0) {
+        if (spec_load(m->state, &m->spec, rule) < 0) {
             return -1;
         }
         if (discard_step(m, rule) < 0) {
@@ -451,7 +451,7 @@ manager_next_frame(Manager *m, PyObject *rule)
         if (spec->kind == KIND_CUSTOM && m->exports > 0 && (m->head > 0 || CAPACITY(m) != m->tail)) {
             /* Calling the rule needs the bytes trimmed, which a live view forbids: refuse
              * before the rule changes anything (a Skip would drop bytes). */
-            return lifecycle_error(EXPORTED_MESSAGE);
+            return lifecycle_error(m, EXPORTED_MESSAGE);
         }
         if (run_rule(m, rule, &result, &huge) < 0) {
             return NULL;
@@ -459,7 +459,7 @@ manager_next_frame(Manager *m, PyObject *rule)
         Py_ssize_t head = m->head;
         if (result.type == RESULT_SKIP) {
             if (spec->kind == KIND_CUSTOM && m->exports > 0) {
-                return lifecycle_error(EXPORTED_MESSAGE);   /* before anything changes */
+                return lifecycle_error(m, EXPORTED_MESSAGE);   /* before anything changes */
             }
             m->head += result.a;
             m->scan = m->head;
@@ -481,11 +481,11 @@ int
 manager_consume(Manager *m, FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        lifecycle_error("this frame was already consumed; its bytes are gone from the buffer");
+        lifecycle_error(m, "this frame was already consumed; its bytes are gone from the buffer");
         return -1;
     }
     if (frame->exports > 0) {
-        lifecycle_error("cannot consume: a view of this frame is still alive (frame.view, a "
+        lifecycle_error(m, "cannot consume: a view of this frame is still alive (frame.view, a "
                         "slice of it, memoryview(frame), an array built on it, or a "
                         "BufferManager.view() taken before); release it, then consume() again");
         return -1;
@@ -558,9 +558,9 @@ drain_split(Manager *m, int *stopped)
 
 /* Whether rule is a Delimited with no option: the batch split's own case. */
 static int
-spec_is_plain_delimiter(PyObject *rule)
+spec_is_plain_delimiter(Manager *m, PyObject *rule)
 {
-    if ((PyObject *)Py_TYPE(rule) != DelimitedType) {
+    if ((PyObject *)Py_TYPE(rule) != m->state->DelimitedType) {
         return 0;
     }
     PyObject *plain = PyObject_GetAttrString(rule, "_plain");
@@ -585,7 +585,7 @@ manager_drain(Manager *m, PyObject *rule)
     }
     RuleSpec *spec = &m->spec;
     PyObject *payloads = NULL;
-    if (rule != m->rule && spec_is_plain_delimiter(rule)) {
+    if (rule != m->rule && spec_is_plain_delimiter(m, rule)) {
         /* A new plain delimiter: settle the manager's state first, as next_frame would, so
          * that the batch split runs from the first call. */
         PyObject *early = NULL;
@@ -644,7 +644,7 @@ manager_drain(Manager *m, PyObject *rule)
         Py_DECREF(payloads);
         return NULL;
     }
-    if (PyErr_ExceptionMatches(FrameTooLarge)) {
+    if (PyErr_ExceptionMatches(m->state->FrameTooLarge)) {
         Py_XSETREF(m->deferred, take_error());   /* raised once, on the next call */
         Py_CLEAR(m->rule);
     }

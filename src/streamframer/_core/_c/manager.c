@@ -24,7 +24,7 @@ manager_shrink(Manager *m, PyObject *unused)
         return NULL;
     }
     if (m->exports == 0 && trim(m) < 0) {
-        if (!PyErr_ExceptionMatches(FrameLifecycleError)) {
+        if (!PyErr_ExceptionMatches(m->state->FrameLifecycleError)) {
             return NULL;
         }
         PyErr_Clear();   /* a view a rule kept of the bytearray itself */
@@ -211,12 +211,6 @@ manager_init(Manager *m, PyObject *args, PyObject *kwargs)
         || (on_eof != NULL && parse_choice(on_eof, "on_eof", "raise", "frame", &eof_frame) < 0)) {
         return -1;
     }
-    if (m->buf == NULL) {
-        m->buf = PyByteArray_FromStringAndSize(NULL, 0);
-        if (m->buf == NULL) {
-            return -1;
-        }
-    }
     m->limit = limit;
     m->max_read = m->next_read = max_read;
     m->discard_mode = discard_mode;
@@ -224,23 +218,35 @@ manager_init(Manager *m, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* A manager with the default settings, usable as it is: a subclass whose __init__ does not
+ * call this one's gets one. The module's state is found here, once, from the type. */
 static PyObject *
 manager_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
+    CoreState *state = state_of_type(type);
+    if (state == NULL) {
+        return NULL;
+    }
     Manager *m = (Manager *)type->tp_alloc(type, 0);
     if (m == NULL) {
         return NULL;
     }
+    m->state = state;
     m->discarded = -1;
     m->limit = 16 * 1024 * 1024;
     m->max_read = m->next_read = 64 * 1024;
+    m->buf = PyByteArray_FromStringAndSize(NULL, 0);
+    if (m->buf == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return (PyObject *)m;
 }
 
 static int
 manager_traverse(Manager *m, visitproc visit, void *arg)
 {
-    Py_VISIT(m->buf);
+    Py_VISIT(Py_TYPE(m));
     Py_VISIT(m->reserved_view);
     Py_VISIT(m->reserved_span);
     Py_VISIT(m->read_span);
@@ -251,6 +257,10 @@ manager_traverse(Manager *m, visitproc visit, void *arg)
     return 0;
 }
 
+/* Drops every reference that can close a cycle. The bytearray (which refers to nothing) stays,
+ * and so does everything the methods read, so that a manager still reached after a collection
+ * cleared it (from a finalizer) refuses or answers, never crashes: a reservation cleared leaves
+ * it "waiting for its commit" for good; bytes that waited behind a frame are gone. */
 static int
 manager_clear_refs(Manager *m)
 {
@@ -263,6 +273,7 @@ manager_clear_refs(Manager *m)
     Py_CLEAR(m->rule);
     Py_CLEAR(m->scan_rule);
     Py_CLEAR(m->backlog);
+    m->backlog_size = 0;
     Py_CLEAR(m->deferred);
     spec_clear(&m->spec);
     return 0;
@@ -271,13 +282,16 @@ manager_clear_refs(Manager *m)
 static void
 manager_dealloc(Manager *m)
 {
+    PyTypeObject *type = Py_TYPE(m);
     PyObject_GC_UnTrack(m);
     if (m->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)m);
     }
     manager_clear_refs(m);
     Py_CLEAR(m->buf);
-    Py_TYPE(m)->tp_free((PyObject *)m);
+    frame_free_spare(m);
+    type->tp_free((PyObject *)m);
+    Py_DECREF(type);
 }
 
 static PyObject *
@@ -450,29 +464,35 @@ static PyGetSetDef manager_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PySequenceMethods manager_as_sequence = {
-    .sq_length = (lenfunc)manager_length,
+static PyMemberDef manager_members[] = {
+    {"__weaklistoffset__", Py_T_PYSSIZET, offsetof(Manager, weakreflist), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 
-PyTypeObject ManagerType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.BufferManager",
-    .tp_basicsize = sizeof(Manager),
-    .tp_dealloc = (destructor)manager_dealloc,
-    .tp_repr = (reprfunc)manager_repr,
-    .tp_as_sequence = &manager_as_sequence,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc =
-        "BufferManager(max_size=16 MiB, *, read_size=65536, on_overflow='error', "
-        "on_eof='raise')\n--\n\n"
-        "Owns one stream's byte buffer and the rule's scan position.\n\n"
-        "Bytes persist across reads until a frame is consumed. max_size bounds the bytes one\n"
-        "frame may occupy (header, payload and delimiter); None opts out explicitly.",
-    .tp_traverse = (traverseproc)manager_traverse,
-    .tp_clear = (inquiry)manager_clear_refs,
-    .tp_weaklistoffset = offsetof(Manager, weakreflist),
-    .tp_methods = manager_methods,
-    .tp_getset = manager_getset,
-    .tp_init = (initproc)manager_init,
-    .tp_new = manager_tp_new,
+static PyType_Slot manager_slots[] = {
+    {Py_tp_dealloc, manager_dealloc},
+    {Py_tp_repr, manager_repr},
+    {Py_sq_length, manager_length},
+    {Py_tp_doc,
+     "BufferManager(max_size=16 MiB, *, read_size=65536, on_overflow='error', "
+     "on_eof='raise')\n--\n\n"
+     "Owns one stream's byte buffer and the rule's scan position.\n\n"
+     "Bytes persist across reads until a frame is consumed. max_size bounds the bytes one\n"
+     "frame may occupy (header, payload and delimiter); None opts out explicitly."},
+    {Py_tp_traverse, manager_traverse},
+    {Py_tp_clear, manager_clear_refs},
+    {Py_tp_members, manager_members},
+    {Py_tp_methods, manager_methods},
+    {Py_tp_getset, manager_getset},
+    {Py_tp_init, manager_init},
+    {Py_tp_new, manager_tp_new},
+    {0, NULL},
+};
+
+PyType_Spec manager_spec = {
+    .name = "streamframer.BufferManager",
+    .basicsize = sizeof(Manager),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = manager_slots,
 };

@@ -246,20 +246,20 @@ load_any(RuleSpec *spec, PyObject *rule)
 /* Recognise a built-in rule and read what its search needs. Anything else (or a built-in rule
  * with options not handled here) stays KIND_CUSTOM: it is called through the rule contract. */
 int
-spec_load(RuleSpec *spec, PyObject *rule)
+spec_load(const CoreState *state, RuleSpec *spec, PyObject *rule)
 {
     spec_clear(spec);
     PyObject *type = (PyObject *)Py_TYPE(rule);
-    if (type == DelimitedType) {
+    if (type == state->DelimitedType) {
         return load_delimited(spec, rule);
     }
-    if (type == FixedSizeType) {
+    if (type == state->FixedSizeType) {
         return load_fixed(spec, rule);
     }
-    if (type == LengthPrefixedType) {
+    if (type == state->LengthPrefixedType) {
         return load_length(spec, rule);
     }
-    if (type == UntilAnyType) {
+    if (type == state->UntilAnyType) {
         return load_any(spec, rule);
     }
     return 0;

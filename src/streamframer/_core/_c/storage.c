@@ -25,9 +25,9 @@ static const char BUSY_MESSAGE[] =
     "manager belongs to one thread, and its rules and sources must not call back into it)";
 
 PyObject *
-lifecycle_error(const char *message)
+lifecycle_error(Manager *m, const char *message)
 {
-    PyErr_SetString(FrameLifecycleError, message);
+    PyErr_SetString(m->state->FrameLifecycleError, message);
     return NULL;
 }
 
@@ -35,9 +35,9 @@ PyObject *
 outstanding_error(Manager *m)
 {
     if (m->lent == LENT_RESERVED) {
-        return lifecycle_error("reserve() is waiting for its commit(): call commit() first");
+        return lifecycle_error(m, "reserve() is waiting for its commit(): call commit() first");
     }
-    PyErr_Format(FrameLifecycleError,
+    PyErr_Format(m->state->FrameLifecycleError,
                  "the previous frame (%zd bytes) is still outstanding: call frame.consume() (or "
                  "use 'with frame:') before reading the next one",
                  m->end - m->start);
@@ -49,7 +49,7 @@ int
 check_idle(Manager *m)
 {
     if (m->busy) {
-        lifecycle_error(BUSY_MESSAGE);
+        lifecycle_error(m, BUSY_MESSAGE);
         return -1;
     }
     if (m->lent != LENT_NONE) {
@@ -73,13 +73,13 @@ int
 resize(Manager *m, Py_ssize_t size)
 {
     if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     if (PyByteArray_Resize(m->buf, size) < 0) {
         if (PyErr_ExceptionMatches(PyExc_BufferError)) {
             PyErr_Clear();
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
         }
         return -1;
     }
@@ -109,13 +109,13 @@ compact(Manager *m)
         return 0;
     }
     if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     if (PySequence_DelSlice(m->buf, 0, head) < 0) {
         if (PyErr_ExceptionMatches(PyExc_BufferError)) {
             PyErr_Clear();
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
         }
         return -1;
     }
@@ -141,7 +141,7 @@ trim(Manager *m)
 static PyObject *
 full_error(Manager *m)
 {
-    PyErr_Format(FrameLifecycleError,
+    PyErr_Format(m->state->FrameLifecycleError,
                  "the buffer is full (%zd bytes, max_size=%zd): take the buffered frames with "
                  "next_frame() before reading more",
                  m->tail - m->head + backlog_bytes(m), m->limit);
@@ -198,7 +198,7 @@ static int
 slide(Manager *m)
 {
     if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     Py_ssize_t wanted = capacity_wanted(m, m->next_read);
@@ -279,7 +279,7 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
             }
         }
         else if (m->tail + size > CAPACITY(m)) {
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
             return -1;
         }
     }
@@ -291,7 +291,7 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
         frame_end = 0;   /* a declared size past PY_SSIZE_T_MAX: never within reach */
     }
     if (m->tail + size > CAPACITY(m) && m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     return fit(m, m->tail, size, ahead, frame_end);
@@ -319,7 +319,7 @@ flush_backlog(Manager *m)
     Py_ssize_t size = m->backlog_size;
     if (m->tail + size > CAPACITY(m)) {
         if (m->exports > 0) {
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
             return -1;
         }
         if (compact(m) < 0 || resize(m, m->tail + size) < 0) {
@@ -371,7 +371,7 @@ search(Manager *m, Py_ssize_t from, Py_ssize_t to)
 static void
 refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
 {
-    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nn", m->limit, waiting);
+    PyObject *exc = PyObject_CallFunction(m->state->FrameTooLarge, "nn", m->limit, waiting);
     if (exc == NULL) {
         return;
     }
@@ -382,7 +382,7 @@ refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
                    "feed them again",
                    size, waiting - size, m->limit));
     if (args != NULL && PyObject_SetAttrString(exc, "args", args) == 0) {
-        PyErr_SetObject(FrameTooLarge, exc);
+        PyErr_SetObject(m->state->FrameTooLarge, exc);
     }
     Py_XDECREF(args);
     Py_DECREF(exc);
@@ -392,10 +392,10 @@ PyObject *
 manager_feed(Manager *m, PyObject *data)
 {
     if (m->busy) {
-        return lifecycle_error(BUSY_MESSAGE);
+        return lifecycle_error(m, BUSY_MESSAGE);
     }
     if (m->eof) {
-        return lifecycle_error("feed() after feed_eof(): the stream has ended");
+        return lifecycle_error(m, "feed() after feed_eof(): the stream has ended");
     }
     Py_buffer view;
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
@@ -471,7 +471,7 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     if (m->eof) {
-        return lifecycle_error("reserve() after feed_eof(): the stream has ended");
+        return lifecycle_error(m, "reserve() after feed_eof(): the stream has ended");
     }
     if (check_idle(m) < 0) {
         return NULL;
@@ -527,7 +527,7 @@ PyObject *
 manager_commit(Manager *m, PyObject *arg)
 {
     if (m->reserved_view == NULL) {
-        return lifecycle_error("commit() without reserve()");
+        return lifecycle_error(m, "commit() without reserve()");
     }
     Py_ssize_t nbytes = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
     if (nbytes == -1 && PyErr_Occurred()) {
@@ -543,7 +543,7 @@ manager_commit(Manager *m, PyObject *arg)
         return NULL;
     }
     if (exported) {
-        return lifecycle_error("the view reserve() returned is still exported (a slice of it, "
+        return lifecycle_error(m, "the view reserve() returned is still exported (a slice of it, "
                                "or an array on it); release it, then commit() again");
     }
     Py_CLEAR(m->reserved_view);
@@ -608,7 +608,7 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
         /* Release the view the source was given; a source that re-exported it (or kept a
          * slice) keeps the span's count up, reported below once the bytes are kept. */
         PyObject *error = take_error();
-        PyObject *released = PyObject_CallMethodNoArgs(view, str_release);
+        PyObject *released = PyObject_CallMethodNoArgs(view, m->state->str_release);
         if (released == NULL) {
             PyErr_Clear();
         }
@@ -641,7 +641,7 @@ manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
     }
     if (kept_export) {
         Py_DECREF(result);
-        PyErr_Format(FrameLifecycleError,
+        PyErr_Format(m->state->FrameLifecycleError,
                      "%R kept an export of the buffer it was given; the bytes it read are "
                      "buffered: release the export, then read on", read_into);
         return -1;

@@ -86,6 +86,9 @@ class BufferManager(Limits):
         #: Bytes rules skipped as belonging to no frame (:class:`Skip`), over the stream's life.
         self.skipped = 0
 
+    def _set_defaults(self) -> None:
+        BufferManager.__init__(self)
+
     def next_frame(self, rule: Rule) -> Frame | None:
         """The next complete frame according to ``rule``, or ``None`` if more bytes are needed.
 

@@ -46,7 +46,7 @@ class Frame:
     __slots__ = ("_mgr",)
     _mgr: Storage
 
-    def __init__(self) -> None:
+    def __new__(cls, *args: object, **kwargs: object) -> Frame:
         raise TypeError("frames come from a BufferManager (next_frame, read_with_rule, ...)")
 
     def _live(self) -> Storage:

@@ -99,6 +99,16 @@ class Storage:
         "_waiting",
     )
 
+    def __new__(cls, *args: object, **kwargs: object) -> Storage:
+        # A manager with the default settings, ready to use: one whose subclass's __init__
+        # does not call BufferManager.__init__ works all the same (as on the compiled core).
+        self = super().__new__(cls)
+        self._set_defaults()
+        return self
+
+    def _set_defaults(self) -> None:
+        raise NotImplementedError  # BufferManager: its __init__ with no arguments
+
     def __init__(self, limit: int, read_size: int) -> None:
         # Before 3.11 a thread switch may fall between the busy check and the mark: there the
         # public methods also hold this lock (see _threads), reentrant as they call one another.
