@@ -56,6 +56,8 @@ nitpick_ignore_regex = [
 ]
 
 autodoc_member_order = "bysource"
+# Signatures name types as users write them after `from streamframer import ...`.
+python_use_unqualified_type_names = True
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
 # Members without a docstring are listed too (FramedWriter mirrors asyncio.StreamWriter): the
