@@ -21,8 +21,11 @@ from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.errors import PycodeError
+from sphinx.ext.autodoc.preserve_defaults import update_defvalue
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
+from sphinx.util.inspect import signature as inspect_signature
+from sphinx.util.inspect import stringify_signature
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +132,10 @@ def _short_private_names(
     signature: str | None,
     return_annotation: str | None,
 ) -> tuple[str | None, str | None]:
-    """``fixed_size(n) -> FixedSize``, not ``-> streamframer._rules._length.FixedSize``."""
+    """``fixed_size(n) -> FixedSize``, not ``-> streamframer._rules._length.FixedSize``; and a
+    class's signature is what it is called with, not the catch-all of a ``__new__``."""
+    if what == "class" and signature == "(*args: object, **kwargs: object)":
+        signature = _constructor_signature(app, obj)
 
     def shorten(text: str | None) -> str | None:
         if text is None:
@@ -138,6 +144,17 @@ def _short_private_names(
         return _PRIVATE_PATH.sub(r"\1", text)
 
     return shorten(signature), shorten(return_annotation)
+
+
+def _constructor_signature(app: Sphinx, cls: Any) -> str:
+    """The signature of ``cls.__init__`` without ``self``: the pure core's classes have a
+    ``__new__`` that takes anything (BufferManager, so that a subclass that skips ``__init__``
+    gets a working manager) or refuses everything (Frame, which users never make)."""
+    if cls.__init__ is object.__init__:
+        return ""
+    update_defvalue(app, cls.__init__, True)  # autodoc_preserve_defaults, as autodoc does
+    found = inspect_signature(cls.__init__, True, app.config.autodoc_type_aliases)
+    return stringify_signature(found, show_return_annotation=False)
 
 
 def _check_reference(app: Sphinx, env: BuildEnvironment) -> None:
