@@ -221,7 +221,6 @@ static PyMethodDef frame_methods[] = {
      "Remove this frame from the buffer. Raises FrameLifecycleError if it was already\n"
      "consumed, or if a view of it is still alive (then nothing changes)."},
     {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__bytes__", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
     {"__enter__", frame_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)frame_exit, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
