@@ -18,7 +18,8 @@ from ._hints import no_reply
 from ._writes import encode_with
 
 if TYPE_CHECKING:
-    from ._aio_protocol import FramedProtocol, FramedReader
+    from ._aio_protocol import FramedProtocol
+    from ._aio_reader import FramedReader
 
 __all__ = ["FramedWriter"]
 
