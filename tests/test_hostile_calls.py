@@ -41,20 +41,24 @@ print(frame == Consumer(), frame.consumed, len(m))
     check_isolated(core, code, f"{CONCURRENT}\nTrue False 8\n")
 
 
-def test_reserve_with_no_limit_refuses_a_size_no_memory_holds(core: str) -> None:
-    """Finding 6: ``reserve(2**63 - 1)`` with ``max_size=None`` is an OverflowError (no
-    wrapped-around size, no view larger than the buffer); the manager goes on."""
-    code = """
+@pytest.mark.parametrize("size", [2**63 - 1, 2**70])
+def test_reserve_with_no_limit_refuses_a_size_no_memory_holds(core: str, size: int) -> None:
+    """Finding 6: ``reserve(2**63 - 1)`` with ``max_size=None`` is a ValueError naming the most
+    a reservation may ask for (no wrapped-around size, no view larger than the buffer), the
+    same on both cores; the manager goes on."""
+    code = f"""
 m = BufferManager(max_size=None)
 m.feed(b"ab")
 try:
-    view = m.reserve(2**63 - 1)
+    view = m.reserve({size})
     print("reserved", len(view))
-except OverflowError as exc:
-    print("OverflowError", exc)
+except ValueError as exc:
+    print(exc)
 print(len(m), m.next_frame(until_delim(b"b")) == b"a")
 """
-    check_isolated(core, code, "OverflowError byte string is too large\n2 True\n")
+    most = sys.maxsize // 8
+    expected = f"reserve() needs a size of at most {most} bytes (no buffer holds more), got {size}"
+    check_isolated(core, code, f"{expected}\n2 True\n")
 
 
 def test_a_header_declaring_almost_2_63_bytes_is_waited_for(core: str) -> None:
@@ -215,3 +219,50 @@ except Exception as exc:
     print(type(exc).__module__.startswith("streamframer") or isinstance(exc, BufferError))
 """
     check_isolated(core, code, "True\n")
+
+
+def test_a_read_count_is_an_int_checked_before_it_is_kept(core: str) -> None:
+    """HOSTILE-FINDINGS H4: what ``read_into`` returns is converted with ``__index__`` under the
+    busy mark (a re-entry is refused), a float is a TypeError and a count beyond the view a
+    ValueError, with nothing kept; ``_fill`` returns the int."""
+    code = """
+class Count:
+    def __index__(self):
+        try:
+            m.clear()
+        except FrameLifecycleError as exc:
+            print(exc)
+        return 2
+def writer(count):
+    def read(view):
+        view[:2] = b"a\\n"
+        return count
+    return read
+m = BufferManager()
+for count in (2.0, 2**70):
+    try:
+        m._fill(writer(count))
+    except (TypeError, ValueError) as exc:
+        print(type(exc).__name__, len(m))
+got = m._fill(writer(Count()))
+print(type(got).__name__, got, len(m), m.next_frame(until_delim(b"\\n")) == b"a")
+"""
+    check_isolated(core, code, f"TypeError 0\nValueError 0\n{CONCURRENT}\nint 2 2 True\n")
+
+
+@pytest.mark.parametrize("result", ["FrameSpan(0, 2**70, 2**70)", "Skip(2**63)", "NeedMore(2**64)"])
+def test_result_fields_beyond_ssize_t_are_a_broken_contract(core: str, result: str) -> None:
+    """HOSTILE-FINDINGS H2: a rule's result with fields too large for any buffer is the rule
+    contract's ValueError on both cores (not OverflowError); nothing changes."""
+    code = f"""
+def rule(buf, scan):
+    return {result}
+m = BufferManager()
+m.feed(b"abc")
+try:
+    m.next_frame(rule)
+except ValueError as exc:
+    print(str(exc).startswith(f"{{rule!r}} returned {{rule(None, 0)!r}} for a buffer of 3 bytes"))
+print(len(m))
+"""
+    check_isolated(core, code, "True\n3\n")

@@ -17,7 +17,7 @@ from operator import index
 from typing import Callable
 
 from ..._errors import FrameLifecycleError
-from ._capacity import AHEAD, exported, fit, next_read_size
+from ._capacity import AHEAD, MOST_BYTES, exported, fit, next_read_size
 from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage
 
 __all__ = ["Reads"]
@@ -51,6 +51,11 @@ class Reads(Storage):
                 size = self._next_read
             elif (size := index(size)) < 1:
                 raise ValueError(f"reserve() needs a positive size or None, got {size}")
+            elif size > MOST_BYTES:
+                raise ValueError(
+                    f"reserve() needs a size of at most {MOST_BYTES} bytes (no buffer holds "
+                    f"more), got {size}"
+                )
             if self._backlog is not None:
                 self._flush()
             size = self._make_room(size, shorter=adaptive)
@@ -151,6 +156,8 @@ class Reads(Storage):
                     view.release()
                 except BufferError:
                     pass  # read_into exported it: reported below, once the bytes are kept
+            if got is not None:
+                got = index(got)  # an int, or TypeError with nothing kept
             if got:
                 if not 0 < got <= size:
                     raise ValueError(f"{read_into!r} returned {got!r} for a {size}-byte view")
