@@ -62,7 +62,7 @@ def extensions() -> list[Extension]:
         Extension(
             "streamframer._core._ccore",
             sources=[f"src/streamframer/_core/_c/{name}" for name in SOURCES],
-            depends=["src/streamframer/_core/_c/core.h"],
+            depends=[f"src/streamframer/_core/_c/{name}" for name in ("core.h", "docs.h")],
             extra_compile_args=extra + os.environ.get("STREAMFRAMER_CFLAGS", "").split(),
             extra_link_args=os.environ.get("STREAMFRAMER_LDFLAGS", "").split(),
         )

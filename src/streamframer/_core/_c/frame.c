@@ -8,6 +8,7 @@
  * settles).
  */
 #include "core.h"
+#include "docs.h"
 
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
@@ -170,8 +171,12 @@ frame_enter(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
-frame_exit(FrameObject *self, PyObject *args)
+frame_exit(FrameObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
     if (frame_is_live(self) && manager_consume(self->mgr, self) < 0) {
         return NULL;
     }
@@ -286,22 +291,17 @@ frame_repr(FrameObject *self)
 }
 
 static PyMethodDef frame_methods[] = {
-    {"consume", (PyCFunction)frame_consume, METH_NOARGS,
-     "Remove this frame from the buffer. Raises FrameLifecycleError if it was already\n"
-     "consumed, or if a view of it is still alive (then nothing changes)."},
-    {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__bytes__", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__enter__", frame_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)frame_exit, METH_VARARGS, NULL},
+    {"consume", (PyCFunction)frame_consume, METH_NOARGS, CONSUME_DOC},
+    {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, TOBYTES_DOC},
+    {"__bytes__", (PyCFunction)frame_tobytes, METH_NOARGS, BYTES_DOC},
+    {"__enter__", frame_enter, METH_NOARGS, ENTER_DOC},
+    {"__exit__", (PyCFunction)(void (*)(void))frame_exit, METH_FASTCALL, EXIT_DOC},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef frame_getset[] = {
-    {"view", (getter)frame_get_view, NULL,
-     "A read-only memoryview of the payload. Release it, and every slice or array made from\n"
-     "it, before consume().", NULL},
-    {"consumed", (getter)frame_get_consumed, NULL, "True once consume() has removed this frame.",
-     NULL},
+    {"view", (getter)frame_get_view, NULL, FRAME_VIEW_DOC, NULL},
+    {"consumed", (getter)frame_get_consumed, NULL, CONSUMED_DOC, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -313,13 +313,7 @@ static PyType_Slot frame_slots[] = {
     {Py_tp_hash, PyObject_HashNotImplemented},
     {Py_bf_getbuffer, frame_getbuffer},
     {Py_bf_releasebuffer, frame_releasebuffer},
-    {Py_tp_doc,
-     "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
-     "\n"
-     "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
-     "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
-     "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
-     "from the buffer; 'with frame:' consumes it on exit."},
+    {Py_tp_doc, FRAME_DOC},
     {Py_tp_richcompare, frame_richcompare},
     {Py_tp_methods, frame_methods},
     {Py_tp_getset, frame_getset},

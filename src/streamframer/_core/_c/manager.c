@@ -2,6 +2,7 @@
  * table over storage.c (bytes in) and framing.c (frames out).
  */
 #include "core.h"
+#include "docs.h"
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
@@ -469,48 +470,31 @@ manager_repr(Manager *m)
 }
 
 static PyMethodDef manager_methods[] = {
-    {"feed", (PyCFunction)manager_feed, METH_O,
-     "Append received bytes (the sans-IO way in).\n\nIt may be called while a frame is "
-     "outstanding or a view() is alive; those bytes\nwait, in order, until the buffer is free."},
-    {"feed_eof", (PyCFunction)manager_feed_eof, METH_NOARGS,
-     "Mark the end of the stream: once the buffered frames are taken, next_frame raises\n"
-     "StreamClosed carrying whatever is left."},
-    {"next_frame", (PyCFunction)manager_next_frame_method, METH_O,
-     "The next complete frame according to rule, or None if more bytes are needed.\n\n"
-     "Returns None if, and only if, the buffered bytes hold no complete frame."},
-    {"drain", (PyCFunction)manager_drain_method, METH_O,
-     "Every complete frame buffered now, as bytes copies, all consumed."},
+    {"feed", (PyCFunction)manager_feed, METH_O, FEED_DOC},
+    {"feed_eof", (PyCFunction)manager_feed_eof, METH_NOARGS, FEED_EOF_DOC},
+    {"next_frame", (PyCFunction)manager_next_frame_method, METH_O, NEXT_FRAME_DOC},
+    {"drain", (PyCFunction)manager_drain_method, METH_O, DRAIN_DOC},
     {"reserve", (PyCFunction)(void (*)(void))manager_reserve, METH_VARARGS | METH_KEYWORDS,
-     "Spare capacity at the end of the buffer, for a zero-copy read; then commit(nbytes)."},
-    {"commit", (PyCFunction)manager_commit, METH_O,
-     "Keep the first nbytes written into the view reserve() returned."},
-    {"_fill", (PyCFunction)manager_fill, METH_O,
-     "One zero-copy read for the I/O adapters: reserve, read_into(view), commit."},
-    {"view", (PyCFunction)manager_view, METH_NOARGS,
-     "A read-only view of the unconsumed bytes, without copying."},
-    {"__sizeof__", (PyCFunction)manager_sizeof, METH_NOARGS,
-     "The manager's size in memory, its buffer included."},
-    {"shrink", (PyCFunction)manager_shrink, METH_NOARGS,
-     "Give back the spare capacity kept for the next read (not while a view is alive)."},
-    {"clear", (PyCFunction)manager_clear, METH_NOARGS, "Drop every unconsumed byte."},
-    {"discard", (PyCFunction)manager_discard, METH_O, "Drop the first n unconsumed bytes."},
+     RESERVE_DOC},
+    {"commit", (PyCFunction)manager_commit, METH_O, COMMIT_DOC},
+    {"_fill", (PyCFunction)manager_fill, METH_O, FILL_DOC},
+    {"view", (PyCFunction)manager_view, METH_NOARGS, VIEW_DOC},
+    {"__sizeof__", (PyCFunction)manager_sizeof, METH_NOARGS, SIZEOF_DOC},
+    {"shrink", (PyCFunction)manager_shrink, METH_NOARGS, SHRINK_DOC},
+    {"clear", (PyCFunction)manager_clear, METH_NOARGS, CLEAR_DOC},
+    {"discard", (PyCFunction)manager_discard, METH_O, DISCARD_DOC},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef manager_getset[] = {
-    {"max_size", (getter)get_max_size, (setter)set_max_size,
-     "The most bytes one frame may occupy, or None for no limit. Settable.", NULL},
-    {"read_size", (getter)get_read_size, (setter)set_read_size,
-     "The most bytes one read asks the source for. Settable.", NULL},
-    {"on_overflow", (getter)get_policy, (setter)set_policy, "'error' or 'discard'.",
-     &ON_OVERFLOW},
-    {"on_eof", (getter)get_policy, (setter)set_policy, "'raise' or 'frame'.", &ON_EOF},
-    {"at_eof", (getter)get_at_eof, NULL,
-     "True once the end of the stream was seen (feed_eof() or a closed source).", NULL},
+    {"max_size", (getter)get_max_size, (setter)set_max_size, MAX_SIZE_DOC, NULL},
+    {"read_size", (getter)get_read_size, (setter)set_read_size, READ_SIZE_DOC, NULL},
+    {"on_overflow", (getter)get_policy, (setter)set_policy, ON_OVERFLOW_DOC, &ON_OVERFLOW},
+    {"on_eof", (getter)get_policy, (setter)set_policy, ON_EOF_DOC, &ON_EOF},
+    {"at_eof", (getter)get_at_eof, NULL, AT_EOF_DOC, NULL},
     {"_examined", (getter)get_examined, NULL,
      "Bytes the built-in rules' searches examined so far: linear-time tests count it.", NULL},
-    {"skipped", (getter)get_skipped, NULL,
-     "Bytes rules skipped as belonging to no frame (Skip), over the stream's life.", NULL},
+    {"skipped", (getter)get_skipped, NULL, SKIPPED_DOC, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -523,12 +507,7 @@ static PyType_Slot manager_slots[] = {
     {Py_tp_dealloc, manager_dealloc},
     {Py_tp_repr, manager_repr},
     {Py_sq_length, manager_length},
-    {Py_tp_doc,
-     "BufferManager(max_size=16 MiB, *, read_size=65536, on_overflow='error', "
-     "on_eof='raise')\n--\n\n"
-     "Owns one stream's byte buffer and the rule's scan position.\n\n"
-     "Bytes persist across reads until a frame is consumed. max_size bounds the bytes one\n"
-     "frame may occupy (header, payload and delimiter); None opts out explicitly."},
+    {Py_tp_doc, MANAGER_DOC},
     {Py_tp_traverse, manager_traverse},
     {Py_tp_clear, manager_clear_refs},
     {Py_tp_members, manager_members},

@@ -113,6 +113,7 @@ class Frame:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
+        /,
     ) -> None:
         if self._mgr._pending is self:
             self.consume()

@@ -41,7 +41,14 @@ NO_LIMIT = sys.maxsize
 class Limits(Reads):
     """``max_size``, ``on_overflow`` and ``on_eof`` of a :class:`~streamframer.BufferManager`."""
 
-    __slots__ = ("_deferred", "_discarding", "_overflowed", "_owed", "on_eof", "on_overflow")
+    __slots__ = {
+        "_deferred": None,
+        "_discarding": None,
+        "_overflowed": None,
+        "_owed": None,
+        "on_eof": "``'raise'`` or ``'frame'``: what a trailing partial frame becomes at the end.",
+        "on_overflow": "``'error'`` or ``'discard'``: what a frame larger than ``max_size`` gets.",
+    }
 
     def __init__(
         self,
@@ -75,7 +82,7 @@ class Limits(Reads):
         self._limit = _check_max_size(value)
         self._recovered()
 
-    def discard(self, n: int) -> None:
+    def discard(self, n: int, /) -> None:
         super().discard(n)
         self._recovered()
 

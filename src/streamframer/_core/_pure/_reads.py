@@ -69,7 +69,7 @@ class Reads(Storage):
         finally:
             self._pending = state
 
-    def commit(self, nbytes: int) -> None:
+    def commit(self, nbytes: int, /) -> None:
         """Keep the first ``nbytes`` written into the view ``reserve()`` returned.
 
         Refused, with nothing changed, while a slice of the reserved view (or an array on it)
@@ -103,7 +103,7 @@ class Reads(Storage):
         if self._backlog is not None:
             self._settle_backlog()
 
-    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+    def _fill(self, read_into: Callable[[memoryview], int | None], /) -> int | None:
         """One read straight into the buffer: the I/O adapters' way in, once per read.
 
         Reserves spare capacity (the adaptive read size, capped by ``max_size``), calls
