@@ -149,6 +149,7 @@ class Limits(Reads):
             return
         if rule is not None:
             self._exact()
+            self._pin_buffer()
             result = ask(rule, self._buf, self._scan, self._tail)
             if type(result) is Skip:
                 # The rule resynchronises by itself: the rest of the oversized frame is its noise.

@@ -17,8 +17,8 @@ from operator import index
 from typing import Callable
 
 from ..._errors import FrameLifecycleError
-from ._capacity import AHEAD, MOST_BYTES, exported, fit, next_read_size
-from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage
+from ._capacity import AHEAD, MOST_BYTES, fit, next_read_size
+from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage, unpinned
 
 __all__ = ["Reads"]
 
@@ -60,7 +60,7 @@ class Reads(Storage):
                 self._flush()
             size = self._make_room(size, shorter=adaptive)
             # A view alive now is the caller's, not the reservation's: commit() tells them apart.
-            self._pinned = exported(self._buf)
+            self._pinned = self._exported()
             at = self._tail
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
@@ -90,7 +90,7 @@ class Reads(Storage):
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         with contextlib.suppress(BufferError):  # exported: reported just below
             view.release()
-        if not self._pinned and exported(self._buf):
+        if not self._pinned and self._exported():
             raise FrameLifecycleError(
                 "the view reserve() returned is still exported (a slice of it, or an array on "
                 "it); release it, then commit() again"
@@ -147,7 +147,7 @@ class Reads(Storage):
                 at = self._tail
             # A view alive before the read is the caller's: only one appearing during it is
             # the source's doing (the probe is exact, so is the attribution).
-            pinned = exported(self._buf)
+            pinned = self._exported()
             view = memoryview(self._buf)[at : at + size]
             try:
                 got = read_into(view)
@@ -163,7 +163,7 @@ class Reads(Storage):
                     raise ValueError(f"{read_into!r} returned {got!r} for a {size}-byte view")
                 self._tail = at + got
             self._next_read = next_read_size(got or 0, size, self._max_read)
-            if not pinned and exported(self._buf):
+            if not pinned and self._exported():
                 raise FrameLifecycleError(
                     f"{read_into!r} kept an export of the buffer it was given; the bytes it "
                     "read are buffered: release the export, then read on"
@@ -175,6 +175,7 @@ class Reads(Storage):
     # ----------------------------------------------------------------------------------------
     # Under the BUSY mark
 
+    @unpinned
     def _give_back_after_a_short_read(self, got: int) -> None:
         """A reservation much larger than what came (the first read of a connection asks for
         ``read_size``): keep about the next read's room, so that a connection waiting with a
@@ -185,6 +186,7 @@ class Reads(Storage):
             with contextlib.suppress(BufferError):
                 del self._buf[self._tail + keep :]
 
+    @unpinned
     def _make_room(self, size: int, shorter: bool) -> int:
         """Room for a read of ``size`` bytes at ``_tail``, within ``max_size``: returns the size
         to read (with ``shorter``, less when the frame being received ends within the capacity
