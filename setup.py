@@ -15,7 +15,18 @@ from typing import Any
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["module.c", "manager.c", "storage.c", "framing.c", "frame.c", "rules.c"]
+SOURCES = [
+    "module.c",
+    "manager.c",
+    "framing.c",
+    "limits.c",
+    "rulecall.c",
+    "frame.c",
+    "reads.c",
+    "storage.c",
+    "span.c",
+    "rules.c",
+]
 
 
 class OptionalBuildExt(build_ext):

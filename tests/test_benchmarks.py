@@ -17,6 +17,8 @@ import pytest
 
 import streamframer
 
+pytestmark = pytest.mark.one_core
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))

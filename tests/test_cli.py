@@ -29,6 +29,8 @@ from cli_peers import (
 from streamframer._cli import main
 from streamframer._cli._common import parse_bytes
 
+pytestmark = pytest.mark.one_core
+
 STATS = re.compile(
     r"^streamframer: (\d+) frames?, (\d+) payload bytes, (\d+) bytes? in (\d+) reads?, "
     r"[\d.]+ s, \d+ frames/s$"

@@ -13,6 +13,8 @@ import pytest
 
 from cli_peers import WAIT, Peer, receive_line, run_cli, stderr_lines
 
+pytestmark = pytest.mark.one_core
+
 
 def run_redirected(
     redirection: str, *args: str, input: bytes | None = None

@@ -54,6 +54,8 @@ import pytest
 import streamframer
 from cli_peers import WAIT, Peer, receive_line
 
+pytestmark = pytest.mark.one_core
+
 ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = "https://github.com/streamframer/streamframer/blob/main/"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

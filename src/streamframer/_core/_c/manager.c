@@ -9,7 +9,7 @@
 /* Inspection and recovery */
 
 static PyObject *
-manager_view(Manager *m, PyObject *unused)
+view(Manager *m, PyObject *unused)
 {
     if (check_idle(m) < 0 || flush_backlog(m) < 0) {
         return NULL;
@@ -17,9 +17,15 @@ manager_view(Manager *m, PyObject *unused)
     return span_view(m, m->head, m->tail - m->head, 0, NULL);
 }
 
+static PyObject *
+manager_view(Manager *m, PyObject *unused)
+{
+    return while_busy(m, view, NULL);
+}
+
 /* Only an economy: while a view of the buffer is alive it does nothing. */
 static PyObject *
-manager_shrink(Manager *m, PyObject *unused)
+shrink(Manager *m, PyObject *unused)
 {
     if (check_idle(m) < 0) {
         return NULL;
@@ -31,6 +37,12 @@ manager_shrink(Manager *m, PyObject *unused)
         PyErr_Clear();   /* a view a rule kept of the bytearray itself */
     }
     Py_RETURN_NONE;
+}
+
+static PyObject *
+manager_shrink(Manager *m, PyObject *unused)
+{
+    return while_busy(m, shrink, NULL);
 }
 
 static Py_ssize_t
@@ -72,12 +84,8 @@ drop_waiting(Manager *m, Py_ssize_t n)
 }
 
 static PyObject *
-manager_discard(Manager *m, PyObject *arg)
+discard(Manager *m, PyObject *arg)
 {
-    if (PyBool_Check(arg) || !PyLong_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
     if (check_idle(m) < 0) {
         return NULL;
     }
@@ -107,15 +115,31 @@ manager_discard(Manager *m, PyObject *arg)
 }
 
 static PyObject *
-manager_clear(Manager *m, PyObject *unused)
+manager_discard(Manager *m, PyObject *arg)
+{
+    if (PyBool_Check(arg) || !PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return while_busy(m, discard, arg);
+}
+
+static PyObject *
+clear(Manager *m, PyObject *unused)
 {
     PyObject *n = PyLong_FromSsize_t(manager_length(m));
     if (n == NULL) {
         return NULL;
     }
-    PyObject *result = manager_discard(m, n);
+    PyObject *result = discard(m, n);
     Py_DECREF(n);
     return result;
+}
+
+static PyObject *
+manager_clear(Manager *m, PyObject *unused)
+{
+    return while_busy(m, clear, NULL);
 }
 
 static PyObject *
@@ -135,11 +159,14 @@ manager_drain_method(Manager *m, PyObject *rule)
 /* Construction, attributes */
 
 /* value as a positive size for the setting name, at most most; None means most when
- * none_means_most (max_size=None: no limit). The messages are the pure core's. */
+ * none_means_most (max_size=None: no limit). A value beyond most is kept exactly in *exact
+ * (a new reference; else NULL there), for reading back and for messages, as the pure core
+ * keeps it. The messages are the pure core's. */
 static int
 parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t most,
-           Py_ssize_t *out)
+           Py_ssize_t *out, PyObject **exact)
 {
+    *exact = NULL;
     if (none_means_most && value == Py_None) {
         *out = most;
         return 0;
@@ -159,20 +186,29 @@ parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t mo
                      none_means_most ? " (or None for no limit)" : "", value);
         return -1;
     }
-    *out = overflow || size > most ? most : (Py_ssize_t)size;
+    if (overflow || size > most) {
+        *out = most;
+        *exact = PyNumber_Index(value);   /* an int subclass is read back as an int */
+        return *exact == NULL ? -1 : 0;
+    }
+    *out = (Py_ssize_t)size;
     return 0;
 }
 
+/* Set max_size (None: PY_SSIZE_T_MAX, which the pure core also reads back as None) or, when
+ * not is_limit, read_size (at most MOST_BYTES asked for by one read). */
 static int
-parse_max_size(PyObject *value, Py_ssize_t *out)
+set_size(Manager *m, PyObject *value, int is_limit)
 {
-    return parse_size(value, "max_size", 1, PY_SSIZE_T_MAX, out);
-}
-
-static int
-parse_read_size(PyObject *value, Py_ssize_t *out)
-{
-    return parse_size(value, "read_size", 0, PY_SSIZE_T_MAX / 4, out);
+    Py_ssize_t size;
+    PyObject *exact;
+    if (parse_size(value, is_limit ? "max_size" : "read_size", is_limit,
+                   is_limit ? PY_SSIZE_T_MAX : MOST_BYTES, &size, &exact) < 0) {
+        return -1;
+    }
+    *(is_limit ? &m->limit : &m->max_read) = size;
+    Py_XSETREF(*(is_limit ? &m->limit_exact : &m->read_size_exact), exact);
+    return 0;
 }
 
 static int
@@ -204,14 +240,22 @@ manager_init(Manager *m, PyObject *args, PyObject *kwargs)
         return -1;
     }
     Py_ssize_t limit = 16 * 1024 * 1024, max_read = 64 * 1024;
+    PyObject *limit_exact = NULL, *read_size_exact = NULL;
     int discard_mode = 0, eof_frame = 0;
-    if ((max_size != NULL && parse_max_size(max_size, &limit) < 0)
-        || (read_size != NULL && parse_read_size(read_size, &max_read) < 0)
+    if ((max_size != NULL
+         && parse_size(max_size, "max_size", 1, PY_SSIZE_T_MAX, &limit, &limit_exact) < 0)
+        || (read_size != NULL
+            && parse_size(read_size, "read_size", 0, MOST_BYTES, &max_read, &read_size_exact)
+                   < 0)
         || (on_overflow != NULL
             && parse_choice(on_overflow, "on_overflow", "error", "discard", &discard_mode) < 0)
         || (on_eof != NULL && parse_choice(on_eof, "on_eof", "raise", "frame", &eof_frame) < 0)) {
+        Py_XDECREF(limit_exact);
+        Py_XDECREF(read_size_exact);
         return -1;
     }
+    Py_XSETREF(m->limit_exact, limit_exact);
+    Py_XSETREF(m->read_size_exact, read_size_exact);
     m->limit = limit;
     m->max_read = m->next_read = max_read;
     m->discard_mode = discard_mode;
@@ -276,6 +320,8 @@ manager_clear_refs(Manager *m)
     Py_CLEAR(m->backlog);
     m->backlog_size = 0;
     Py_CLEAR(m->deferred);
+    Py_CLEAR(m->limit_exact);
+    Py_CLEAR(m->read_size_exact);
     spec_clear(&m->spec);
     return 0;
 }
@@ -289,6 +335,7 @@ manager_dealloc(Manager *m)
         PyObject_ClearWeakRefs((PyObject *)m);
     }
     manager_clear_refs(m);
+    unpin(m);
     Py_CLEAR(m->buf);
     frame_free_spare(m);
     type->tp_free((PyObject *)m);
@@ -298,10 +345,10 @@ manager_dealloc(Manager *m)
 static PyObject *
 get_max_size(Manager *m, void *closure)
 {
-    if (m->limit == PY_SSIZE_T_MAX) {
+    if (m->limit == PY_SSIZE_T_MAX && m->limit_exact == NULL) {
         Py_RETURN_NONE;
     }
-    return PyLong_FromSsize_t(m->limit);
+    return limit_value(m);
 }
 
 static int
@@ -311,7 +358,7 @@ set_max_size(Manager *m, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete max_size");
         return -1;
     }
-    if (parse_max_size(value, &m->limit) < 0) {
+    if (set_size(m, value, 1) < 0) {
         return -1;
     }
     /* A recovery: forget an overflow, and an error drain() owed for the old limit. */
@@ -324,6 +371,9 @@ set_max_size(Manager *m, PyObject *value, void *closure)
 static PyObject *
 get_read_size(Manager *m, void *closure)
 {
+    if (m->read_size_exact != NULL) {
+        return Py_NewRef(m->read_size_exact);
+    }
     return PyLong_FromSsize_t(m->max_read);
 }
 
@@ -334,7 +384,7 @@ set_read_size(Manager *m, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete read_size");
         return -1;
     }
-    return parse_read_size(value, &m->max_read);
+    return set_size(m, value, 0);
 }
 
 /* on_overflow and on_eof: a policy of two words, stored as 0 or 1 in the manager. */

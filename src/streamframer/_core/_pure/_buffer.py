@@ -26,7 +26,7 @@ from ..._errors import FrameLifecycleError, FrameTooLarge
 from ..._rules import Delimited, FrameSpan, NeedMore, Skip
 from ._batch import split_frames
 from ._frame import Frame
-from ._limits import Limits, checked
+from ._limits import Limits, ask
 from ._storage import BUSY, EXPORTED, RESERVED
 
 if TYPE_CHECKING:
@@ -238,10 +238,10 @@ class BufferManager(Limits):
             return self._need_more(None)  # nothing left for the rule: the end of the stream
         self._exact()
         buf = self._buf
-        result = checked(rule, rule(buf, self._scan), self._tail)
+        result = ask(rule, buf, self._scan, self._tail)
         while type(result) is Skip:
             self._skip(result.nbytes)
-            result = checked(rule, rule(buf, 0), self._tail)
+            result = ask(rule, buf, 0, self._tail)
         if type(result) is FrameSpan:
             self._expect = 0
             return self._span(*result)
