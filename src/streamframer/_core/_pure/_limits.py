@@ -85,6 +85,8 @@ class Limits(Reads):
         self._recovered()
 
     def discard(self, n: int, /) -> None:
+        """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame: a recovery
+        after :class:`FrameTooLarge`."""
         super().discard(n)
         self._recovered()
 
