@@ -49,7 +49,7 @@ READ_ANSWERS = ("count", "count", "count", "index", "huge", "negative", "none", 
 OPS = (
     *("feed",) * 4, *("next_frame",) * 5, *("consume",) * 2, "drain", "reserve", "commit",
     "fill", "fill", "read", "clear", "discard", "shrink", "view", "release", "max_size",
-    "feed_eof", "eq_buffer", "eq_object", "frame_view", "tobytes", "kept", "kept", "gc",
+    "feed_eof", "eq_buffer", "eq_object", "frame_view", "tobytes", "kept", "kept", "gc", "views",
     "switch",
 )  # fmt: skip
 LIMITS = (None, 1, 3, 8, 16, 64, 1000, 2**62, 2**70)

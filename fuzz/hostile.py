@@ -202,6 +202,16 @@ class Player(Callbacks):
         frame = self.frames[-1 - step.n % len(self.frames)]
         return (frame.consumed, self._payload(frame.tobytes()) if not frame.consumed else None)
 
+    def _views(self, step: Step) -> object:
+        """Read every view held (frames', the manager's): what they show must still be there."""
+        seen = []
+        for view in self.views:
+            try:
+                seen.append(self._payload(view.tobytes()))
+            except ValueError:  # released
+                seen.append(None)
+        return tuple(seen)
+
     def _kept(self, step: Step) -> object:
         """Use what a callback kept, after its call: shrink, grow, clear or write through it."""
         done = []
