@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # about a minute
     python benchmarks/run.py --smoke    # tiny sizes, a few seconds: checks, not numbers
     python benchmarks/run.py --only lines64,tcp64
+    python benchmarks/run.py --instructions   # also instructions per frame (callgrind)
 
 Every implementation gets identical inputs, in one process (the large frames run in a subprocess
 of their own, with glibc's mmap threshold fixed; the loopback sender is another process); rounds
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
@@ -24,7 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from framebench import bigframes, loopback, memory, peers, queries, report, sf_paths, targets
+from framebench import (
+    bigframes,
+    callgrind,
+    loopback,
+    memory,
+    peers,
+    queries,
+    report,
+    sf_paths,
+    targets,
+)
 from framebench import workloads as w
 from framebench.timing import Expected, Result, measure
 from framebench.workloads import KiB, MiB, Workload
@@ -118,6 +130,12 @@ PURE = ("lines64", "crlf64")
 CUSTOM = ("custom_u32", "custom_ieee")
 LOOPBACK = {"tcp64": 64, "tcp8k": 8 * KiB}
 ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "query", "memory"]
+# What --instructions counts: the targets' paths and peers.
+COUNTED = [
+    *(("c", name) for name in ("per_frame", "seed_loop", "tobytes_loop", "iter_frames")),
+    *(("c", name) for name in ("iter_payloads", "drain")),
+    *(("peer", name) for name in ("readline", "readline_bytesio", "asyncio_readuntil", "split")),
+]
 
 
 def log(message: str) -> None:
@@ -183,6 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="NAME",
         help=f"run only these (comma-separated, repeatable): {', '.join(ALL)}",
+    )
+    parser.add_argument(
+        "--instructions",
+        nargs="?",
+        const="count",
+        metavar="FILE",
+        help="also give instructions per frame: counted now under callgrind, or read from FILE "
+        "(written by benchmarks/instructions.py --json)",
     )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -261,8 +287,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         out.append(report.memory_table(found, bound, idle) + "\n")
 
+    counts = None
+    if args.instructions == "count":
+        started = time.perf_counter()
+        log(f"[instructions] {len(COUNTED)} paths under callgrind")
+        counts = {callgrind.key(*job): callgrind.count(*job) for job in COUNTED}
+        log(f"[instructions] done in {time.perf_counter() - started:.1f} s")
+    elif args.instructions:
+        with open(args.instructions) as file:
+            counts = json.load(file)
+    if counts:
+        out.append("## Instructions per frame (callgrind), 64 B lines in 64 KiB reads\n")
+        out.append(callgrind.report(counts) + "\n")
+
     out.insert(0, header(mode, sizes, load_at_start))
-    checked = targets.targets(by_key, big, sizes.big_target, peaks, memory_label)
+    checked = targets.targets(by_key, big, sizes.big_target, peaks, memory_label, counts)
     out.append("## Targets\n")
     out.append(targets.targets_table(checked) + "\n")
     print("\n".join(out))

@@ -165,10 +165,6 @@
     "tobytes($self, /)\n--\n\n" \
     "A copy of the payload."
 
-#define BYTES_DOC \
-    "__bytes__($self, /)\n--\n\n" \
-    "A copy of the payload."
-
 #define ENTER_DOC \
     "__enter__($self, /)\n--\n\n" \
     ""

@@ -293,7 +293,6 @@ frame_repr(FrameObject *self)
 static PyMethodDef frame_methods[] = {
     {"consume", (PyCFunction)frame_consume, METH_NOARGS, CONSUME_DOC},
     {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, TOBYTES_DOC},
-    {"__bytes__", (PyCFunction)frame_tobytes, METH_NOARGS, BYTES_DOC},
     {"__enter__", frame_enter, METH_NOARGS, ENTER_DOC},
     {"__exit__", (PyCFunction)(void (*)(void))frame_exit, METH_FASTCALL, EXIT_DOC},
     {NULL, NULL, 0, NULL},

@@ -62,7 +62,9 @@ class Limits(Reads):
             raise ValueError(f"on_overflow must be 'error' or 'discard', got {on_overflow!r}")
         if on_eof not in ("raise", "frame"):
             raise ValueError(f"on_eof must be 'raise' or 'frame', got {on_eof!r}")
+        #: What a frame larger than ``max_size`` does: ``"error"`` or ``"discard"``. Settable.
         self.on_overflow = on_overflow
+        #: What a partial frame at the end of the stream does: ``"raise"`` or ``"frame"``.
         self.on_eof = on_eof
         self._overflowed = False  # FrameTooLarge was raised; reads wait for a recovery
         self._deferred: FrameTooLarge | None = None  # found by drain() after frames: next call
