@@ -22,11 +22,15 @@ the reason, where that core is missing.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import warnings
+from collections.abc import Iterator
 
 import pytest
 
 import cores
+from helpers import EVENT_LOOPS
 from programs import FIXTURE_PROGRAMS, check_programs
 
 
@@ -79,3 +83,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if markers and not names:
         pytest.fail(f"{item.nodeid}: name the programs: @pytest.mark.servers('memcached')")
     check_programs(names)
+
+
+class _UvloopPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        import uvloop
+
+        class Loop(uvloop.Loop):
+            def close(self) -> None:
+                # uvloop's close() warns of each transport a failed test left open, then
+                # closes it; raised (-W error), the warning stops it half way and close()
+                # waits for that transport forever, hiding the failure behind a hang. A test
+                # that leaks a transport still fails on the default loop.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("default", ResourceWarning)
+                    super().close()
+
+        return Loop()
+
+
+@pytest.fixture(params=EVENT_LOOPS)
+def event_loop_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Makes ``asyncio.run()`` use this event loop (``helpers.EVENT_LOOPS``) for the test; the
+    test ids name it."""
+    name: str = request.param
+    if name == "uvloop":
+        asyncio.set_event_loop_policy(_UvloopPolicy())
+    try:
+        yield name
+    finally:
+        asyncio.set_event_loop_policy(None)

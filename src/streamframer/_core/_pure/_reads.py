@@ -59,8 +59,6 @@ class Reads(Storage):
             if self._backlog is not None:
                 self._flush()
             size = self._make_room(size, shorter=adaptive)
-            # A view alive now is the caller's, not the reservation's: commit() tells them apart.
-            self._pinned = self._exported()
             at = self._tail
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
@@ -72,9 +70,10 @@ class Reads(Storage):
     def commit(self, nbytes: int, /) -> None:
         """Keep the first ``nbytes`` written into the view ``reserve()`` returned.
 
-        Refused, with nothing changed, while a slice of the reserved view (or an array on it)
-        is alive: release it, then ``commit()`` again. A view of the buffer that was alive
-        before ``reserve()`` is not the reservation's, and changes nothing.
+        Nothing may be written into that view afterwards. It may still be held (an event
+        loop that releases the buffer ``get_buffer()`` gave it only after ``buffer_updated()``
+        returns, as uvloop does, or a slice the caller kept): the bytes are kept all the same,
+        and until it is released it pins the buffer as a :meth:`view` does.
         """
         view = self._reserved
         if self._pending is not RESERVED or view is None:
@@ -88,13 +87,8 @@ class Reads(Storage):
             self._pending = RESERVED
         if not 0 <= nbytes <= self._reserved_size:
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
-        with contextlib.suppress(BufferError):  # exported: reported just below
+        with contextlib.suppress(BufferError):  # still held: it pins the buffer until released
             view.release()
-        if not self._pinned and self._exported():
-            raise FrameLifecycleError(
-                "the view reserve() returned is still exported (a slice of it, or an array on "
-                "it); release it, then commit() again"
-            )
         self._reserved = None
         self._tail += nbytes
         self._next_read = next_read_size(nbytes, self._reserved_size, self._max_read)

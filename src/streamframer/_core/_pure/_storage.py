@@ -110,7 +110,6 @@ class Storage:
         "_next_read",
         "_pending",
         "_pin",
-        "_pinned",
         "_reserved",
         "_reserved_size",
         "_rule",
@@ -158,7 +157,6 @@ class Storage:
         self._backlog: list[bytes] | None = None
         self._waiting = 0
         self._reserved: memoryview | None = None
-        self._pinned = False  # a view was alive when reserve() was called
         self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = limit
