@@ -26,7 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from framebench import bigframes, callgrind, loopback, memory, peers, report, sf_paths, targets
+from framebench import (
+    bigframes,
+    callgrind,
+    loopback,
+    memory,
+    peers,
+    queries,
+    report,
+    sf_paths,
+    targets,
+)
 from framebench import workloads as w
 from framebench.timing import Expected, Result, measure
 from framebench.workloads import KiB, MiB, Workload
@@ -49,6 +59,7 @@ class Sizes:
     tcp64: int
     tcp8k: int
     memory: tuple[int, int, int]  # payload size, stream size, read size
+    queries: int  # one query loop's length
 
 
 MODES = {
@@ -66,6 +77,7 @@ MODES = {
         tcp64=1 << 19,
         tcp8k=1 << 13,
         memory=(MiB, 256 * MiB, 64 * KiB),
+        queries=1000,
     ),
     "quick": Sizes(
         rounds=5,
@@ -81,6 +93,7 @@ MODES = {
         tcp64=1 << 16,
         tcp8k=1 << 10,
         memory=(MiB, 32 * MiB, 64 * KiB),
+        queries=1000,
     ),
     "smoke": Sizes(
         rounds=1,
@@ -96,6 +109,7 @@ MODES = {
         tcp64=1 << 11,
         tcp8k=64,
         memory=(64 * KiB, MiB, 4 * KiB),
+        queries=50,
     ),
 }
 
@@ -115,7 +129,7 @@ PURE = ("lines64", "crlf64")
 # streamframer over a socket against itself sans-IO, with a user-written rule: no peers.
 CUSTOM = ("custom_u32", "custom_ieee")
 LOOPBACK = {"tcp64": 64, "tcp8k": 8 * KiB}
-ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "memory"]
+ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "query", "memory"]
 # What --instructions counts: the targets' paths and peers.
 COUNTED = [
     *(("c", name) for name in ("per_frame", "seed_loop", "tobytes_loop", "iter_frames")),
@@ -249,6 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sender.close()
         out.append("## Loopback TCP: the sender is another process\n")
         out.append(report.results_table(titled) + "\n")
+
+    if "query" in selected:
+        log(f"[query] {sizes.queries} queries over loopback TCP, CR commands, CR LF replies")
+        title, results = queries.measure(sizes.queries, sizes.rounds)
+        by_key["query"] = results
+        out.append(f"## Query loop: {title}\n")
+        out.append(queries.table(results) + "\n")
 
     peaks = None
     payload, stream, read_size = sizes.memory

@@ -17,12 +17,14 @@ import pytest
 
 import streamframer
 
+pytestmark = pytest.mark.one_core
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import run  # noqa: E402
-from framebench import bigframes, memory, sf_paths, timing  # noqa: E402
+from framebench import bigframes, memory, queries, sf_paths, timing  # noqa: E402
 from framebench import workloads as w  # noqa: E402
 from framebench.report import size  # noqa: E402
 
@@ -87,6 +89,7 @@ TARGETS = [
     f"per-byte time, {size(SMOKE.big_frames[0])} to {size(SMOKE.big_frames[-1])} frames: max / min",
     "loopback TCP, 64 B lines: x makefile('rb').readline",
     "loopback TCP, 8 KiB lines: x raw recv_into",
+    "query loop, CR commands: encoder= x the rule encoding",
     "length_prefixed (user-written), 1 KiB reads: socket time / sans-IO time",
     "ieee_block (user-written), 1 KiB reads: socket time / sans-IO time",
     "pure core, per frame, 64 B lines: x asyncio",
@@ -214,6 +217,14 @@ def test_loopback_rows_appear_and_counts_agree(smoke):
                 assert (row[2], int(row[3])) == ("—", frame_size * count)
             else:
                 assert (int(row[2]), int(row[3])) == (count, (frame_size - 1) * count)
+
+
+def test_query_loop_rows_appear(smoke):
+    _, all_tables = smoke
+    rows = section(all_tables, "Query loop")
+    assert [row[0] for row in rows] == [name for name, _ in queries.LOOPS]
+    for row in rows:
+        assert row[1].endswith(" us"), row  # every reply was right: a wrong one has no time
 
 
 def test_per_byte_memory_and_targets_tables(smoke):

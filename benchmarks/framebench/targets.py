@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from . import bigframes, loopback, peers, sf_paths
+from . import bigframes, loopback, peers, queries, sf_paths
 from .memory import Peak
 from .report import size, table
 from .timing import Ratio, Result, ratio
@@ -151,6 +151,13 @@ def targets(
             loopback.SF_PER_FRAME,
             loopback.RAW,
             0.9,
+        ),
+        faster(
+            "query loop, CR commands: encoder= x the rule encoding",
+            get("query"),
+            queries.ENCODER,
+            queries.TODAY,
+            0.95,
         ),
     ]
     for key, rule in (("custom_u32", "length_prefixed"), ("custom_ieee", "ieee_block")):
