@@ -23,6 +23,8 @@ whose frames depend on where the reads were cut fails here.
   (class or instance) is raised: ``BlockingIOError`` for "would block", ``socket.timeout`` for a
   timeout. They count reads, remember the sizes asked for, and raise ``ScriptExhausted`` (an
   ``AssertionError``) when read past the script, so a wrong loop fails instead of hanging.
+* ``check_isolated(core, code, expected)``: ``run_isolated`` with the package's names imported,
+  checking a clean exit and exactly the output expected.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import os
 import random
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, Union
 
@@ -473,3 +476,21 @@ class ScriptedRecvSocket(_Script):
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self._next(bufsize)
+
+
+# ------------------------------------------------------------------------------------------------
+# A snippet in a fresh interpreter, on one core, checked
+
+_PRELUDE = """\
+from streamframer import (
+    BufferManager, FrameLifecycleError, FrameSpan, NeedMore, Skip, length_prefixed, until_delim,
+)
+"""
+
+
+def check_isolated(core: str, code: str, expected: str) -> None:
+    """``code`` (dedented, after the package's names are imported) exits cleanly when run by
+    :func:`run_isolated` on ``core``, and prints exactly ``expected``."""
+    done = run_isolated(core, _PRELUDE + textwrap.dedent(code))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected, done.stderr

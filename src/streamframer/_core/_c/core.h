@@ -16,6 +16,32 @@
  * Custom rules get the bytearray itself, trimmed to exactly the unconsumed bytes, as the rule
  * contract promises.
  *
+ * The safety rule. Any call into Python (a rule, __index__, __eq__, __buffer__, __str__, a read
+ * function, an exception's constructor, a finalizer run by an allocation) can do anything:
+ * re-enter this manager from the same thread or another, mutate, keep references, raise. So:
+ *
+ *  1. Every public entry point (a method, a getter or setter that reads or changes state, a
+ *     Frame method, its buffer and comparison, the adapter loops of module.c) holds the
+ *     manager's busy mark for its whole duration (enter()/leave() below): the conversions of
+ *     its arguments and results, a rule switch's __eq__, the construction of its errors. A
+ *     re-entry finds it busy and gets FrameLifecycleError (the pure core's words) with nothing
+ *     changed. Only an adapter's io function, which reads through the public _fill, runs
+ *     outside the mark.
+ *  2. Nothing read before a call into Python (a length, a pointer, an offset, the bytearray's
+ *     size) is used after it without being read again.
+ *  3. A rule's result is converted (its fields' __index__ included) and checked before any
+ *     state changes; a malformed result (wrong size, made by tuple.__new__) is a TypeError.
+ *  4. Sizes never overflow: sums go through size_sum(), and a read or reservation beyond what
+ *     any allocation could hold is refused up front (OverflowError); settings beyond Py_ssize_t
+ *     are kept exactly as given for reading back and for messages (limits then compare as
+ *     PY_SSIZE_T_MAX, which no buffer reaches).
+ *  5. What a custom rule is given cannot free or move the storage: the manager holds a buffer
+ *     export of its own bytearray from the first custom rule call on (pin()), letting go only
+ *     for the instant of its own resizes, so that a rule that kept or resizes its bytearray
+ *     gets BufferError from CPython and the bytes never move under the core.
+ *  6. The reusable read exporter goes only to the core's own readers (a socket's recv_into,
+ *     see trusted_reader()); any other read function gets a fresh exporter, closed after it.
+ *
  * Interpreters. Every type is a heap type made from a spec with the module (module.c), and
  * everything mutable lives in the module's state (CoreState) or in the objects themselves:
  * nothing static changes after load, so the module declares support for several interpreters,
@@ -120,6 +146,7 @@ typedef struct {
     PyTypeObject *ManagerType, *FrameType, *SpanType, *ReaderType, *FrameIterType,
         *PayloadIterType;
     PyObject *str_release, *str_recv_into;
+    PyCFunction socket_recv_into;   /* a trusted reader (reads.c), found at exec; or NULL */
 } CoreState;
 
 typedef struct FrameObject FrameObject;
@@ -157,7 +184,11 @@ typedef struct {
     Py_ssize_t discarded;       /* bytes dropped of an oversized frame; -1: not dropping */
     Py_ssize_t skip;            /* bytes still to drop of it, when its header said */
     Py_ssize_t skipped;
-    int busy;                   /* inside a rule or a read: a second caller is refused */
+    int busy;                   /* inside a public call: a second caller is refused */
+    Py_buffer pin;              /* an export of buf, held while pinned (rule 5 above) */
+    int pinned;
+    PyObject *limit_exact;      /* max_size as given when beyond Py_ssize_t, else NULL */
+    PyObject *read_size_exact;  /* read_size as given when beyond the clamp, else NULL */
     unsigned long long examined;   /* bytes the built-in searches examined (tests count work) */
     PyObject *weakreflist;
 } Manager;
@@ -177,6 +208,7 @@ typedef struct {
     uint64_t moves;             /* the manager's moves when made: refused once they changed */
     int writable;
     int borrows;                /* mgr is borrowed, and owned only while exported */
+    int closed;                 /* a read's exporter after its read: refuses to export */
     Py_ssize_t exports;
 } SpanObject;
 
@@ -255,43 +287,30 @@ CoreState *state_of_type(PyTypeObject *type);
 extern PyType_Spec manager_spec, frame_spec, span_spec, compiled_spec, frame_iter_spec,
     payload_iter_spec;
 
+/* Sizes: a + b for non-negative sizes, PY_SSIZE_T_MAX when the sum does not fit. */
+static inline Py_ssize_t
+size_sum(Py_ssize_t a, Py_ssize_t b)
+{
+    return a > PY_SSIZE_T_MAX - b ? PY_SSIZE_T_MAX : a + b;
+}
+
+/* The most bytes one read or reservation may ask for: far beyond any allocation, and small
+ * enough that the capacity policy's sums and doublings of it stay within Py_ssize_t. */
+#define MOST_BYTES (PY_SSIZE_T_MAX / 8)
+
 #define DATA(m) PyByteArray_AS_STRING((m)->buf)
 #define CAPACITY(m) PyByteArray_GET_SIZE((m)->buf)
 
-/* storage.c: the bytes, and the ways in */
-extern const char EXPORTED_MESSAGE[];
-PyObject *lifecycle_error(Manager *mgr, const char *message);
-PyObject *outstanding_error(Manager *mgr);
-int check_idle(Manager *mgr);
-Py_ssize_t backlog_bytes(Manager *mgr);
-int resize(Manager *mgr, Py_ssize_t size);
-int compact(Manager *mgr);
-int trim(Manager *mgr);
-Py_ssize_t make_room(Manager *mgr, Py_ssize_t size, int shorter);
-Py_ssize_t next_read_size(Py_ssize_t got, Py_ssize_t asked, Py_ssize_t most);
-int flush_backlog(Manager *mgr);
-void settle_backlog(Manager *mgr);
-Py_ssize_t search(Manager *mgr, Py_ssize_t from, Py_ssize_t to);
-PyObject *manager_feed(Manager *mgr, PyObject *data);
-PyObject *manager_feed_eof(Manager *mgr, PyObject *unused);
-PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
-PyObject *manager_commit(Manager *mgr, PyObject *arg);
-PyObject *manager_fill(Manager *mgr, PyObject *read_into);
-int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
-
-/* framing.c: frames out */
-PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
-PyObject *manager_drain(Manager *mgr, PyObject *rule);
-int manager_consume(Manager *mgr, FrameObject *frame);
-
-/* frame.c */
-PyObject *frame_new(Manager *mgr);
-PyObject *refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
-void frame_free_spare(Manager *mgr);
-int frame_is_live(FrameObject *frame);
-PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
-                    PyObject **span_out);
-PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length);
+/* The C files by responsibility, each calling only the ones listed before it (no circle):
+ *   rules.c     the built-in rules' searches
+ *   span.c      the exporters of view(), reserve() and _fill()
+ *   storage.c   the bytes: moves, the capacity policy, the backlog, the busy mark's messages
+ *   reads.c     the ways in: feed(), reserve()/commit(), _fill()
+ *   frame.c     Frame: lending the buffer to a frame, consume()
+ *   rulecall.c  running a rule: its call, its answer converted and checked
+ *   limits.c    max_size and the end of the stream
+ *   framing.c   next_frame(), drain()
+ *   manager.c   the BufferManager type; module.c the module and the adapters' loops */
 
 /* rules.c */
 void spec_clear(RuleSpec *spec);
@@ -299,5 +318,117 @@ int spec_load(const CoreState *state, RuleSpec *spec, PyObject *rule);
 int spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
              RuleResult *out);
 Py_ssize_t find_delim(const RuleSpec *spec, const char *data, Py_ssize_t from, Py_ssize_t to);
+
+/* Where a delimiter search resumes after finding none in [from, to): the delimiter may have
+ * begun in the last len(delimiter) - 1 bytes, never before from. */
+static inline Py_ssize_t
+delim_resume(const RuleSpec *spec, Py_ssize_t from, Py_ssize_t to)
+{
+    Py_ssize_t resume = to - spec->delim_len + 1;
+    return resume > from ? resume : from;
+}
+
+/* span.c */
+PyObject *span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable,
+                    PyObject **span_out);
+PyObject *read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int reusable);
+
+/* storage.c */
+extern const char EXPORTED_MESSAGE[];
+extern const char BUSY_MESSAGE[];
+PyObject *lifecycle_error(Manager *mgr, const char *message);
+
+/* The busy mark (safety rule 1): enter() refuses a call that overlaps another. */
+static inline int
+enter(Manager *m)
+{
+    if (m->busy) {
+        lifecycle_error(m, BUSY_MESSAGE);
+        return -1;
+    }
+    m->busy = 1;
+    return 0;
+}
+
+static inline void
+leave(Manager *m)
+{
+    m->busy = 0;
+}
+
+/* body(m, arg) under the busy mark: the shape of the public entry points. Inlined, body
+ * included where it is static. */
+static inline PyObject *
+while_busy(Manager *m, PyObject *(*body)(Manager *, PyObject *), PyObject *arg)
+{
+    if (enter(m) < 0) {
+        return NULL;
+    }
+    PyObject *result = body(m, arg);
+    leave(m);
+    return result;
+}
+
+#define SLACK 4096   /* the least room kept for the reads to come */
+
+int pin(Manager *m);
+void unpin(Manager *m);
+PyObject *limit_value(Manager *m);
+PyObject *outstanding_error(Manager *mgr);
+int check_idle(Manager *mgr);
+Py_ssize_t backlog_bytes(Manager *mgr);
+int resize(Manager *mgr, Py_ssize_t size);
+int compact(Manager *mgr);
+int trim(Manager *mgr);
+Py_ssize_t capacity_wanted(Manager *mgr, Py_ssize_t size);
+Py_ssize_t make_room(Manager *mgr, Py_ssize_t size, int shorter);
+Py_ssize_t next_read_size(Py_ssize_t got, Py_ssize_t asked, Py_ssize_t most);
+int flush_backlog(Manager *mgr);
+void settle_backlog(Manager *mgr);
+Py_ssize_t search(Manager *mgr, Py_ssize_t from, Py_ssize_t to);
+
+/* reads.c */
+PyObject *manager_feed(Manager *mgr, PyObject *data);
+PyObject *manager_feed_eof(Manager *mgr, PyObject *unused);
+PyObject *manager_reserve(Manager *mgr, PyObject *args, PyObject *kwargs);
+PyObject *manager_commit(Manager *mgr, PyObject *arg);
+PyObject *manager_fill(Manager *mgr, PyObject *read_into);
+int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
+
+/* frame.c */
+PyObject *frame_new(Manager *mgr);
+int consume_frame(Manager *mgr, FrameObject *frame);   /* under the busy mark */
+int manager_consume(Manager *mgr, FrameObject *frame);
+PyObject *refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
+void frame_free_spare(Manager *mgr);
+
+/* Whether frame is its manager's outstanding one (whatever the manager is doing). */
+static inline int
+frame_is_outstanding(FrameObject *frame)
+{
+    Manager *mgr = frame->mgr;
+    return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
+}
+
+/* Whether frame may be used now: outstanding, and its manager not inside a call (a frame
+ * used from inside one, by a rule or a __buffer__, is refused as the pure core refuses it). */
+static inline int
+frame_is_live(FrameObject *frame)
+{
+    return frame_is_outstanding(frame) && !frame->mgr->busy;
+}
+
+/* rulecall.c */
+int run_rule(Manager *mgr, PyObject *rule, RuleResult *out, PyObject **huge);
+int adopt_rule(Manager *mgr, PyObject *rule);
+
+/* limits.c */
+int discard_step(Manager *mgr, PyObject *rule);
+PyObject *need_more(Manager *mgr, Py_ssize_t frame_size, PyObject *huge);
+PyObject *make_frame(Manager *mgr, Py_ssize_t start, Py_ssize_t end, Py_ssize_t consume);
+
+/* framing.c */
+PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
+PyObject *manager_drain(Manager *mgr, PyObject *rule);
 
 #endif

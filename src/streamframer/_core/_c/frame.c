@@ -1,29 +1,25 @@
-/* Frame, and the exporters behind every view a user gets.
+/* Frame: the one frame a manager lends its buffer to, handed out and consumed here.
  *
  * A manager has at most one frame outstanding; a Frame holds its manager and the generation it
  * was handed out in, so "is this frame still the live one?" is one comparison, and the span
- * lives in the manager. Frames and spans export the buffer protocol themselves and count their
- * live buffers (and the manager's total): consume() refuses while one of the frame's views is
- * alive, and the manager never moves its bytes while any is.
+ * lives in the manager. A frame exports the buffer protocol itself and counts its live buffers
+ * (and the manager's total): consume() refuses while one of the frame's views is alive, and the
+ * manager never moves its bytes while any is. Calls down: storage.c (the backlog a consume
+ * settles).
  */
 #include "core.h"
+#include "docs.h"
 
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
-
-int
-frame_is_live(FrameObject *frame)
-{
-    Manager *mgr = frame->mgr;
-    return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
-}
 
 /* The live frame's manager, or NULL with FrameLifecycleError set. */
 static Manager *
 live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        PyErr_SetString(frame->mgr->state->FrameLifecycleError, CONSUMED_MESSAGE);
+        PyErr_SetString(frame->mgr->state->FrameLifecycleError,
+                        frame->mgr->busy ? BUSY_MESSAGE : CONSUMED_MESSAGE);
         return NULL;
     }
     return frame->mgr;
@@ -63,6 +59,47 @@ refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
     return NULL;
+}
+
+/* Consume frame, under the busy mark. */
+static inline int
+consume(Manager *m, FrameObject *frame)
+{
+    if (!frame_is_outstanding(frame)) {
+        lifecycle_error(m, "this frame was already consumed; its bytes are gone from the buffer");
+        return -1;
+    }
+    if (frame->exports > 0) {
+        lifecycle_error(m, "cannot consume: a view of this frame is still alive (frame.view, a "
+                           "slice of it, memoryview(frame), an array built on it, or a "
+                           "BufferManager.view() taken before); release it, then consume() "
+                           "again");
+        return -1;
+    }
+    m->head = m->scan = m->consume;
+    m->lent = LENT_NONE;
+    m->generation++;
+    if (m->backlog != NULL) {
+        settle_backlog(m);
+    }
+    return 0;
+}
+
+int
+consume_frame(Manager *m, FrameObject *frame)
+{
+    return consume(m, frame);
+}
+
+int
+manager_consume(Manager *m, FrameObject *frame)
+{
+    if (enter(m) < 0) {
+        return -1;
+    }
+    int status = consume(m, frame);
+    leave(m);
+    return status;
 }
 
 static PyObject *
@@ -134,8 +171,12 @@ frame_enter(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
-frame_exit(FrameObject *self, PyObject *args)
+frame_exit(FrameObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
     if (frame_is_live(self) && manager_consume(self->mgr, self) < 0) {
         return NULL;
     }
@@ -202,17 +243,29 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
     if (mgr == NULL) {
         return NULL;
     }
+    /* Another object's buffer may run Python (__buffer__, 3.12+): under the busy mark, which
+     * a frame's own buffer (no Python) would refuse. A failure means "not comparable", as for
+     * bytes. The span is read after it. */
+    int python = !PyObject_TypeCheck(other, mgr->state->FrameType);
+    if (python && enter(mgr) < 0) {
+        return NULL;
+    }
     Py_buffer theirs;
     if (PyObject_GetBuffer(other, &theirs, PyBUF_SIMPLE) < 0) {
+        if (python) {
+            leave(mgr);
+        }
         PyErr_Clear();
         Py_RETURN_NOTIMPLEMENTED;
     }
-    /* other may be a frame of this manager: the comparison reads, and nothing moves. */
     Py_ssize_t length = mgr->end - mgr->start;
     int equal = theirs.len == length
         && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
                   (size_t)length) == 0;
     PyBuffer_Release(&theirs);
+    if (python) {
+        leave(mgr);
+    }
     return PyBool_FromLong(op == Py_EQ ? equal : !equal);
 }
 
@@ -238,22 +291,16 @@ frame_repr(FrameObject *self)
 }
 
 static PyMethodDef frame_methods[] = {
-    {"consume", (PyCFunction)frame_consume, METH_NOARGS,
-     "Remove this frame from the buffer. Raises FrameLifecycleError if it was already\n"
-     "consumed, or if a view of it is still alive (then nothing changes)."},
-    {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__bytes__", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__enter__", frame_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)frame_exit, METH_VARARGS, NULL},
+    {"consume", (PyCFunction)frame_consume, METH_NOARGS, CONSUME_DOC},
+    {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, TOBYTES_DOC},
+    {"__enter__", frame_enter, METH_NOARGS, ENTER_DOC},
+    {"__exit__", (PyCFunction)(void (*)(void))frame_exit, METH_FASTCALL, EXIT_DOC},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef frame_getset[] = {
-    {"view", (getter)frame_get_view, NULL,
-     "A read-only memoryview of the payload. Release it, and every slice or array made from\n"
-     "it, before consume().", NULL},
-    {"consumed", (getter)frame_get_consumed, NULL, "True once consume() has removed this frame.",
-     NULL},
+    {"view", (getter)frame_get_view, NULL, FRAME_VIEW_DOC, NULL},
+    {"consumed", (getter)frame_get_consumed, NULL, CONSUMED_DOC, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -265,13 +312,7 @@ static PyType_Slot frame_slots[] = {
     {Py_tp_hash, PyObject_HashNotImplemented},
     {Py_bf_getbuffer, frame_getbuffer},
     {Py_bf_releasebuffer, frame_releasebuffer},
-    {Py_tp_doc,
-     "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
-     "\n"
-     "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
-     "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
-     "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
-     "from the buffer; 'with frame:' consumes it on exit."},
+    {Py_tp_doc, FRAME_DOC},
     {Py_tp_richcompare, frame_richcompare},
     {Py_tp_methods, frame_methods},
     {Py_tp_getset, frame_getset},
@@ -285,150 +326,3 @@ PyType_Spec frame_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = frame_slots,
 };
-
-/* ------------------------------------------------------------------------------------------ */
-/* Spans: the exporters of view() and reserve(). */
-
-static int
-span_traverse(SpanObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    if (!self->borrows) {
-        Py_VISIT(self->mgr);
-    }
-    return 0;
-}
-
-static void
-span_dealloc(SpanObject *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    if (!self->borrows) {
-        Py_CLEAR(self->mgr);
-    }
-    PyObject_GC_Del(self);
-    Py_DECREF(type);
-}
-
-static int
-span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
-{
-    Manager *mgr = self->mgr;
-    if (mgr == NULL || self->moves != mgr->moves) {
-        /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
-        CoreState *state = PyType_GetModuleState(Py_TYPE(self));
-        PyErr_SetString(state != NULL ? state->FrameLifecycleError : PyExc_BufferError,
-                        "these bytes have moved since this view was made: take a new view");
-        view->obj = NULL;
-        return -1;
-    }
-    if (PyBuffer_FillInfo(view, (PyObject *)self,
-                          PyByteArray_AS_STRING(mgr->buf) + self->offset, self->length,
-                          !self->writable, flags) < 0) {
-        view->obj = NULL;
-        return -1;
-    }
-    if (self->borrows) {
-        Py_INCREF(mgr);   /* an export keeps the manager, and its bytes, alive */
-    }
-    self->exports++;
-    mgr->exports++;
-    return 0;
-}
-
-static void
-span_releasebuffer(SpanObject *self, Py_buffer *view)
-{
-    Manager *mgr = self->mgr;
-    self->exports--;
-    mgr->exports--;
-    if (self->borrows) {
-        Py_DECREF(mgr);   /* last: the manager may go now, and clear self->mgr */
-    }
-}
-
-static PyType_Slot span_slots[] = {
-    {Py_tp_dealloc, span_dealloc},
-    {Py_tp_traverse, span_traverse},
-    {Py_bf_getbuffer, span_getbuffer},
-    {Py_bf_releasebuffer, span_releasebuffer},
-    {Py_tp_doc, "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve())."},
-    {Py_tp_new, refuse_new},
-    {0, NULL},
-};
-
-PyType_Spec span_spec = {
-    .name = "streamframer.BufferSpan",
-    .basicsize = sizeof(SpanObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
-    .slots = span_slots,
-};
-
-/* A memoryview of mgr's bytes [offset, offset + length); *span_out, if given, receives a new
- * reference to its exporter (whose live buffers then say whether the view is still in use). */
-PyObject *
-span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyObject **span_out)
-{
-    SpanObject *span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
-    if (span == NULL) {
-        return NULL;
-    }
-    Py_INCREF(mgr);
-    span->mgr = mgr;
-    span->offset = offset;
-    span->length = length;
-    span->moves = mgr->moves;
-    span->writable = writable;
-    span->borrows = 0;
-    span->exports = 0;
-    PyObject_GC_Track(span);
-    PyObject *view = PyMemoryView_FromObject((PyObject *)span);
-    if (view != NULL && span_out != NULL) {
-        *span_out = Py_NewRef(span);
-    }
-    Py_DECREF(span);
-    return view;
-}
-
-/* The exporter of mgr's bytes [offset, offset + length) for one read (_fill): the manager's
- * own read span, reused read after read, so that a read costs at most one memoryview and not
- * an exporter too. The span borrows its manager (a manager holding a span that held it would be
- * a cycle on every connection) and owns it only while exported; the manager clears span->mgr
- * when it goes. While a source still holds an export of it, a read gets a span of its own.
- * Returns a new reference. */
-PyObject *
-read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
-{
-    SpanObject *span = (SpanObject *)mgr->read_span;
-    if (span != NULL && span->exports > 0) {
-        span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
-        if (span == NULL) {
-            return NULL;
-        }
-        span->mgr = (Manager *)Py_NewRef(mgr);
-        span->borrows = 0;
-        span->exports = 0;
-        span->writable = 1;
-        PyObject_GC_Track(span);
-    }
-    else if (span == NULL) {
-        span = PyObject_GC_New(SpanObject, mgr->state->SpanType);
-        if (span == NULL) {
-            return NULL;
-        }
-        span->mgr = mgr;
-        span->borrows = 1;
-        span->exports = 0;
-        span->writable = 1;
-        PyObject_GC_Track(span);
-        mgr->read_span = Py_NewRef(span);
-    }
-    else {
-        Py_INCREF(span);
-    }
-    span->offset = offset;
-    span->length = length;
-    span->moves = mgr->moves;
-    return (PyObject *)span;
-}

@@ -301,9 +301,8 @@ run_delim(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t sc
 {
     Py_ssize_t index = find_delim(spec, data, scan, size);
     if (index < 0) {
-        Py_ssize_t resume = size - spec->delim_len + 1;
         out->type = RESULT_NEED;
-        out->a = resume > 0 ? resume : 0;
+        out->a = delim_resume(spec, 0, size);
         out->b = -1;
         return 0;
     }

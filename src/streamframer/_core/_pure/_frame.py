@@ -113,6 +113,7 @@ class Frame:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
+        /,
     ) -> None:
         if self._mgr._pending is self:
             self.consume()
@@ -125,7 +126,13 @@ class Frame:
         if isinstance(other, Frame):
             other = other.tobytes()
         mgr = self._live()
-        return mgr._buf[mgr._start : mgr._end] == other
+        # other's buffer may run Python (__buffer__): under the BUSY mark, so that it cannot
+        # consume this frame (or anything else) while it is compared.
+        mgr._pending = BUSY
+        try:
+            return mgr._buf[mgr._start : mgr._end] == other
+        finally:
+            mgr._pending = self
 
     __hash__ = None  # type: ignore[assignment]
 

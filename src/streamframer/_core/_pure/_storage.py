@@ -200,7 +200,7 @@ class Storage:
         finally:
             self._pending = state
 
-    def discard(self, n: int) -> None:
+    def discard(self, n: int, /) -> None:
         """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame."""
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"n must be an int, not {type(n).__name__}")
@@ -227,7 +227,7 @@ class Storage:
     # ----------------------------------------------------------------------------------------
     # Bytes in
 
-    def feed(self, data: BytesLike) -> None:
+    def feed(self, data: BytesLike, /) -> None:
         """Append received bytes (the sans-IO way in).
 
         It may be called while a frame is outstanding or a :meth:`view` is alive (an event loop
