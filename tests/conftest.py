@@ -2,10 +2,11 @@
 install (tests/programs.py).
 
 Both cores, one run. Every test runs on the compiled core and on the pure-Python one, its id
-ending in ``[c]`` or ``[python]``: an autouse fixture switches the core the package and the
-tests use (tests/cores.py) before each test. Without the compiled core (not built, or
-``STREAMFRAMER_NO_EXTENSIONS=1``) only ``[python]`` runs, and the report's header says why;
-``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) makes a missing compiled core stop the run instead.
+ending in ``[c]`` or ``[python]`` (the autouse fixture ``streamframer_core``, parametrised here,
+which a test may ask for to know its core). Before any fixture of the test sets up, the core
+the package and the tests use is switched to it (tests/cores.py). Without the compiled core
+(not built, or ``STREAMFRAMER_NO_EXTENSIONS=1``) only ``[python]`` runs, and the report's header
+says why; ``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) makes a missing compiled core stop the run.
 
 Which tests run once. A test runs on both cores when the core is part of what it checks: it
 makes a manager or a frame, or runs a rule, an adapter or the CLI in this process, directly or

@@ -128,7 +128,8 @@
 
 #define DISCARD_DOC \
     "discard($self, n, /)\n--\n\n" \
-    "Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame."
+    "Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame: a recovery\n" \
+    "after :class:`FrameTooLarge`."
 
 #define MAX_SIZE_DOC \
     "The most bytes one frame may occupy, or ``None`` for no limit. Settable: a new limit\n" \

@@ -121,15 +121,27 @@ reserve(Manager *m, PyObject *size_arg)
     }
     Py_ssize_t size = m->next_read;
     if (size_arg != Py_None) {
-        size = PyNumber_AsSsize_t(size_arg, PyExc_OverflowError);
+        PyObject *number = PyNumber_Index(size_arg);   /* clamped below: too large is too large */
+        size = number == NULL ? -1 : PyNumber_AsSsize_t(number, NULL);
         if (size == -1 && PyErr_Occurred()) {
+            Py_XDECREF(number);
             return NULL;
         }
-        if (size < 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "reserve() needs a positive size or None, got %zd", size);
+        if (size < 1 || size > MOST_BYTES) {
+            if (size < 1) {
+                PyErr_Format(PyExc_ValueError, "reserve() needs a positive size or None, got %S",
+                             number);
+            }
+            else {
+                PyErr_Format(PyExc_ValueError,
+                             "reserve() needs a size of at most %zd bytes (no buffer holds more), "
+                             "got %S",
+                             (Py_ssize_t)MOST_BYTES, number);
+            }
+            Py_DECREF(number);
             return NULL;
         }
+        Py_DECREF(number);
     }
     if (flush_backlog(m) < 0) {
         return NULL;
@@ -285,7 +297,12 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
     Py_DECREF(view);
     Py_ssize_t count = 0;
     if (result != NULL && result != Py_None) {
-        count = PyNumber_AsSsize_t(result, PyExc_OverflowError);
+        /* An int, as the pure core converts it (__index__, under the busy mark); clamped, so
+         * that one too large is the ValueError below. */
+        PyObject *number = PyNumber_Index(result);
+        Py_DECREF(result);
+        result = number;
+        count = result == NULL ? 0 : PyNumber_AsSsize_t(result, NULL);
         if (count == -1 && PyErr_Occurred()) {
             Py_CLEAR(result);
             count = 0;
