@@ -16,7 +16,7 @@ from anyio.abc import ByteStream, SocketAttribute, SocketListener
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
-from helpers import EncodingLine
+from helpers import EVENT_LOOPS, EncodingLine
 from streamframer import (
     BufferManager,
     FrameLifecycleError,
@@ -28,10 +28,12 @@ from streamframer.anyio import FramedStream
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
+@pytest.fixture(
+    params=[("asyncio", {"use_uvloop": name == "uvloop"}) for name in EVENT_LOOPS] + ["trio"],
+    ids=[*EVENT_LOOPS, "trio"],
+)
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    return request.param
 
 
 LINE = EncodingLine()

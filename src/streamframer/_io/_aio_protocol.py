@@ -16,15 +16,22 @@ uses: ``await reader.read_frame()`` or ``async for frame in reader``. Decisions,
   and one ``await`` per frame, 0.16-0.18 M frames/s with the scratch buffer, 0.06-0.07 M with
   pausing (``asyncio.StreamReader.readline``: 0.21-0.23 M).
 * **Backpressure.** Reading pauses while more than ``read_ahead`` bytes wait and no task is
-  waiting for a frame, and while the buffer holds ``max_size`` bytes (nothing more fits). It
+  waiting for a frame (a task woken by a read is no longer waiting: a loop that reads several
+  times before the task runs, as uvloop does, reads once more at most), and while the buffer
+  holds ``max_size`` bytes (nothing more fits). It
   resumes as soon as a read needs bytes, or the bytes waiting drop to ``read_ahead // 2``. A
   frame larger than ``read_ahead`` still arrives: a task waiting for it keeps reading on.
 * **Cancellation.** Every received byte lives in the manager, never in a coroutine, so a
   ``read_frame()`` cancelled mid-frame (``asyncio.wait_for`` timing out) loses nothing, and the
   next call returns the complete frame.
+* **The loop's hold on the buffer.** A loop may keep its hold on the buffer ``get_buffer()``
+  returned until ``buffer_updated()`` returns (uvloop releases it only then, the default loop
+  as soon as the read is done): ``commit()`` keeps the bytes while it is held, and nothing in
+  the buffer moves until it is released.
 * **Unfilled reservations.** A TLS transport may call ``get_buffer()`` and then not
-  ``buffer_updated()`` (the TLS record is not complete yet). The reservation is given back
-  (committed empty) before the manager is used again.
+  ``buffer_updated()`` (the TLS record is not complete yet), and uvloop does the same for a
+  read that ends the stream or fails. The reservation is given back (committed empty) before
+  the manager is used again.
 """
 
 from __future__ import annotations
@@ -148,8 +155,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
         mgr = self._mgr
         scratch = self._scratch
         if scratch is None:
-            self._reserved = False
             mgr.commit(nbytes)
+            self._reserved = False
         else:
             self._scratch = None
             try:
@@ -172,7 +179,10 @@ class FramedProtocol(asyncio.BufferedProtocol):
         if not self._paused:
             buffered = len(mgr)
             limit = mgr.max_size
-            if (buffered > self._read_ahead and self._waiter is None) or (
+            # A task already woken has bytes to work on: a loop that reads many times in one
+            # pass (uvloop) must not read on past read_ahead before it runs.
+            waiter = self._waiter
+            if (buffered > self._read_ahead and (waiter is None or waiter.done())) or (
                 limit is not None and buffered >= limit
             ):
                 self._paused = True
