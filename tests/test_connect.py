@@ -178,3 +178,7 @@ def test_bad_arguments_fail_before_anything_is_opened() -> None:
         connect("udp://127.0.0.1:9", LINE)
     with pytest.raises(ValueError, match="baud applies to serial devices"):
         connect("tcp://127.0.0.1:9", LINE, baud=9600)
+    with pytest.raises(TypeError, match="baud must be an int, not bool"):
+        connect("/dev/ttyUSB0", LINE, baud=True)
+    with pytest.raises(ValueError, match="baud must be at least 1, got 0"):
+        connect("/dev/ttyUSB0", LINE, baud=0)
