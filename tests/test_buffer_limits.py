@@ -292,6 +292,25 @@ def test_policies_set_after_construction_take_effect() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("on_eof", "fram", "on_eof must be 'raise' or 'frame', got 'fram'"),
+        ("on_overflow", "drop", "on_overflow must be 'error' or 'discard', got 'drop'"),
+    ],
+)
+def test_a_policy_is_checked_when_set_and_cannot_be_deleted(
+    name: str, value: str, message: str
+) -> None:
+    mgr = BufferManager()
+    default = getattr(mgr, name)
+    with pytest.raises(ValueError, match=message):
+        setattr(mgr, name, value)
+    with pytest.raises(AttributeError):
+        delattr(mgr, name)
+    assert getattr(mgr, name) == default
+
+
+@pytest.mark.parametrize(
     ("name", "default"), [("max_size", DEFAULT_MAX_SIZE), ("read_size", DEFAULT_READ_SIZE)]
 )
 def test_a_size_setting_cannot_be_deleted(name: str, default: int) -> None:
