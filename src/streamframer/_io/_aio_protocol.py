@@ -262,8 +262,10 @@ class FramedReader:
         (with ``.partial`` if it ended inside a frame), :class:`FrameTooLarge` when the frame
         cannot fit in ``max_size``, the connection's error if it was lost with one, and
         :class:`FrameLifecycleError` while the previous frame is outstanding. Cancelling it (a
-        timeout) loses nothing: the next call carries on with every byte received.
+        timeout) loses nothing: the next call carries on with every byte received. After an
+        ``async for`` left early, its last frame is yours: dropped unconsumed, it is read again.
         """
+        self._yielded = None  # the loop's hold: a frame the caller dropped goes back
         return _read(self, self.rule if rule is None else rule, False)
 
     def __aiter__(self) -> FramedReader:

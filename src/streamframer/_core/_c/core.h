@@ -215,7 +215,7 @@ extern PyTypeObject ManagerType, FrameType, SpanType, ReaderType, FrameIterType,
 #define CAPACITY(m) PyByteArray_GET_SIZE((m)->buf)
 
 /* storage.c: the bytes, and the ways in */
-extern const char EXPORTED_MESSAGE[];
+extern const char EXPORTED_MESSAGE[], BUSY_MESSAGE[];
 PyObject *lifecycle_error(const char *message);
 PyObject *outstanding_error(Manager *mgr);
 int check_idle(Manager *mgr);
@@ -239,6 +239,8 @@ int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
 PyObject *manager_next_frame(Manager *mgr, PyObject *rule);
 PyObject *manager_drain(Manager *mgr, PyObject *rule);
 int manager_consume(Manager *mgr, FrameObject *frame);
+void manager_end_frame(Manager *mgr);
+extern const char DROPPED_MESSAGE[], VIEWS_MESSAGE[];
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);

@@ -5,11 +5,19 @@
  * lives in the manager. Frames and spans export the buffer protocol themselves and count their
  * live buffers (and the manager's total): consume() refuses while one of the frame's views is
  * alive, and the manager never moves its bytes while any is.
+ *
+ * The manager refers to no frame, so a frame the program drops is collected; if it was never
+ * consumed, its finalizer gives the bytes back (manager_end_frame): the next read returns them
+ * again. A view of a frame keeps the frame alive (the view's exporter is the frame), so that
+ * never happens under a live view.
  */
 #include "core.h"
 
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
+static const char ENDED_MESSAGE[] =
+    "this frame was ended by clear() or discard() before it was consumed; its bytes are gone "
+    "from the buffer";
 
 int
 frame_is_live(FrameObject *frame)
@@ -18,12 +26,15 @@ frame_is_live(FrameObject *frame)
     return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
 }
 
-/* The live frame's manager, or NULL with FrameLifecycleError set. */
+/* The live frame's manager, or NULL with FrameLifecycleError set. consume() sets a frame's
+ * generation to 0, which no frame is handed out in: any other ended frame was ended by
+ * clear() or discard(). */
 static Manager *
 live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        PyErr_SetString(FrameLifecycleError, CONSUMED_MESSAGE);
+        PyErr_SetString(FrameLifecycleError,
+                        frame->generation == 0 ? CONSUMED_MESSAGE : ENDED_MESSAGE);
         return NULL;
     }
     return frame->mgr;
@@ -65,9 +76,33 @@ frame_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return NULL;
 }
 
+/* Dropped unconsumed: the bytes go back, and a ResourceWarning says so. Called by the
+ * cyclic collector (a frame in a garbage cycle, its manager still intact) or by dealloc. */
+static void
+frame_finalize(FrameObject *self)
+{
+    Manager *mgr = self->mgr;
+    if (mgr == NULL || !frame_is_live(self)) {
+        return;
+    }
+    PyObject *error = take_error();
+    Py_ssize_t size = mgr->end - mgr->start;
+    manager_end_frame(mgr);
+    /* Last, with the bytes back: a warning raised as an error (-W error) has nowhere to go
+     * from here but the unraisable hook. */
+    if (PyErr_WarnFormat(PyExc_ResourceWarning, 1, DROPPED_MESSAGE, size) < 0) {
+        PyErr_WriteUnraisable((PyObject *)mgr);
+    }
+    restore_error(error);
+}
+
 static void
 frame_dealloc(FrameObject *self)
 {
+    if (self->mgr != NULL && frame_is_live(self)
+        && PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0) {
+        return;   /* the warning's handler kept a reference to it */
+    }
     Py_CLEAR(self->mgr);
     if (free_frame == NULL) {
         free_frame = self;
@@ -89,7 +124,7 @@ frame_free_cache(void)
 static PyObject *
 frame_consume(FrameObject *self, PyObject *unused)
 {
-    if (manager_consume(self->mgr, self) < 0) {
+    if (live(self) == NULL || manager_consume(self->mgr, self) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -186,7 +221,13 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
         PyErr_Clear();
         Py_RETURN_NOTIMPLEMENTED;
     }
-    /* other may be a frame of this manager: the comparison reads, and nothing moves. */
+    /* Getting other's buffer may have run Python (__buffer__) that ended this frame and
+     * moved the bytes: look again. other may be a frame of this manager: the comparison
+     * reads, and nothing moves. */
+    if (live(self) == NULL) {
+        PyBuffer_Release(&theirs);
+        return NULL;
+    }
     Py_ssize_t length = mgr->end - mgr->start;
     int equal = theirs.len == length
         && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
@@ -199,7 +240,7 @@ static PyObject *
 frame_repr(FrameObject *self)
 {
     if (!frame_is_live(self)) {
-        return PyUnicode_FromString("<Frame consumed>");
+        return PyUnicode_FromString(self->generation == 0 ? "<Frame consumed>" : "<Frame ended>");
     }
     Manager *mgr = self->mgr;
     Py_ssize_t length = mgr->end - mgr->start;
@@ -231,8 +272,9 @@ static PyGetSetDef frame_getset[] = {
     {"view", (getter)frame_get_view, NULL,
      "A read-only memoryview of the payload. Release it, and every slice or array made from\n"
      "it, before consume().", NULL},
-    {"consumed", (getter)frame_get_consumed, NULL, "True once consume() has removed this frame.",
-     NULL},
+    {"consumed", (getter)frame_get_consumed, NULL,
+     "True once this frame is no longer outstanding: consume() removed it, or\n"
+     "clear()/discard() ended it.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -266,6 +308,7 @@ PyTypeObject FrameType = {
     .tp_methods = frame_methods,
     .tp_getset = frame_getset,
     .tp_new = frame_tp_new,
+    .tp_finalize = (destructor)frame_finalize,
 };
 
 /* ------------------------------------------------------------------------------------------ */

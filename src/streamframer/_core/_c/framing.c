@@ -485,19 +485,34 @@ manager_consume(Manager *m, FrameObject *frame)
         return -1;
     }
     if (frame->exports > 0) {
-        lifecycle_error("cannot consume: a view of this frame is still alive (frame.view, a "
-                        "slice of it, memoryview(frame), an array built on it, or a "
-                        "BufferManager.view() taken before); release it, then consume() again");
+        PyErr_Format(FrameLifecycleError,
+                     "cannot consume: a view of this frame is still alive (%s); release it, "
+                     "then consume() again", VIEWS_MESSAGE);
         return -1;
     }
     m->head = m->scan = m->consume;
+    manager_end_frame(m);
+    frame->generation = 0;   /* consumed, not ended by clear() (see frame.c) */
+    return 0;
+}
+
+/* The outstanding frame ends: consumed, ended by clear()/discard(), or given back when it was
+ * dropped unconsumed (its bytes then stay where they are, and the next read finds the frame
+ * again from the scan position, which a frame handed out leaves before its end). */
+void
+manager_end_frame(Manager *m)
+{
     m->lent = LENT_NONE;
     m->generation++;
     if (m->backlog != NULL) {
         settle_backlog(m);
     }
-    return 0;
 }
+
+/* The warning for a frame dropped unconsumed, its size in %zd. */
+const char DROPPED_MESSAGE[] =
+    "a frame (%zd bytes) was dropped unconsumed: its bytes stay in the buffer and the next "
+    "read returns them again (call frame.consume(), or use 'with frame:', to remove them)";
 
 /* ------------------------------------------------------------------------------------------ */
 /* drain: every complete frame buffered now, as bytes copies */
@@ -632,6 +647,9 @@ manager_drain(Manager *m, PyObject *rule)
         Py_XDECREF(payload);
         if (!failed) {
             failed = manager_consume(m, (FrameObject *)frame) < 0;
+        }
+        if (failed && frame_is_live((FrameObject *)frame)) {
+            manager_end_frame(m);   /* given back, unconsumed: the error says why */
         }
         Py_DECREF(frame);
         if (failed) {

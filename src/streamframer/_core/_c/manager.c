@@ -77,8 +77,8 @@ manager_discard(Manager *m, PyObject *arg)
         PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    if (check_idle(m) < 0) {
-        return NULL;
+    if (m->busy) {
+        return lifecycle_error(BUSY_MESSAGE);
     }
     Py_ssize_t buffered = manager_length(m);
     int overflow = 0;
@@ -90,6 +90,18 @@ manager_discard(Manager *m, PyObject *arg)
         PyErr_Format(PyExc_ValueError, "cannot discard %S bytes: %zd are buffered", arg,
                      buffered);
         return NULL;
+    }
+    /* Every state: an outstanding frame ends here, unless a view of it is alive; a
+     * reservation stays valid for its commit() (it lies beyond the bytes dropped). */
+    if (m->lent == LENT_FRAME) {
+        if (m->exports > 0) {
+            PyErr_Format(FrameLifecycleError,
+                         "cannot drop the outstanding frame (%zd bytes): a view of it is still "
+                         "alive (%s); release it, then try again",
+                         m->end - m->start, VIEWS_MESSAGE);
+            return NULL;
+        }
+        manager_end_frame(m);
     }
     Py_ssize_t kept = m->tail - m->head;
     m->head += (Py_ssize_t)n < kept ? (Py_ssize_t)n : kept;   /* reclaimed lazily */

@@ -20,7 +20,7 @@ const char EXPORTED_MESSAGE[] =
     "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
     "the frame, or BufferManager.view() is alive; release it, then try again";
 
-static const char BUSY_MESSAGE[] =
+const char BUSY_MESSAGE[] =
     "this BufferManager is already in use: a rule or a read it called is still running (a "
     "manager belongs to one thread, and its rules and sources must not call back into it)";
 
@@ -31,11 +31,26 @@ lifecycle_error(const char *message)
     return NULL;
 }
 
+/* What may hold a view of the outstanding frame: named by every error a live view causes. */
+const char VIEWS_MESSAGE[] =
+    "frame.view, a slice of it, memoryview(frame), an array built on it, or a "
+    "BufferManager.view() taken before";
+
 PyObject *
 outstanding_error(Manager *m)
 {
     if (m->lent == LENT_RESERVED) {
         return lifecycle_error("reserve() is waiting for its commit(): call commit() first");
+    }
+    if (m->exports > 0) {
+        /* A view keeps its frame alive: it may be all the program still holds. */
+        PyErr_Format(FrameLifecycleError,
+                     "the previous frame (%zd bytes) is still outstanding: call frame.consume() "
+                     "(or use 'with frame:') before reading the next one; a view of it is still "
+                     "alive (%s), and a frame dropped unconsumed goes back to the buffer only "
+                     "once its views are released",
+                     m->end - m->start, VIEWS_MESSAGE);
+        return NULL;
     }
     PyErr_Format(FrameLifecycleError,
                  "the previous frame (%zd bytes) is still outstanding: call frame.consume() (or "

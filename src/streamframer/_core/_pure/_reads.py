@@ -17,7 +17,8 @@ from typing import Callable
 
 from ..._errors import FrameLifecycleError
 from ._capacity import AHEAD, exported, fit, next_read_size
-from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage
+from ._lending import BUSY, CONCURRENT, EXPORTED, RESERVED
+from ._storage import SLACK, Storage
 
 __all__ = ["Reads"]
 
@@ -110,7 +111,7 @@ class Reads(Storage):
         """
         state = self._pending  # _enter() inline: once per read
         if state is not None:
-            raise self._lent(state)
+            self._refuse(state)
         self._pending = BUSY
         try:
             if self._eof:
