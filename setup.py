@@ -15,7 +15,18 @@ from typing import Any
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["module.c", "manager.c", "storage.c", "framing.c", "frame.c", "rules.c"]
+SOURCES = [
+    "module.c",
+    "manager.c",
+    "framing.c",
+    "limits.c",
+    "rulecall.c",
+    "frame.c",
+    "reads.c",
+    "storage.c",
+    "span.c",
+    "rules.c",
+]
 
 
 class OptionalBuildExt(build_ext):
@@ -51,7 +62,7 @@ def extensions() -> list[Extension]:
         Extension(
             "streamframer._core._ccore",
             sources=[f"src/streamframer/_core/_c/{name}" for name in SOURCES],
-            depends=["src/streamframer/_core/_c/core.h"],
+            depends=[f"src/streamframer/_core/_c/{name}" for name in ("core.h", "docs.h")],
             extra_compile_args=extra + os.environ.get("STREAMFRAMER_CFLAGS", "").split(),
             extra_link_args=os.environ.get("STREAMFRAMER_LDFLAGS", "").split(),
         )

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # about a minute
     python benchmarks/run.py --smoke    # tiny sizes, a few seconds: checks, not numbers
     python benchmarks/run.py --only lines64,tcp64
+    python benchmarks/run.py --instructions   # also instructions per frame (callgrind)
 
 Every implementation gets identical inputs, in one process (the large frames run in a subprocess
 of their own, with glibc's mmap threshold fixed; the loopback sender is another process); rounds
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
@@ -24,7 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from framebench import bigframes, loopback, memory, peers, report, sf_paths, targets
+from framebench import (
+    bigframes,
+    callgrind,
+    loopback,
+    memory,
+    peers,
+    queries,
+    report,
+    sf_paths,
+    targets,
+)
 from framebench import workloads as w
 from framebench.timing import Expected, Result, measure
 from framebench.workloads import KiB, MiB, Workload
@@ -47,6 +59,7 @@ class Sizes:
     tcp64: int
     tcp8k: int
     memory: tuple[int, int, int]  # payload size, stream size, read size
+    queries: int  # one query loop's length
 
 
 MODES = {
@@ -64,6 +77,7 @@ MODES = {
         tcp64=1 << 19,
         tcp8k=1 << 13,
         memory=(MiB, 256 * MiB, 64 * KiB),
+        queries=1000,
     ),
     "quick": Sizes(
         rounds=5,
@@ -79,6 +93,7 @@ MODES = {
         tcp64=1 << 16,
         tcp8k=1 << 10,
         memory=(MiB, 32 * MiB, 64 * KiB),
+        queries=1000,
     ),
     "smoke": Sizes(
         rounds=1,
@@ -94,6 +109,7 @@ MODES = {
         tcp64=1 << 11,
         tcp8k=64,
         memory=(64 * KiB, MiB, 4 * KiB),
+        queries=50,
     ),
 }
 
@@ -113,7 +129,13 @@ PURE = ("lines64", "crlf64")
 # streamframer over a socket against itself sans-IO, with a user-written rule: no peers.
 CUSTOM = ("custom_u32", "custom_ieee")
 LOOPBACK = {"tcp64": 64, "tcp8k": 8 * KiB}
-ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "memory"]
+ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "query", "memory"]
+# What --instructions counts: the targets' paths and peers.
+COUNTED = [
+    *(("c", name) for name in ("per_frame", "seed_loop", "tobytes_loop", "iter_frames")),
+    *(("c", name) for name in ("iter_payloads", "drain")),
+    *(("peer", name) for name in ("readline", "readline_bytesio", "asyncio_readuntil", "split")),
+]
 
 
 def log(message: str) -> None:
@@ -180,6 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help=f"run only these (comma-separated, repeatable): {', '.join(ALL)}",
     )
+    parser.add_argument(
+        "--instructions",
+        nargs="?",
+        const="count",
+        metavar="FILE",
+        help="also give instructions per frame: counted now under callgrind, or read from FILE "
+        "(written by benchmarks/instructions.py --json)",
+    )
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = MODES[mode]
@@ -234,6 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append("## Loopback TCP: the sender is another process\n")
         out.append(report.results_table(titled) + "\n")
 
+    if "query" in selected:
+        log(f"[query] {sizes.queries} queries over loopback TCP, CR commands, CR LF replies")
+        title, results = queries.measure(sizes.queries, sizes.rounds)
+        by_key["query"] = results
+        out.append(f"## Query loop: {title}\n")
+        out.append(queries.table(results) + "\n")
+
     peaks = None
     payload, stream, read_size = sizes.memory
     memory_label = f"{report.size(payload)} frames in {report.size(read_size)} reads"
@@ -250,8 +287,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         out.append(report.memory_table(found, bound, idle) + "\n")
 
+    counts = None
+    if args.instructions == "count":
+        started = time.perf_counter()
+        log(f"[instructions] {len(COUNTED)} paths under callgrind")
+        counts = {callgrind.key(*job): callgrind.count(*job) for job in COUNTED}
+        log(f"[instructions] done in {time.perf_counter() - started:.1f} s")
+    elif args.instructions:
+        with open(args.instructions) as file:
+            counts = json.load(file)
+    if counts:
+        out.append("## Instructions per frame (callgrind), 64 B lines in 64 KiB reads\n")
+        out.append(callgrind.report(counts) + "\n")
+
     out.insert(0, header(mode, sizes, load_at_start))
-    checked = targets.targets(by_key, big, sizes.big_target, peaks, memory_label)
+    checked = targets.targets(by_key, big, sizes.big_target, peaks, memory_label, counts)
     out.append("## Targets\n")
     out.append(targets.targets_table(checked) + "\n")
     print("\n".join(out))

@@ -1,10 +1,22 @@
-"""Hooks for the whole suite: which core it runs on, and tests that need a program pip does not
+"""Hooks for the whole suite: which cores it runs on, and tests that need a program pip does not
 install (tests/programs.py).
 
-The suite runs on the core ``streamframer.IMPLEMENTATION`` names: the compiled one when it was
-built, the pure-Python one under ``STREAMFRAMER_NO_EXTENSIONS=1``. With
-``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) a missing compiled core stops the run instead of
-silently testing the pure one twice.
+Both cores, one run. Every test runs on the compiled core and on the pure-Python one, its id
+ending in ``[c]`` or ``[python]``: an autouse fixture switches the core the package and the
+tests use (tests/cores.py) before each test. Without the compiled core (not built, or
+``STREAMFRAMER_NO_EXTENSIONS=1``) only ``[python]`` runs, and the report's header says why;
+``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) makes a missing compiled core stop the run instead.
+
+Which tests run once. A test runs on both cores when the core is part of what it checks: it
+makes a manager or a frame, or runs a rule, an adapter or the CLI in this process, directly or
+through a helper. That is the default, so a new test gets both cores without asking. A module
+whose tests leave the core out marks itself ``pytestmark = pytest.mark.one_core`` and runs once,
+on the default core (the compiled one where it is built): text and layout (docs, names,
+imports, packaging), argument parsing, rules' encoders and rules called on a bytearray without
+a manager, and programs started as subprocesses (the CLI, examples, benchmarks), which import
+the default core themselves; a module that compares the cores itself (test_differential.py)
+too. A module about one core names it: ``pytest.mark.one_core("python")``; it is skipped, with
+the reason, where that core is missing.
 """
 
 from __future__ import annotations
@@ -13,20 +25,36 @@ import os
 
 import pytest
 
-import streamframer
+import cores
 from programs import FIXTURE_PROGRAMS, check_programs
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if os.environ.get("STREAMFRAMER_REQUIRE_EXTENSION") and streamframer.IMPLEMENTATION != "c":
+    if os.environ.get("STREAMFRAMER_REQUIRE_EXTENSION") and "c" not in cores.AVAILABLE:
         raise pytest.UsageError(
-            "STREAMFRAMER_REQUIRE_EXTENSION is set, but the compiled core is not in use "
-            f"(streamframer.IMPLEMENTATION == {streamframer.IMPLEMENTATION!r})"
+            f"STREAMFRAMER_REQUIRE_EXTENSION is set, but the compiled core is not in use: "
+            f"{cores.MISSING}"
         )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"streamframer core: {streamframer.IMPLEMENTATION}"
+    missing = f" (no compiled core: {cores.MISSING})" if cores.MISSING else ""
+    return f"streamframer cores: {', '.join(cores.AVAILABLE)}{missing}"
+
+
+@pytest.hookimpl(trylast=True)  # after the test's own parametrize marks: the core's id ends it
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("one_core")
+    if marker is None:
+        metafunc.parametrize("streamframer_core", cores.AVAILABLE, indirect=True)
+    elif marker.args:
+        metafunc.parametrize("streamframer_core", marker.args, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def streamframer_core(request: pytest.FixtureRequest) -> str:
+    """The core this test runs on ("c" or "python"), in use by the package and the tests."""
+    return str(getattr(request, "param", cores.DEFAULT))
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
@@ -38,8 +66,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.servers(*names))
 
 
-@pytest.hookimpl(tryfirst=True)  # before the test's fixtures start anything
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures start anything, of any scope
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    core = callspec.params.get("streamframer_core", cores.DEFAULT) if callspec else cores.DEFAULT
+    if core not in cores.AVAILABLE:
+        pytest.skip(f"about the {core!r} core: {cores.MISSING}")
+    cores.use(core)
     markers = list(item.iter_markers("servers"))
     names = tuple(name for marker in markers for name in marker.args)
     if markers and not names:

@@ -14,17 +14,27 @@ whose frames depend on where the reads were cut fails here.
   chunking, and again with trailing bytes appended.
 * ``take``, ``buffered``, ``chunks_of``, ``one_big_frame``: small conveniences.
 * ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
+* ``CORES`` / ``run_isolated(core, code)``: a script run in a fresh interpreter on the named core
+  ("c" or "python"), for any case where the compiled core might crash: the crash then fails that
+  test and not the run.
 * ``ScriptedSocket`` (``recv_into``) and ``ScriptedRecvSocket`` (``recv`` only), tokio-util style:
   each read plays the next script item: bytes are delivered (as much as fits in the caller's
   buffer, the rest stays for the next read), ``b""`` is the end of the stream, an exception
   (class or instance) is raised: ``BlockingIOError`` for "would block", ``socket.timeout`` for a
   timeout. They count reads, remember the sizes asked for, and raise ``ScriptExhausted`` (an
   ``AssertionError``) when read past the script, so a wrong loop fails instead of hanging.
+* ``check_isolated(core, code, expected)``: ``run_isolated`` with the package's names imported,
+  checking a clean exit and exactly the output expected.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import random
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, Union
 
@@ -47,6 +57,36 @@ PROPERTY = settings(
 DETERMINISTIC = settings(PROPERTY, max_examples=80)
 
 ManagerFactory = Callable[[], BufferManager]
+
+#: The cores a test may run on in a subprocess: the pure one always, the compiled one when built.
+CORES = [
+    "python",
+    pytest.param(
+        "c",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("streamframer._core._ccore") is None,
+            reason="the compiled core is not built",
+        ),
+    ),
+]
+
+
+def run_isolated(core: str, code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter on ``core`` ("c" or "python"); the script checks
+    ``streamframer.IMPLEMENTATION`` itself is the one asked for. Returns the finished process
+    (a crash is a negative return code)."""
+    env = {k: v for k, v in os.environ.items() if k != "STREAMFRAMER_NO_EXTENSIONS"}
+    if core == "python":
+        env["STREAMFRAMER_NO_EXTENSIONS"] = "1"
+    check = f"import streamframer\nassert streamframer.IMPLEMENTATION == {core!r}\n"
+    return subprocess.run(
+        [sys.executable, "-c", check + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
 
 #: How many random chunkings each case is fed in, on top of all at once and byte by byte.
 RANDOM_CHUNKINGS = 12
@@ -436,3 +476,21 @@ class ScriptedRecvSocket(_Script):
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         return self._next(bufsize)
+
+
+# ------------------------------------------------------------------------------------------------
+# A snippet in a fresh interpreter, on one core, checked
+
+_PRELUDE = """\
+from streamframer import (
+    BufferManager, FrameLifecycleError, FrameSpan, NeedMore, Skip, length_prefixed, until_delim,
+)
+"""
+
+
+def check_isolated(core: str, code: str, expected: str) -> None:
+    """``code`` (dedented, after the package's names are imported) exits cleanly when run by
+    :func:`run_isolated` on ``core``, and prints exactly ``expected``."""
+    done = run_isolated(core, _PRELUDE + textwrap.dedent(code))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected, done.stderr

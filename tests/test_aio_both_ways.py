@@ -10,7 +10,7 @@ import sys
 import tty
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import pytest
 
@@ -210,6 +210,55 @@ def test_a_device_that_went_away_fails_the_writer_too() -> None:
             await writer.drain()
         writer.close()
         await writer.wait_closed()
+
+    run(main())
+
+
+@posix_only
+def test_a_devices_transport_is_its_read_and_write_pipes_as_one() -> None:
+    async def main() -> None:
+        controller, device = open_pty()
+        emulator = Emulator(controller, size_reply)
+        reader, writer = await open_framed_device(device, LINE)
+        transport = writer.transport
+        transport.set_write_buffer_limits(high=8, low=4)
+        assert transport.get_write_buffer_limits() == (4, 8)
+        assert transport.get_write_buffer_size() == 0
+        transport.writelines([b"ab", b"c\n"])
+        with await reader.read_frame() as frame:
+            assert frame == b"3"
+        assert emulator.received == b"abc\n"
+        transport.pause_reading()
+        assert not transport.is_reading()
+        transport.resume_reading()
+        assert transport.is_reading()
+        assert transport.get_extra_info("pipe").fileno() == device  # the reading side's
+        assert transport.get_extra_info("no such thing", "default") == "default"
+        transport.abort()
+        assert transport.is_closing()
+        emulator.hang_up()
+        await writer.wait_closed()
+
+    run(main())
+
+
+@posix_only
+@pytest.mark.parametrize("failing", ["connect_write_pipe", "connect_read_pipe"])
+def test_a_device_whose_pipe_cannot_be_connected_is_closed(
+    failing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise OSError("no pipe for you")
+
+    async def main() -> None:
+        controller, device = open_pty()
+        monkeypatch.setattr(asyncio.get_running_loop(), failing, refuse)
+        with pytest.raises(OSError, match="no pipe for you"):
+            await open_framed_device(device, LINE)
+        await asyncio.sleep(0)  # a write transport made already closes on the loop
+        with pytest.raises(OSError, match="Bad file descriptor"):  # the connection owned it
+            os.fstat(device)
+        os.close(controller)
 
     run(main())
 

@@ -58,6 +58,20 @@ async def tcp() -> AsyncIterator[tuple[FramedStream, ByteStream]]:
         yield framed, peer
 
 
+async def read_until_blocked(framed: FramedStream) -> anyio.CancelScope:
+    """``framed.read_frame()``, cancelled once it waits for bytes that are not coming (a
+    deadline that expires only then, however slowly the machine runs); returns the scope."""
+    async with anyio.create_task_group() as group:
+
+        async def cancel_when_blocked() -> None:
+            await anyio.wait_all_tasks_blocked()
+            group.cancel_scope.cancel()
+
+        group.start_soon(cancel_when_blocked)
+        await framed.read_frame()
+    return group.cancel_scope
+
+
 async def receive_exactly(stream: ByteStream, size: int) -> bytes:
     data = b""
     while len(data) < size:
@@ -100,8 +114,7 @@ async def test_a_cancel_scope_expiring_mid_frame_loses_nothing(
 ) -> None:
     chunks, framed = memory
     await chunks.send(b"#first ha")
-    with anyio.move_on_after(0.01) as scope:
-        await framed.read_frame()
+    scope = await read_until_blocked(framed)
     assert scope.cancelled_caught
     assert bytes(framed.manager.view()) == b"#first ha"
     with pytest.raises(TimeoutError):
@@ -168,10 +181,11 @@ async def test_query_and_a_query_timeout_that_loses_nothing(
     await peer.send(b"+4.99")
     with pytest.raises(TimeoutError, match=r"no reply within 0.01 s \(5 bytes buffered\)"):
         await framed.query(b"MEAS?", timeout=0.01)
-    await peer.send(b"7\nlate\n")
+    await peer.send(b"7\n")
     with await framed.read_frame() as frame:
         assert frame == b"+4.997"
-    assert await framed.query(b"NEXT?") == b"late"  # the reply to a query that gave up
+    await peer.send(b"next\n")
+    assert await framed.query(b"NEXT?") == b"next"
     assert await receive_exactly(peer, 18) == b"*IDN?\nMEAS?\nNEXT?\n"
     assert len(framed.manager) == 0
 
@@ -191,8 +205,7 @@ async def test_attributes_repr_close_and_bad_arguments() -> None:
     async with FramedStream(stream, LINE, manager=manager) as framed:
         assert (framed.stream, framed.rule, framed.manager) == (stream, LINE, manager)
         await chunks.send(b"abc")
-        with anyio.move_on_after(0.01):
-            await framed.read_frame()
+        await read_until_blocked(framed)
         text = repr(framed)
         assert text.startswith("<FramedStream <helpers.EncodingLine object")
         assert "BufferedByteReceiveStream" in text
@@ -206,3 +219,62 @@ async def test_attributes_repr_close_and_bad_arguments() -> None:
         FramedStream(stream, b"\n")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="manager must be a BufferManager"):
         FramedStream(stream, LINE, manager=64)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------
+# encoder=, reset_input_buffer(), arguments checked at the call, timeouts that explain
+
+
+async def test_an_encoder_sends_cr_while_the_rule_reads_cr_lf(
+    tcp: tuple[FramedStream, ByteStream],
+) -> None:
+    framed, peer = tcp
+    framed.rule = until_delim(b"\r\n")
+    framed.encoder = until_delim(b"\r")
+    await peer.send(b"re: A\r\n")
+    assert await framed.query(b"A", timeout=5) == b"re: A"
+    assert await receive_exactly(peer, 2) == b"A\r"
+    sending, receiving = anyio.create_memory_object_stream[bytes](1)
+    async with sending, receiving:
+        stream = BufferedByteReceiveStream(receiving)
+        encoder = until_delim(b"\r")
+        assert FramedStream(stream, LINE, encoder=encoder).encoder is encoder
+        with pytest.raises(TypeError, match=r"encoder=until_delim is the function.*until_delim\("):
+            FramedStream(stream, LINE, encoder=until_delim)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"rule=until_delim is the function.*until_delim\("):
+            FramedStream(stream, until_delim)  # type: ignore[arg-type]
+
+
+async def test_reset_input_buffer_drops_what_is_buffered(
+    memory: tuple[MemoryObjectSendStream[bytes], FramedStream],
+) -> None:
+    chunks, framed = memory
+    await chunks.send(b"stale\nhalf a l")
+    with await framed.read_frame() as frame:
+        assert frame == b"stale"
+    assert framed.reset_input_buffer() == 8
+    await chunks.send(b"fresh\n")
+    with await framed.read_frame() as frame:
+        assert frame == b"fresh"
+
+
+@pytest.mark.parametrize(("timeout", "error"), [(-1, ValueError), ("2", TypeError)])
+async def test_a_bad_query_timeout_is_refused_before_sending(
+    tcp: tuple[FramedStream, ByteStream], timeout: object, error: type[Exception]
+) -> None:
+    framed, peer = tcp
+    with pytest.raises(error, match="timeout must be None or"):
+        await framed.query(b"X?", timeout=timeout)  # type: ignore[arg-type]
+    await framed.send(b"next")
+    assert await receive_exactly(peer, 5) == b"next\n"  # nothing went out before it
+
+
+async def test_a_query_with_no_reply_names_the_ending_sent(
+    tcp: tuple[FramedStream, ByteStream],
+) -> None:
+    framed, _ = tcp
+    with pytest.raises(TimeoutError) as raised:
+        await framed.query(b"VERSION", timeout=0.01)
+    message = str(raised.value)
+    assert message.startswith("no reply within 0.01 s (0 bytes buffered); it was sent ending")
+    assert "encoder=until_delim(b'\\r')" in message

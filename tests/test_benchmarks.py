@@ -17,18 +17,21 @@ import pytest
 
 import streamframer
 
+pytestmark = pytest.mark.one_core
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import run  # noqa: E402
-from framebench import bigframes, memory, sf_paths, timing  # noqa: E402
+from framebench import bigframes, memory, queries, sf_paths, timing  # noqa: E402
 from framebench import workloads as w  # noqa: E402
 from framebench.report import size  # noqa: E402
 
 SF_PATHS = [
     "streamframer per-frame: read_with_rule + consume",
     "streamframer per-frame + bytes(frame)",
+    "streamframer per-frame + frame.tobytes()",
     "streamframer sans-IO: feed + next_frame",
     "streamframer iterator: iter_frames",
     "streamframer batch: feed + drain",
@@ -75,7 +78,8 @@ TCP_ROWS = [
 SMOKE = run.MODES["smoke"]
 TARGETS = [
     "per frame, 64 B lines, 64 KiB reads: x asyncio",
-    "per frame, 64 B lines, 64 KiB reads: x readline",
+    "per frame without a copy, 64 B lines, 64 KiB reads: x readline",
+    "the seed's loop with bytes(frame), 64 B lines: x readline",
     "per frame, 64 B lines, 1-100 B reads: x asyncio",
     "per frame, 64 B lines, 1-100 B reads: x h11",
     "iter_frames, 64 B lines: x Twisted",
@@ -85,10 +89,18 @@ TARGETS = [
     f"per-byte time, {size(SMOKE.big_frames[0])} to {size(SMOKE.big_frames[-1])} frames: max / min",
     "loopback TCP, 64 B lines: x makefile('rb').readline",
     "loopback TCP, 8 KiB lines: x raw recv_into",
+    "query loop, CR commands: encoder= x the rule encoding",
     "length_prefixed (user-written), 1 KiB reads: socket time / sans-IO time",
     "ieee_block (user-written), 1 KiB reads: socket time / sans-IO time",
     "pure core, per frame, 64 B lines: x asyncio",
     f"memory peak, {size(SMOKE.memory[0])} frames in {size(SMOKE.memory[2])} reads (tracemalloc)",
+]
+# Counted with run.py --instructions only (callgrind): not measured in the smoke run.
+INSTRUCTION_TARGETS = [
+    "instructions per frame, read_with_rule + consume / readline's",
+    "instructions per frame, iter_frames / readline's",
+    "instructions per frame, iter_payloads / readline's",
+    "instructions of bytes(frame) / frame.tobytes() in the loop",
 ]
 # Once the built-in rule exists, the user-written one keeps a per-frame row of its own.
 USER_RULE_ROW = "streamframer per-frame [user-written rule]"
@@ -207,6 +219,14 @@ def test_loopback_rows_appear_and_counts_agree(smoke):
                 assert (int(row[2]), int(row[3])) == (count, (frame_size - 1) * count)
 
 
+def test_query_loop_rows_appear(smoke):
+    _, all_tables = smoke
+    rows = section(all_tables, "Query loop")
+    assert [row[0] for row in rows] == [name for name, _ in queries.LOOPS]
+    for row in rows:
+        assert row[1].endswith(" us"), row  # every reply was right: a wrong one has no time
+
+
 def test_per_byte_memory_and_targets_tables(smoke):
     done, all_tables = smoke
     assert "MALLOC_MMAP_THRESHOLD_=131072" in done.stdout
@@ -216,13 +236,13 @@ def test_per_byte_memory_and_targets_tables(smoke):
     assert memory_rows[0][0] == "streamframer per-frame: read_with_rule + consume"
     assert memory_rows[-1][0].startswith("idle BufferManager()")
     targets = section(all_tables, "Targets")
-    assert [row[0] for row in targets] == TARGETS
+    assert [row[0] for row in targets] == TARGETS + INSTRUCTION_TARGETS
     for row in targets:
         peer = {"x Twisted": "twisted", "x h11": "h11"}.get(row[0].rsplit(": ", 1)[-1])
-        if peer is not None and not installed(peer):
-            assert (row[1], row[4]) == ("not measured", "-")
+        if row[0] in INSTRUCTION_TARGETS or (peer is not None and not installed(peer)):
+            assert (row[1], row[5]) == ("not measured", "-")
         else:
-            assert row[4] in ("PASS", "FAIL"), row
+            assert row[5] in ("PASS", "FAIL"), row
 
 
 def test_only_selects_workloads(capsys):

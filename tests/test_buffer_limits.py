@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from helpers import DETERMINISTIC, ScriptedSocket, buffered, chunks_of, one_big_frame, take
 from streamframer import (
+    DEFAULT_MAX_SIZE,
     DEFAULT_READ_SIZE,
     BufferManager,
     Frame,
@@ -274,3 +275,27 @@ def test_discard_policy_drops_exactly_the_oversized_frames(
         got, mgr = discarding(rule, chunks, limit, batch)
         assert got == expected, "drain()" if batch else "next_frame()"
         assert len(mgr) <= max(limit, len(stream.split(delim)[-1]))
+
+
+def test_policies_set_after_construction_take_effect() -> None:
+    mgr = BufferManager(8)
+    mgr.on_overflow = "discard"
+    mgr.feed(b"0123456789abc\nok\n")
+    with pytest.raises(FrameDiscarded) as discarded:
+        mgr.next_frame(LINE)
+    assert discarded.value.size == 14
+    assert mgr.drain(LINE) == [b"ok"]
+    mgr.on_eof = "frame"
+    mgr.feed(b"tail")
+    mgr.feed_eof()
+    assert mgr.drain(LINE) == [b"tail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "default"), [("max_size", DEFAULT_MAX_SIZE), ("read_size", DEFAULT_READ_SIZE)]
+)
+def test_a_size_setting_cannot_be_deleted(name: str, default: int) -> None:
+    mgr = BufferManager()
+    with pytest.raises(AttributeError, match="delete"):
+        delattr(mgr, name)
+    assert getattr(mgr, name) == default

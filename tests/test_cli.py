@@ -26,8 +26,11 @@ from cli_peers import (
     stderr_lines,
     wait_for_close,
 )
+from streamframer import DEFAULT_MAX_SIZE
 from streamframer._cli import main
 from streamframer._cli._common import parse_bytes
+
+pytestmark = pytest.mark.one_core
 
 STATS = re.compile(
     r"^streamframer: (\d+) frames?, (\d+) payload bytes, (\d+) bytes? in (\d+) reads?, "
@@ -108,6 +111,13 @@ def test_read_count_stops_after_n_frames_while_the_peer_stays_open() -> None:
     assert stats(result)[0] == 2
 
 
+def test_read_none_lifts_the_size_and_time_bounds() -> None:
+    line = b"x" * (DEFAULT_MAX_SIZE + 1)  # over the default bound
+    result = run_cli("read", "-", "--max-size", "none", "--timeout", "none", input=line + b"\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == line + b"\n"
+
+
 def test_read_file(tmp_path: Path) -> None:
     path = tmp_path / "capture.bin"
     path.write_bytes(b"first\x04second\x04")
@@ -180,7 +190,7 @@ def test_serial_needs_pyserial() -> None:
         [sys.executable, "-c", code], capture_output=True, timeout=WAIT, check=False
     )
     assert result.returncode == 3
-    assert "needs pyserial: pip install 'streamframer[serial]'" in result.stderr.decode()
+    assert "needs pyserial: pip install 'pyserial>=3.5'" in result.stderr.decode()
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,10 +398,15 @@ def test_read_missing_file(tmp_path: Path) -> None:
         (["read", "-", "--any", ""], "each delimiter must not be empty"),
         (["read", "-", "--count", "0"], "must be at least 1, got 0"),
         (["read", "-", "--max-size", "12Q"], "not an integer: '12Q'"),
-        (["read", "-", "--timeout", "0"], "must be more than 0 and at most 9223372036 seconds"),
+        (["read", "-", "--timeout", "-1"], "must be from 0 to 9223372036 seconds"),
+        (["read", "-", "--timeout", "soon"], "got 'soon'"),
+        (
+            ["read", "-", "--length-prefixed", "2", "--length-offset", "-1"],
+            "must not be negative, got -1",
+        ),
         (["read", "-", "--format", "xml"], "invalid choice: 'xml'"),
         (["read", "udp://127.0.0.1:9"], "unknown scheme 'udp'"),
-        (["read", "tcp://127.0.0.1"], "bad address 'tcp://127.0.0.1': expected scheme://host:port"),
+        (["read", "tcp://127.0.0.1"], "bad address 'tcp://127.0.0.1': expected tcp://host:port"),
         (["query", "tcp://127.0.0.1:9"], "the following arguments are required: COMMAND"),
         (
             ["query", "tcp://127.0.0.1:9", "*IDN?", "--baud", "9600"],
@@ -482,6 +497,29 @@ def test_query_timeout_exit_3_with_hints_naming_write_term(command: str, hint: s
         "streamframer query: error: no reply within 0.3 s; it was sent ending with '\\n': an "
         "instrument that expects another line ending waits for ever (--write-term '\\r' or "
         "'\\r\\n')" + hint
+    )
+
+
+def test_query_peer_closing_inside_the_reply_names_the_bytes() -> None:
+    def script(conn: socket.socket) -> None:
+        receive_line(conn)
+        conn.sendall(b"+1.0E+")  # and closes: half a reply
+
+    with Peer(script) as peer:
+        result = run_cli("query", peer.url, "MEAS?", "--delim", r"\n")
+    assert result.returncode == 1, result.stderr  # a framing error
+    assert stderr_lines(result)[-1] == (
+        "streamframer query: error: the stream ended inside a frame: 6 bytes from stream offset "
+        "0 without a complete frame: b'+1.0E+' (--on-eof frame takes it as the last frame)"
+    )
+
+
+def test_query_peer_closing_without_a_reply() -> None:
+    with Peer(receive_line) as peer:
+        result = run_cli("query", peer.url, "MEAS?", "--delim", r"\n")
+    assert result.returncode == 3, result.stderr
+    assert stderr_lines(result)[-1] == (
+        "streamframer query: error: the peer closed the connection without a reply"
     )
 
 

@@ -16,6 +16,8 @@ import pytest
 from cli_peers import Peer, receive_line, run_cli, send_pieces, stderr_lines, wait_for_close
 from streamframer._cli import _demo, main
 
+pytestmark = pytest.mark.one_core
+
 # HP "#A" blocks: a 2-byte little-endian length after the magic.
 HP_BLOCK = [
     "--length-prefixed",

@@ -9,6 +9,8 @@ import pytest
 from cli_peers import Peer, receive_line, run_cli, stderr_lines, wait_for_close
 from streamframer import BufferManager, length_prefixed, read_frame
 
+pytestmark = pytest.mark.one_core
+
 # HP "#A" blocks: a 2-byte little-endian length after the magic.
 HP_BLOCK = [
     "--length-prefixed",

@@ -41,6 +41,8 @@ from streamframer import (
 )
 from streamframer._core import _pure
 
+pytestmark = pytest.mark.one_core
+
 try:
     from streamframer._core import _ccore
 except ImportError:

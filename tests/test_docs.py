@@ -9,8 +9,9 @@ How a block is checked depends on its fence and on the HTML comment on the line 
   literals says what the line prints; the program's output must be exactly those, in order.
 - ``<!-- docs-test: setup NAME -->`` before a python block: run after the setup NAME (``SETUPS``
   below), which can start a loopback peer, prepend hidden code (imports, a connected ``sock``),
-  append clean-up, and substitute text in the shown code (its ``"192.168.1.50", 5025`` becomes
-  the peer's address, ``/dev/ttyUSB0`` becomes ``loop://``); every substitution must apply.
+  append clean-up, and substitute text in the shown code (``/dev/ttyUSB0`` becomes
+  ``loop://``); every substitution must apply. ``setup demo`` runs the block as pasted against
+  ``streamframer demo --serve``, the simulated instrument the README tells users to start.
   Add a setup there for a new kind of block; the peers come from tests/cli_peers.py.
 - ``<!-- excerpt: PATH -->``: the code is verbatim in PATH (at any indentation), whose own tests
   run it; it must compile.
@@ -40,6 +41,7 @@ import inspect
 import io
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +54,9 @@ from typing import Any, Callable, NamedTuple
 import pytest
 
 import streamframer
-from cli_peers import WAIT, Peer, receive_line
+from cli_peers import WAIT, Peer
+
+pytestmark = pytest.mark.one_core
 
 ROOT = Path(__file__).resolve().parents[1]
 REPOSITORY = "https://github.com/streamframer/streamframer/blob/main/"
@@ -182,46 +186,63 @@ def _lines_socket() -> Iterator[Setup]:
         )
 
 
-@_setup("instrument")
-def _instrument() -> Iterator[Setup]:
-    """An instrument at the block's ``"HOST", 5025``: answers ``*IDN?`` once, then closes."""
-
-    def answer_once(conn: socket.socket) -> None:
-        assert receive_line(conn) == b"*IDN?\n"
-        conn.sendall(b"ACME,Model 7,0001,1.0\n")
-
-    with Peer(answer_once) as peer:
-        yield Setup(substitutions=((r'"[^"]+", 5025\b', f'"127.0.0.1", {peer.port}'),))
+@_setup("socketpair")
+def _socketpair() -> Iterator[Setup]:
+    """``sock``, one end of a socket pair, for a block that shows a connection it was given."""
+    yield Setup(
+        prelude="import socket\nsock, _other_end = socket.socketpair()\n",
+        epilogue="sock.close()\n_other_end.close()\n",
+    )
 
 
-def _talkative_instrument(conn: socket.socket) -> None:
-    """Answers the first line with an identity and one more line (a measurement the block reads
-    next), takes whatever else comes, and closes once the block has been quiet for a while."""
-    conn.settimeout(0.5)
-    with contextlib.suppress(OSError, AssertionError):  # quiet, or the block closed first
-        receive_line(conn)
-        conn.sendall(b"ACME,Model 7,0001,1.0\n+1.0E+00\n")
-        while True:
-            receive_line(conn)
+# The demo's address, as the blocks that talk to it write it.
+_DEMO_ADDRESS = r'127\.0\.0\.1(", |:)5025\b'
 
 
-@_setup("scope")
-def _scope() -> Iterator[Setup]:
-    """An instrument at the block's ``tcp://HOST:5025``, and ``sock``, one end of a socket pair,
-    for the block's other connections."""
-    with Peer(_talkative_instrument) as peer:
+@_setup("demo")
+def _demo() -> Iterator[Setup]:
+    """The block as pasted, against ``streamframer demo --serve``, which the README says to run
+    on port 5025. It runs on a free port here (the machine may be running other things), and a
+    hidden prelude sends the block's connections to 127.0.0.1:5025 there; the block itself is
+    not changed. Once it ran, Ctrl-C must stop the demo with exit code 0 and no traceback."""
+    served = subprocess.Popen(
+        [sys.executable, "-m", "streamframer", "demo", "--serve", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C as in a shell
+    )
+    try:
+        assert served.stdout is not None
+        started = re.search(r":(\d+) \(Ctrl-C", served.stdout.readline())
+        assert started, "the demo did not start"
         yield Setup(
-            prelude="import socket\nsock, _other_end = socket.socketpair()\n",
-            epilogue="sock.close()\n_other_end.close()\n",
-            substitutions=((r"tcp://[^\"]+:5025\b", peer.url),),
+            prelude=_TO_THE_DEMO.format(port=started[1]),
+            substitutions=((_DEMO_ADDRESS, r"\g<0>"),),  # only checks the block uses it
         )
+        served.send_signal(signal.SIGINT)
+        _, errors = served.communicate(timeout=WAIT)
+        assert (served.returncode, errors) == (0, "")
+    finally:
+        if served.poll() is None:
+            served.kill()
+            served.communicate()
 
 
-@_setup("scope-at")
-def _scope_at() -> Iterator[Setup]:
-    """An instrument at the block's ``"HOST", 5025``."""
-    with Peer(_talkative_instrument) as peer:
-        yield Setup(substitutions=((r'"[^"]+", 5025\b', f'"127.0.0.1", {peer.port}'),))
+_TO_THE_DEMO = """\
+import socket as _socket
+
+_connect = _socket.socket.connect
+
+
+def _to_the_demo(sock, address):
+    if isinstance(address, tuple) and tuple(address[:2]) == ("127.0.0.1", 5025):
+        address = ("127.0.0.1", {port})
+    return _connect(sock, address)
+
+
+_socket.socket.connect = _to_the_demo
+"""
 
 
 @_setup("free-port")
@@ -372,6 +393,29 @@ def test_transcript(block: Block) -> None:
             check=False,
         )
         assert result.stdout == output, f"$ {command}"
+
+
+# --------------------------------------------------------------------------------------------
+# Install text
+
+_PIP_INSTALL = re.compile(r"pip install ([^`\n#;&|]*)")
+
+
+def test_no_install_line_fetches_the_unrelated_package_from_the_index() -> None:
+    """Until this version is published, installs come from a checkout (``-e .``); a line that
+    names the package carries a version floor, so that pip fails clearly rather than install
+    the unrelated ``streamframer`` 0.0.x of the package index."""
+    lines = []
+    for document in DOCUMENTS:
+        for number, line in enumerate(document.read_text("utf-8").splitlines(), 1):
+            for arguments in _PIP_INSTALL.findall(line):
+                named = [word for word in arguments.split() if "streamframer" in word]
+                lines += [f"{document.name}:{number}: {word}" for word in named if ">=" not in word]
+    assert lines == []
+    text = (ROOT / "README.md").read_text("utf-8")
+    assert "pip install -e ." in text
+    assert "pip install 'streamframer[serial]>=0.1'" in text
+    assert 'backend="trio")' not in text  # the anyio extra does not install trio
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from streamframer import (
     StreamFramerError,
 )
 
+pytestmark = pytest.mark.one_core
+
 SRC = Path(streamframer.__file__).resolve().parent
 CORE_MODULES = sorted(
     str(path.relative_to(SRC))

@@ -5,7 +5,7 @@ object is collected unconsumed (a REPL's ``print(c.read_frame())``) goes back to
 next read returns the same bytes again, and a ``ResourceWarning`` says so. Nothing wedges. While
 a view of the frame is alive nothing moves: the frame stays outstanding until the view goes.
 
-Every test runs on both cores, on a bare manager and through each adapter.
+On a bare manager and through each adapter; every test runs on both cores (tests/cores.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import functools
 import gc
-import os
 import socket
 import subprocess
 import sys
@@ -44,7 +43,6 @@ from streamframer import (
     read_with_rule,
     until_delim,
 )
-from streamframer._core import _pure
 from streamframer.aio import FramedProtocol
 from streamframer.anyio import FramedStream
 
@@ -53,22 +51,6 @@ DROPPED = (
     "a frame ({} bytes) was dropped unconsumed: its bytes stay in the buffer and the next read "
     "returns them again (call frame.consume(), or use 'with frame:', to remove them)"
 )
-
-Core = Callable[..., BufferManager]
-CORES = [pytest.param(_pure.BufferManager, id="pure")]
-try:
-    from streamframer._core import _ccore
-except ImportError:
-    if os.environ.get("STREAMFRAMER_REQUIRE_EXTENSION") == "1":
-        raise
-else:
-    CORES.append(pytest.param(_ccore.BufferManager, id="c"))
-
-
-@pytest.fixture(params=CORES)
-def core(request: pytest.FixtureRequest) -> Core:
-    factory: Core = request.param
-    return factory
 
 
 @contextlib.contextmanager
@@ -83,8 +65,8 @@ def expect_dropped(count: int = 1, size: int = 5) -> Iterator[None]:
     ] * count
 
 
-def hello_world(core: Core, **options: Any) -> BufferManager:
-    mgr = core(**options)
+def hello_world(**options: Any) -> BufferManager:
+    mgr = BufferManager(**options)
     mgr.feed(b"hello\nworld\n")
     return mgr
 
@@ -93,10 +75,8 @@ def hello_world(core: Core, **options: Any) -> BufferManager:
 # A bare manager
 
 
-def test_a_frame_printed_and_dropped_is_read_again(
-    core: Core, capsys: pytest.CaptureFixture[str]
-) -> None:
-    mgr = hello_world(core)
+def test_a_frame_printed_and_dropped_is_read_again(capsys: pytest.CaptureFixture[str]) -> None:
+    mgr = hello_world()
     with expect_dropped():
         print(mgr.next_frame(LINE))  # what a REPL user types
     with expect_dropped():
@@ -109,8 +89,8 @@ def test_a_frame_printed_and_dropped_is_read_again(
     assert len(mgr) == 0
 
 
-def test_the_warning_says_what_happened_and_what_to_do(core: Core) -> None:
-    mgr = hello_world(core)
+def test_the_warning_says_what_happened_and_what_to_do() -> None:
+    mgr = hello_world()
     with pytest.warns(ResourceWarning) as caught:
         mgr.next_frame(LINE)
     assert [str(warning.message) for warning in caught] == [
@@ -120,11 +100,11 @@ def test_the_warning_says_what_happened_and_what_to_do(core: Core) -> None:
 
 
 def test_under_w_error_the_warning_goes_to_the_unraisable_hook_with_the_bytes_back(
-    core: Core, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     raised: list[BaseException | None] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda info: raised.append(info.exc_value))
-    mgr = hello_world(core)
+    mgr = hello_world()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         frame = mgr.next_frame(LINE)
@@ -136,8 +116,8 @@ def test_under_w_error_the_warning_goes_to_the_unraisable_hook_with_the_bytes_ba
         assert frame == b"hello"
 
 
-def test_bytes_fed_behind_a_dropped_frame_stay_in_order(core: Core) -> None:
-    mgr = core()
+def test_bytes_fed_behind_a_dropped_frame_stay_in_order() -> None:
+    mgr = BufferManager()
     mgr.feed(b"one\ntw")
     frame = mgr.next_frame(LINE)
     mgr.feed(b"o\nthree\n")  # waits behind the outstanding frame
@@ -146,8 +126,8 @@ def test_bytes_fed_behind_a_dropped_frame_stay_in_order(core: Core) -> None:
     assert take_all(mgr) == [b"one", b"two", b"three"]
 
 
-def test_the_last_frame_at_the_end_of_the_stream_is_given_back_too(core: Core) -> None:
-    mgr = core(on_eof="frame")
+def test_the_last_frame_at_the_end_of_the_stream_is_given_back_too() -> None:
+    mgr = BufferManager(on_eof="frame")
     mgr.feed(b"tail")
     mgr.feed_eof()
     with expect_dropped(size=4):
@@ -155,8 +135,8 @@ def test_the_last_frame_at_the_end_of_the_stream_is_given_back_too(core: Core) -
     assert take_all(mgr) == [b"tail"]
 
 
-def test_a_frame_dropped_while_a_slice_of_its_view_lives_waits_for_the_slice(core: Core) -> None:
-    mgr = hello_world(core)
+def test_a_frame_dropped_while_a_slice_of_its_view_lives_waits_for_the_slice() -> None:
+    mgr = hello_world()
     frame = mgr.next_frame(LINE)
     assert frame is not None
     piece = frame.view[1:4]
@@ -177,8 +157,8 @@ def test_a_frame_dropped_while_a_slice_of_its_view_lives_waits_for_the_slice(cor
     assert take_all(mgr) == [b"world", b"more"]
 
 
-def test_a_frame_dropped_in_a_garbage_cycle_is_given_back(core: Core) -> None:
-    mgr = hello_world(core)
+def test_a_frame_dropped_in_a_garbage_cycle_is_given_back() -> None:
+    mgr = hello_world()
     box: list[Any] = [mgr.next_frame(LINE)]
     box.append(box)
     del box
@@ -187,8 +167,8 @@ def test_a_frame_dropped_in_a_garbage_cycle_is_given_back(core: Core) -> None:
     assert take_all(mgr) == [b"hello", b"world"]
 
 
-def test_a_frame_dropped_on_another_thread_is_given_back(core: Core) -> None:
-    mgr = hello_world(core)
+def test_a_frame_dropped_on_another_thread_is_given_back() -> None:
+    mgr = hello_world()
     holder = [mgr.next_frame(LINE)]
     with expect_dropped():
         thread = threading.Thread(target=holder.clear)
@@ -201,8 +181,8 @@ def test_a_frame_dropped_on_another_thread_is_given_back(core: Core) -> None:
 # clear() and discard() from every state
 
 
-def test_clear_ends_an_outstanding_frame(core: Core) -> None:
-    mgr = hello_world(core)
+def test_clear_ends_an_outstanding_frame() -> None:
+    mgr = hello_world()
     frame = mgr.next_frame(LINE)
     assert frame is not None
     mgr.clear()
@@ -223,8 +203,8 @@ def test_clear_ends_an_outstanding_frame(core: Core) -> None:
     assert take_all(mgr) == [b"next"]
 
 
-def test_discard_ends_an_outstanding_frame_and_drops_only_what_it_is_asked_to(core: Core) -> None:
-    mgr = hello_world(core)
+def test_discard_ends_an_outstanding_frame_and_drops_only_what_it_is_asked_to() -> None:
+    mgr = hello_world()
     frame = mgr.next_frame(LINE)
     mgr.discard(2)
     assert frame is not None
@@ -233,8 +213,8 @@ def test_discard_ends_an_outstanding_frame_and_drops_only_what_it_is_asked_to(co
     assert take_all(mgr) == [b"llo", b"world"]
 
 
-def test_discard_with_bytes_waiting_behind_the_frame(core: Core) -> None:
-    mgr = core()
+def test_discard_with_bytes_waiting_behind_the_frame() -> None:
+    mgr = BufferManager()
     mgr.feed(b"a\n")
     frame = mgr.next_frame(LINE)
     mgr.feed(b"bc\nd\n")  # waits behind the frame
@@ -244,8 +224,8 @@ def test_discard_with_bytes_waiting_behind_the_frame(core: Core) -> None:
     assert take_all(mgr) == [b"c", b"d"]
 
 
-def test_clear_and_discard_refuse_while_a_view_of_the_frame_lives(core: Core) -> None:
-    mgr = hello_world(core)
+def test_clear_and_discard_refuse_while_a_view_of_the_frame_lives() -> None:
+    mgr = hello_world()
     frame = mgr.next_frame(LINE)
     assert frame is not None
     view = frame.view
@@ -259,8 +239,8 @@ def test_clear_and_discard_refuse_while_a_view_of_the_frame_lives(core: Core) ->
     assert (frame.consumed, len(mgr)) == (True, 0)
 
 
-def test_clear_while_a_reservation_waits_for_its_commit(core: Core) -> None:
-    mgr = hello_world(core)
+def test_clear_while_a_reservation_waits_for_its_commit() -> None:
+    mgr = hello_world()
     view = mgr.reserve(8)
     mgr.clear()
     view[:5] = b"late\n"
@@ -268,8 +248,8 @@ def test_clear_while_a_reservation_waits_for_its_commit(core: Core) -> None:
     assert take_all(mgr) == [b"late"]
 
 
-def test_clear_at_the_end_of_the_stream_with_the_last_frame_outstanding(core: Core) -> None:
-    mgr = core(on_eof="frame")
+def test_clear_at_the_end_of_the_stream_with_the_last_frame_outstanding() -> None:
+    mgr = BufferManager(on_eof="frame")
     mgr.feed(b"partial")
     mgr.feed_eof()
     frame = mgr.next_frame(LINE)
@@ -281,8 +261,8 @@ def test_clear_at_the_end_of_the_stream_with_the_last_frame_outstanding(core: Co
     assert info.value.partial == b""
 
 
-def test_clear_after_a_frame_too_large_with_one_outstanding_before_it(core: Core) -> None:
-    mgr = core(max_size=8)
+def test_clear_after_a_frame_too_large_with_one_outstanding_before_it() -> None:
+    mgr = BufferManager(max_size=8)
     mgr.feed(b"ok\n" + b"x" * 20 + b"\nnext\n")
     frame = mgr.next_frame(LINE)
     mgr.discard(3)  # ends the frame
@@ -294,8 +274,8 @@ def test_clear_after_a_frame_too_large_with_one_outstanding_before_it(core: Core
     assert take_all(mgr) == [b"next"]
 
 
-def test_discard_while_an_oversized_frame_is_arriving(core: Core) -> None:
-    mgr = core(max_size=8, on_overflow="discard")
+def test_discard_while_an_oversized_frame_is_arriving() -> None:
+    mgr = BufferManager(max_size=8, on_overflow="discard")
     mgr.feed(b"ok\n" + b"x" * 12)
     frame = mgr.next_frame(LINE)
     mgr.discard(3)  # ends "ok"; the oversized line is still arriving
@@ -325,33 +305,32 @@ def test_dropping_frames_at_random_loses_and_repeats_nothing(
     turn, then consumed once they run out): the frames consumed are the stream, in order, once,
     and each drop gave one warning."""
     stream = b"".join(payload + b"\n" for payload in payloads)
-    for core in (param.values[0] for param in CORES):
-        mgr = core(read_size=7)
-        consumed: list[bytes] = []
-        dropped: list[int] = []
-        decisions = iter(drops)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            for chunk in split_at(stream, cuts):
-                mgr.feed(chunk)
-                while (frame := mgr.next_frame(LINE)) is not None:
-                    if next(decisions, False):
-                        dropped.append(len(frame))
-                        del frame
-                        continue
-                    consumed.append(frame.tobytes())
-                    frame.consume()
-        assert consumed == payloads
-        assert len(mgr) == 0
-        assert [str(w.message) for w in caught] == [DROPPED.format(size) for size in dropped]
+    mgr = BufferManager(read_size=7)
+    consumed: list[bytes] = []
+    dropped: list[int] = []
+    decisions = iter(drops)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for chunk in split_at(stream, cuts):
+            mgr.feed(chunk)
+            while (frame := mgr.next_frame(LINE)) is not None:
+                if next(decisions, False):
+                    dropped.append(len(frame))
+                    del frame
+                    continue
+                consumed.append(frame.tobytes())
+                frame.consume()
+    assert consumed == payloads
+    assert len(mgr) == 0
+    assert [str(w.message) for w in caught] == [DROPPED.format(size) for size in dropped]
 
 
 # ------------------------------------------------------------------------------------------
 # Every adapter
 
 
-def test_read_with_rule_and_read_frame_return_a_dropped_frame_again(core: Core) -> None:
-    mgr = core()
+def test_read_with_rule_and_read_frame_return_a_dropped_frame_again() -> None:
+    mgr = BufferManager()
     sock = ScriptedSocket([b"hello\nworld\n"])
     with expect_dropped():
         print(read_with_rule(sock, mgr, LINE))
@@ -364,8 +343,8 @@ def test_read_with_rule_and_read_frame_return_a_dropped_frame_again(core: Core) 
     assert sock.calls == 1  # the dropped frame came from the buffer, not from the socket
 
 
-def test_a_frame_dropped_after_leaving_iter_frames_early_is_read_again(core: Core) -> None:
-    mgr = core()
+def test_a_frame_dropped_after_leaving_iter_frames_early_is_read_again() -> None:
+    mgr = BufferManager()
     sock = ScriptedSocket([b"hello\nworld\n", b""])
     for frame in iter_frames(sock, mgr, LINE):
         assert frame == b"hello"
@@ -392,9 +371,6 @@ def line_server() -> Iterator[str]:
     yield f"tcp://127.0.0.1:{port}"
     thread.join()
     listener.close()
-
-
-# Framed, asyncio and anyio take managers of the core in use (streamframer.BufferManager).
 
 
 def test_framed_the_repl_way_against_a_socket_peer(line_server: str) -> None:
@@ -470,7 +446,7 @@ async def test_anyio_stream_returns_a_dropped_frame_again(anyio_backend: str) ->
 # The compiled core under abuse, in a subprocess (a crash must fail the test, not the run)
 
 
-@pytest.mark.skipif(len(CORES) < 2, reason="the compiled core is not built")
+@pytest.mark.one_core("c")
 def test_the_compiled_core_survives_frames_dropped_in_awkward_places() -> None:
     script = textwrap.dedent(
         """

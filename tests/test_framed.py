@@ -168,14 +168,13 @@ def test_a_query_that_times_out_loses_nothing_the_late_reply_is_the_next_frame(
     peer.sendall(b"7E+00\n")
     with framed.read_frame(timeout=5) as frame:
         assert frame == b"+4.997E+00"
-    # A reply that comes only after the timeout answers the query that gave up: it is the
-    # next frame, so the next query returns it (read it first to stay in step).
+    # A reply that comes only after the timeout is not lost either: read_frame() returns it.
     with pytest.raises(TimeoutError):
         framed.query(b"A?", timeout=0)
-    peer.sendall(b"answer to A\nanswer to B\n")
-    assert framed.query(b"B?", timeout=5) == b"answer to A"
-    assert framed.query(b"C?", timeout=5) == b"answer to B"
-    assert recv_exactly(peer, 20) == b"MEAS:VOLT?\nA?\nB?\nC?\n"
+    peer.sendall(b"answer to A\n")
+    with framed.read_frame(timeout=5) as frame:
+        assert frame == b"answer to A"
+    assert recv_exactly(peer, 14) == b"MEAS:VOLT?\nA?\n"
 
 
 def test_a_query_while_a_frame_is_held_raises_and_the_reply_waits(

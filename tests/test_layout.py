@@ -16,6 +16,8 @@ import pytest
 
 import streamframer
 
+pytestmark = pytest.mark.one_core
+
 ROOT = Path(streamframer.__file__).parent
 PACKAGE = "streamframer"
 

@@ -9,6 +9,8 @@ import pytest
 
 from programs import REQUIRE_SERVERS, check_programs, server_program, starts
 
+pytestmark = pytest.mark.one_core
+
 
 @pytest.fixture
 def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

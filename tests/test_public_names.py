@@ -8,6 +8,8 @@ import pytest
 
 import streamframer
 
+pytestmark = pytest.mark.one_core
+
 ALIASES = ("Rule", "RuleResult", "Source")  # typing aliases: typing's objects, not ours
 PUBLIC = [name for name in streamframer.__all__ if not name.isupper() and name not in ALIASES]
 

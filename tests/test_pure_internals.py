@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-import streamframer
 from streamframer import (
     BufferManager,
     FrameSpan,
@@ -25,10 +24,7 @@ from streamframer import (
 KiB = 1024
 
 
-@pytest.fixture(autouse=True)
-def pure_core() -> None:
-    if streamframer.IMPLEMENTATION != "python":
-        pytest.skip("watches the pure-Python core's bytearray")
+pytestmark = pytest.mark.one_core("python")  # watches the pure core's bytearray
 
 
 class ZeroCounting(bytearray):

@@ -17,6 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.one_core
+
 ROOT = Path(__file__).resolve().parents[1]
 # The product description lives beside the repository (../shared/seed/README.md), when it is there.
 SEED_README = ROOT.parent / "shared" / "seed" / "README.md"

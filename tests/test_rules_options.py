@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from helpers import (
     PROPERTY,
     ScriptedSocket,
+    check_frames,
     check_rule_case,
     chunks_of,
     count_searches,
@@ -24,6 +25,7 @@ from streamframer import (
     BufferManager,
     Skip,
     StreamClosed,
+    length_prefixed,
     read_with_rule,
     until_any,
     until_delim,
@@ -206,3 +208,15 @@ def test_until_any_keeps_the_delimiter_that_ended_the_frame() -> None:
     )
     assert rule.keep_delimiter
     assert not until_any(LINE_ENDINGS).keep_delimiter
+
+
+def test_until_any_with_more_delimiters_than_the_compiled_search_holds() -> None:
+    # The compiled core searches for up to 16 delimiters inline and calls the rule for more.
+    rule = until_any([bytes([ord("A") + i]) for i in range(20)])
+    check_frames(rule, b"xxAyyTzzS", [b"xx", b"yy", b"zz"], partial=b"ww")
+
+
+def test_a_length_limit_too_large_for_the_compiled_arithmetic() -> None:
+    # Limits beyond a quarter of the address space are left to the rule's own Python ints.
+    rule = length_prefixed(8, max_length=2**62)
+    check_frames(rule, bytes(7) + b"\x02hi" + bytes(8), [b"hi", b""], partial=bytes(7))

@@ -12,6 +12,8 @@ import pytest
 
 from streamframer import BufferManager, StreamClosed, read_frame, until_delim
 
+pytestmark = pytest.mark.one_core
+
 SERVER = Path(__file__).resolve().parent.parent / "examples" / "selectors_server.py"
 LINE = until_delim(b"\n")
 

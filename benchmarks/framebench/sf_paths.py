@@ -206,6 +206,25 @@ def per_frame_bytes(wl: Workload, rule: Any, measure: Measure) -> tuple[int, int
     return frames, payload
 
 
+def per_frame_tobytes(wl: Workload, rule: Any, measure: Measure) -> tuple[int, int]:
+    """The seed's loop with ``frame.tobytes()`` in place of ``bytes(frame)``."""
+    source = ChunkSource(wl.chunks)
+    mgr = new_manager(wl)
+    frames = payload = 0
+    try:
+        while True:
+            frame = read_with_rule(source, mgr, rule)
+            if frame is None:
+                continue
+            data = frame.tobytes()
+            frame.consume()
+            frames += 1
+            payload += measure(data)
+    except StreamClosed as exc:
+        _end_of_stream(exc)
+    return frames, payload
+
+
 def sans_io(wl: Workload, rule: Any, measure: Measure) -> tuple[int, int]:
     mgr = new_manager(wl)
     feed = mgr.feed
@@ -261,12 +280,14 @@ def _check_empty(mgr: BufferManager) -> None:
 PATHS: list[tuple[str, Callable[[Workload, Any, Measure], tuple[int, int]]]] = [
     ("per-frame: read_with_rule + consume", per_frame),
     ("per-frame + bytes(frame)", per_frame_bytes),
+    ("per-frame + frame.tobytes()", per_frame_tobytes),
     ("sans-IO: feed + next_frame", sans_io),
     ("iterator: iter_frames", iterator),
     ("batch: feed + drain", drain),
     ("batch: iter_payloads", payloads),
 ]
 PER_FRAME = "streamframer " + PATHS[0][0]
+SEED_LOOP = "streamframer " + PATHS[1][0]
 PURE_PER_FRAME = "streamframer pure core: per-frame read_with_rule + consume"
 
 

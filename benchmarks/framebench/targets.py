@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from . import bigframes, loopback, peers, sf_paths
+from . import bigframes, loopback, peers, queries, sf_paths
 from .memory import Peak
 from .report import size, table
 from .timing import Ratio, Result, ratio
@@ -32,6 +32,12 @@ class Target:
     goal: str
     #: ``None`` when it was not measured.
     passed: bool | None
+    #: The same comparison in instructions per frame (the peer's over ours), when counted.
+    instructions: str = "-"
+
+
+#: Instruction counts (``instructions.py``), keyed like its output: "c/per_frame", "peer/readline".
+Counts = Mapping[str, float]
 
 
 def _find(results: Sequence[Result] | None, name: str) -> Result | None:
@@ -75,23 +81,62 @@ def targets(
     big_target: int,
     peaks: tuple[Sequence[Peak], int] | None,
     memory_label: str,
+    counts: Counts | None = None,
 ) -> list[Target]:
     """Every target, in the order of the project's table; ``big`` holds the one-frame workloads
     (smallest first), ``big_target`` the frame size compared with asyncio, ``peaks`` the memory
-    peaks and their bound."""
+    peaks and their bound, ``counts`` the instruction counts if they were taken."""
     get = results.get
     sf, asyncio = sf_paths.PER_FRAME, peers.ASYNCIO
+    counts = counts or {}
+
+    def fewer(target: Target, mine: str, theirs: str) -> Target:
+        if mine in counts and theirs in counts:
+            target.instructions = f"{counts[theirs] / counts[mine]:.2f}x"
+        return target
+
     found = [
-        faster("per frame, 64 B lines, 64 KiB reads: x asyncio", get("lines64"), sf, asyncio, 5),
-        faster(
-            "per frame, 64 B lines, 64 KiB reads: x readline", get("lines64"), sf, READLINE, 1.2
+        fewer(
+            faster(
+                "per frame, 64 B lines, 64 KiB reads: x asyncio", get("lines64"), sf, asyncio, 5
+            ),
+            "c/per_frame",
+            "peer/asyncio_readuntil",
+        ),
+        fewer(
+            faster(
+                "per frame without a copy, 64 B lines, 64 KiB reads: x readline",
+                get("lines64"),
+                sf,
+                READLINE,
+                1.5,
+            ),
+            "c/per_frame",
+            "peer/readline",
+        ),
+        fewer(
+            faster(
+                "the seed's loop with bytes(frame), 64 B lines: x readline",
+                get("lines64"),
+                sf_paths.SEED_LOOP,
+                READLINE,
+                1.2,
+            ),
+            "c/seed_loop",
+            "peer/readline",
         ),
         faster("per frame, 64 B lines, 1-100 B reads: x asyncio", get("crlf64"), sf, asyncio, 2.5),
         faster("per frame, 64 B lines, 1-100 B reads: x h11", get("crlf64"), sf, H11, 1.3),
         faster(
             "iter_frames, 64 B lines: x Twisted", get("lines64"), ITER_FRAMES, peers.TWISTED, 1.5
         ),
-        faster("drain, 64 B lines: x bytes.split of the stream", get("lines64"), DRAIN, SPLIT, 1.0),
+        fewer(
+            faster(
+                "drain, 64 B lines: x bytes.split of the stream", get("lines64"), DRAIN, SPLIT, 1.0
+            ),
+            "c/drain",
+            "peer/split",
+        ),
         *_big_frames(big, big_target),
         faster(
             "loopback TCP, 64 B lines: x makefile('rb').readline",
@@ -106,6 +151,13 @@ def targets(
             loopback.SF_PER_FRAME,
             loopback.RAW,
             0.9,
+        ),
+        faster(
+            "query loop, CR commands: encoder= x the rule encoding",
+            get("query"),
+            queries.ENCODER,
+            queries.TODAY,
+            0.95,
         ),
     ]
     for key, rule in (("custom_u32", "length_prefixed"), ("custom_ieee", "ieee_block")):
@@ -123,7 +175,44 @@ def targets(
         faster("pure core, per frame, 64 B lines: x asyncio", get("lines64"), pure, asyncio, 1.0)
     )
     found.append(_memory(f"memory peak, {memory_label} (tracemalloc)", peaks))
+    found += instruction_targets(counts)
     return found
+
+
+def instruction_targets(counts: Counts) -> list[Target]:
+    """The targets on instructions per frame (CPython 3.11 sets them); deterministic, so the
+    one count is both median and best."""
+
+    def share(label: str, mine: float | None, theirs: float | None, goal: float) -> Target:
+        if mine is None or theirs is None:
+            return _not_measured(label, f"<= {goal}")
+        value = mine / theirs
+        return Target(label, f"{value:.2f}", "-", f"<= {goal}", value <= goal)
+
+    get = counts.get
+    readline = get("peer/readline")
+    plain = get("c/per_frame")
+    copy, tobytes = get("c/seed_loop"), get("c/tobytes_loop")
+    return [
+        share(
+            "instructions per frame, read_with_rule + consume / readline's", plain, readline, 1.0
+        ),
+        share(
+            "instructions per frame, iter_frames / readline's", get("c/iter_frames"), readline, 0.6
+        ),
+        share(
+            "instructions per frame, iter_payloads / readline's",
+            get("c/iter_payloads"),
+            readline,
+            0.6,
+        ),
+        share(
+            "instructions of bytes(frame) / frame.tobytes() in the loop",
+            None if copy is None or plain is None else copy - plain,
+            None if tobytes is None or plain is None else tobytes - plain,
+            1.2,
+        ),
+    ]
 
 
 def _big_frames(
@@ -159,5 +248,6 @@ def targets_table(found: Sequence[Target]) -> str:
     rows = []
     for t in found:
         verdict = "-" if t.passed is None else "PASS" if t.passed else "FAIL"
-        rows.append([t.label, t.median, t.best, t.goal, verdict])
-    return table(["target", "median", "best", "goal", "result"], rows, numeric=4)
+        rows.append([t.label, t.median, t.best, t.instructions, t.goal, verdict])
+    header = ["target", "median", "best", "instructions", "goal", "result"]
+    return table(header, rows, numeric=5)

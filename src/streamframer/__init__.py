@@ -10,6 +10,7 @@ from ._errors import (
     FrameLifecycleError,
     FrameTooLarge,
     FramingError,
+    ReadOnlySource,
     StreamClosed,
     StreamFramerError,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Framed",
     "FramingError",
     "NeedMore",
+    "ReadOnlySource",
     "Rule",
     "RuleResult",
     "Skip",

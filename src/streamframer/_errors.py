@@ -10,11 +10,14 @@ No error loses data: whatever was buffered when an error was raised is still in 
 
 from __future__ import annotations
 
+import io
+
 __all__ = [
     "FrameDiscarded",
     "FrameLifecycleError",
     "FrameTooLarge",
     "FramingError",
+    "ReadOnlySource",
     "StreamClosed",
     "StreamFramerError",
 ]
@@ -97,6 +100,15 @@ class StreamClosed(StreamFramerError, EOFError):
         super().__init__(message)
         #: The unconsumed bytes at the end of the stream (empty on a clean close).
         self.partial = partial
+
+
+class ReadOnlySource(StreamFramerError, io.UnsupportedOperation):
+    """Raised by ``send()``, ``query()`` and ``write()`` on a source opened for reading only:
+    the caller's fault. A regular file opens that way (replaying a capture), so that nothing
+    sent can overwrite it; nothing is written when it is raised.
+
+    Being an ``io.UnsupportedOperation``, it is also an ``OSError`` and a ``ValueError``.
+    """
 
 
 def _preview(data: bytes, limit: int = 32) -> str:

@@ -4,8 +4,9 @@ Import it explicitly (``import streamframer.aio``); the rest of the package neve
 
 ``open_framed_connection()``, ``open_framed_device()`` (a serial port or pty) and
 ``start_framed_server()`` give a :class:`FramedReader` (``await reader.read_frame()``, ``async for
-frame in reader``) and a :class:`FramedWriter` (``write()``, ``send(payload)`` encoded with the
-reader's rule, ``await query(payload)``) per connection.
+frame in reader``, ``reset_input_buffer()``) and a :class:`FramedWriter` (``write()``,
+``send(payload)`` encoded with ``encoder=`` or the reader's rule, ``await query(payload)``) per
+connection.
 :class:`FramedProtocol` (an ``asyncio.BufferedProtocol``) works with any loop method that takes a
 protocol factory. What holds:
 
@@ -30,6 +31,7 @@ from ._io._aio_protocol import DEFAULT_READ_AHEAD, FramedProtocol, FramedReader,
 if TYPE_CHECKING:
     from ssl import SSLContext
 
+    from ._io._writes import Encoder
     from ._rules import Rule
 
 __all__ = [
@@ -50,8 +52,15 @@ class _ServerProtocol(FramedProtocol):
 
     __slots__ = ("_handler", "_task")
 
-    def __init__(self, handler: Handler, rule: Rule, manager: BufferManager, read_ahead: int):
-        super().__init__(rule, manager, read_ahead=read_ahead)
+    def __init__(
+        self,
+        handler: Handler,
+        rule: Rule,
+        manager: BufferManager,
+        read_ahead: int,
+        encoder: Encoder | None,
+    ):
+        super().__init__(rule, manager, read_ahead=read_ahead, encoder=encoder)
         self._handler = handler
         self._task: asyncio.Task[None] | None = None
 
@@ -86,19 +95,23 @@ async def open_framed_connection(
     max_size: int | None = DEFAULT_MAX_SIZE,
     read_ahead: int = DEFAULT_READ_AHEAD,
     ssl: SSLContext | bool | None = None,
+    encoder: Encoder | None = None,
     **kwargs: Any,
 ) -> tuple[FramedReader, FramedWriter]:
     """Connect over TCP (TLS with ``ssl``) and return a framed ``(reader, writer)`` pair.
 
     ``rule`` is the reader's default rule; ``max_size`` bounds one frame (``None``: no limit);
-    ``read_ahead`` bounds the bytes read ahead of the task. Other keyword arguments go to
+    ``read_ahead`` bounds the bytes read ahead of the task; ``encoder`` (anything with
+    ``encode(payload, **options)``, such as ``until_delim(b"\r")``) encodes what the writer's
+    ``send()`` and ``query()`` are given, the rule by default. Other keyword arguments go to
     ``loop.create_connection`` (``server_hostname``, ``local_addr``, ...). Configure the
     manager's other policies through ``reader.manager``.
     """
     manager = BufferManager(max_size)
+    FramedProtocol(rule, manager, read_ahead=read_ahead, encoder=encoder)  # checked before I/O
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(
-        lambda: FramedProtocol(rule, manager, read_ahead=read_ahead),
+        lambda: FramedProtocol(rule, manager, read_ahead=read_ahead, encoder=encoder),
         host,
         port,
         ssl=ssl,
@@ -116,21 +129,23 @@ async def start_framed_server(
     max_size: int | None = DEFAULT_MAX_SIZE,
     read_ahead: int = DEFAULT_READ_AHEAD,
     ssl: SSLContext | None = None,
+    encoder: Encoder | None = None,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Start a TCP (TLS with ``ssl``) server running ``await handler(reader, writer)`` for each
     connection, each with its own manager; the connection is closed when the handler returns.
 
     An exception escaping the handler goes to the loop's exception handler. Other keyword
-    arguments go to ``loop.create_server`` (``backlog``, ``reuse_port``, ...).
+    arguments go to ``loop.create_server`` (``backlog``, ``reuse_port``, ...); ``encoder`` is
+    :func:`open_framed_connection`'s.
     """
     if not callable(handler):
         raise TypeError(f"handler must be callable, not {type(handler).__name__}")
     BufferManager(max_size)  # bad arguments fail here, not in every connection
-    FramedProtocol(rule, read_ahead=read_ahead)
+    FramedProtocol(rule, read_ahead=read_ahead, encoder=encoder)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: _ServerProtocol(handler, rule, BufferManager(max_size), read_ahead),
+        lambda: _ServerProtocol(handler, rule, BufferManager(max_size), read_ahead, encoder),
         host,
         port,
         ssl=ssl,

@@ -1,17 +1,17 @@
 """anyio: frames from any anyio byte stream, and payloads back out, on asyncio or trio.
 
-Import it explicitly (``import streamframer.anyio``; ``pip install streamframer[anyio]``)::
+Import it explicitly (``import streamframer.anyio``; the ``anyio`` extra installs anyio)::
 
     import anyio
     from streamframer import scpi_response
     from streamframer.anyio import FramedStream
 
     async def main():
-        stream = await anyio.connect_tcp("192.0.2.10", 5025)
+        stream = await anyio.connect_tcp("127.0.0.1", 5025)
         async with FramedStream(stream, scpi_response()) as scope:
             print(await scope.query(b"*IDN?", timeout=2))
 
-    anyio.run(main)  # or anyio.run(main, backend="trio")
+    anyio.run(main)  # asyncio; with trio installed, anyio.run(main, backend="trio")
 
 :class:`FramedStream` takes any ``ByteReceiveStream`` (a ``ByteStream`` to send as well): TCP
 and TLS streams, Unix sockets, a process's output, ``BufferedByteReceiveStream``. What holds:
@@ -33,10 +33,13 @@ from anyio.abc import ByteReceiveStream
 
 from ._core import BufferManager
 from ._errors import StreamClosed
+from ._io._checks import encoder_arg, rule_arg, timeout_arg
+from ._io._hints import no_reply
 from ._io._writes import encode_with
 
 if TYPE_CHECKING:
     from ._core import Frame
+    from ._io._writes import Encoder
     from ._rules import Rule
 
 __all__ = ["FramedStream"]
@@ -47,32 +50,41 @@ class FramedStream:
 
     ``await read_frame()`` returns the next frame and leaves consuming it to you; ``async for
     frame in framed`` consumes each frame when it asks for the next and ends quietly when the
-    stream ends between frames; ``await send(payload)`` writes one frame (``rule.encode``);
-    ``await query(payload, timeout=None)`` sends and returns the reply's payload. ``manager``
-    defaults to a new ``BufferManager()``; ``stream``, ``rule`` and ``manager`` are attributes
-    (``rule`` may change between frames). ``async with`` closes the stream on exit.
+    stream ends between frames; ``await send(payload)`` writes one frame (``encoder.encode``,
+    the rule's own without an ``encoder``); ``await query(payload, timeout=None)`` sends and
+    returns the reply's payload; ``reset_input_buffer()`` drops what is buffered. ``manager``
+    defaults to a new ``BufferManager()``; ``stream``, ``rule``, ``encoder`` and ``manager``
+    are attributes (``rule`` may change between frames). ``async with`` closes the stream.
     """
 
-    __slots__ = ("_yielded", "manager", "rule", "stream")
+    __slots__ = ("_owed", "_yielded", "encoder", "manager", "rule", "stream")
 
     def __init__(
-        self, stream: ByteReceiveStream, rule: Rule, *, manager: BufferManager | None = None
+        self,
+        stream: ByteReceiveStream,
+        rule: Rule,
+        *,
+        manager: BufferManager | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
         if not isinstance(stream, ByteReceiveStream):
             raise TypeError(
                 f"stream must be an anyio ByteReceiveStream, not {type(stream).__name__}"
             )
-        if not callable(rule):
-            raise TypeError(f"rule must be callable, not {type(rule).__name__}")
+        rule_arg(rule)
+        encoder_arg(encoder)
         if manager is not None and not isinstance(manager, BufferManager):
             raise TypeError(f"manager must be a BufferManager, not {type(manager).__name__}")
         #: The anyio stream frames are read from (and sent to, when it can send).
         self.stream = stream
-        #: The rule that frames what arrives and encodes what is sent.
+        #: The rule that frames what arrives (and encodes what is sent, without an encoder).
         self.rule = rule
+        #: What encodes what is sent (``encoder.encode``); ``None``: the rule does.
+        self.encoder = encoder
         #: The stream's :class:`BufferManager`: its limits, policies and buffered bytes.
         self.manager = BufferManager() if manager is None else manager
         self._yielded: Frame | None = None
+        self._owed = False  # a query timed out: its reply may still come
 
     async def read_frame(self, rule: Rule | None = None) -> Frame:
         """Wait for the next frame and return it; consuming it is yours (``with frame:``).
@@ -119,22 +131,37 @@ class FramedStream:
         return frame
 
     async def send(self, payload: object, **encode_kw: Any) -> None:
-        """Send ``payload`` as one frame of the rule (``rule.encode(payload, **encode_kw)``).
-        A payload the rule cannot frame is its ``ValueError``, and nothing is sent."""
+        """Send ``payload`` as one frame (``encoder.encode(payload, **encode_kw)``, the rule's
+        own without an encoder). A payload it cannot frame is its ``ValueError``, and nothing
+        is sent."""
+        await self._send(self._encode(payload, encode_kw))
+
+    def _encode(self, payload: object, encode_kw: dict[str, Any]) -> bytes:
+        encoder = self.encoder
+        return encode_with(self.rule if encoder is None else encoder, payload, encode_kw)
+
+    async def _send(self, data: bytes) -> None:
         send = getattr(self.stream, "send", None)
         if send is None:
             raise TypeError(f"{type(self.stream).__name__} only receives: it has no send()")
-        await send(encode_with(self.rule, payload, encode_kw))
+        await send(data)
 
     async def query(self, payload: object, timeout: float | None = None, **encode_kw: Any) -> bytes:
         """Send ``payload`` (as :meth:`send`), then return the next frame's payload, copied and
         consumed.
 
         ``timeout`` bounds the wait for the reply, not the send (a send cut short would leave
-        half a frame on the wire): ``TimeoutError`` on expiry, with nothing lost, and a reply
-        that comes later is the next frame. A cancel scope around the call works the same way.
+        half a frame on the wire): ``TimeoutError`` on expiry, saying how long, what is
+        buffered and, when nothing came back, the line ending sent; nothing is lost. A reply
+        that comes after that is not the next query's answer: the next ``query()`` first drops
+        what is buffered (:meth:`reset_input_buffer`). A cancel scope around the call works the
+        same way, without the message.
         """
-        await self.send(payload, **encode_kw)
+        timeout = timeout_arg(timeout)
+        wire = self._encode(payload, encode_kw)
+        if self._owed:
+            self.reset_input_buffer()
+        await self._send(wire)
         try:
             with anyio.fail_after(timeout):
                 # Copied and consumed inside the scope: no frame is left outstanding by a
@@ -142,9 +169,21 @@ class FramedStream:
                 with await self.read_frame() as frame:
                     return frame.tobytes()
         except TimeoutError:
-            raise TimeoutError(
-                f"no reply within {timeout} s ({len(self.manager)} bytes buffered)"
-            ) from None
+            self._owed = True
+            raise TimeoutError(no_reply(timeout, len(self.manager), payload, wire)) from None
+
+    def reset_input_buffer(self) -> int:
+        """Drop every byte buffered and not yet framed; return how many (pyserial's name).
+
+        An anyio stream is read only when asked (``receive()``), so bytes it has not handed
+        over yet come with the next read: after a timed-out query, a reply still on its way
+        is not seen here. The next ``query()`` after one timed out does this itself.
+        """
+        mgr = self.manager
+        dropped = len(mgr)
+        mgr.clear()
+        self._owed = False
+        return dropped
 
     async def aclose(self) -> None:
         """Close the stream. Buffered bytes stay readable in :attr:`manager`."""

@@ -62,14 +62,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"interop frames checked: {tally}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 @starts("redis-server")
 def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A redis-server of its own on 127.0.0.1, nothing persisted, DEBUG allowed locally."""
     program = server_program("redis-server")
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
-    # Keys live for the module: each test uses key names of its own.
+    # A server per test: each test runs once per core, and expects the keys it makes to be new.
     argv = [program, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no"]
     argv += ["--dir", str(workdir), "--daemonize", "no", "--enable-debug-command", "local"]
     process = start(argv)
@@ -80,10 +80,10 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stop(process)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 @starts("memcached")
 def memcached_port() -> Iterator[int]:
-    """A memcached of its own on 127.0.0.1 (TCP only, 64 MiB)."""
+    """A memcached of its own on 127.0.0.1 (TCP only, 64 MiB), for one test, as redis."""
     program = server_program("memcached")
     port = free_port()
     argv = [program, "-l", LOOPBACK, "-p", str(port), "-U", "0", "-m", "64", *run_as_root_option()]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable, NoReturn
 
-from .._io._endpoints import MAX_TIMEOUT, Endpoint, open_endpoint
+from .._io._checks import MAX_TIMEOUT, timeout_arg
+from .._io._endpoints import Endpoint, open_endpoint
 
 __all__ = [
     "EXIT_FRAMING",
@@ -26,6 +27,7 @@ __all__ = [
     "parse_bytes",
     "positive_int",
     "reason",
+    "serve_address",
     "size_arg",
     "timeout_seconds",
 ]
@@ -122,19 +124,27 @@ def natural_int(text: str) -> int:
 
 
 def timeout_seconds(text: str) -> float | None:
-    """Seconds, or ``none`` for no bound."""
+    """Seconds (0: only what is there), or ``none`` for no bound: the library's timeout."""
     if text.lower() == "none":
         return None
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= MAX_TIMEOUT:  # inf and 1e400 too: no system call takes them
+        return timeout_arg(float(text))
+    except ValueError:  # not a number, or one no system call takes (inf, 1e400, -1)
         raise argparse.ArgumentTypeError(
-            f"must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds, got {text!r} "
-            "('none' waits for ever)"
-        )
-    return value
+            f"must be from 0 to {MAX_TIMEOUT:.0f} seconds, got {text!r} ('none' waits for ever)"
+        ) from None
+
+
+def serve_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` to listen on; the host defaults to the loopback address."""
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT, got {text!r}") from None
+    if not 0 <= number < 65536:
+        raise argparse.ArgumentTypeError(f"port {number} is not from 0 to 65535")
+    return host.strip("[]") or "127.0.0.1", number
 
 
 def size_arg(text: str) -> int | None:
@@ -160,7 +170,10 @@ class Meter:
         self.received = 0
 
     def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
-        received = self._read_into(buffer[:nbytes] if nbytes else buffer)
+        try:
+            received = self._read_into(buffer[:nbytes] if nbytes else buffer)
+        except BlockingIOError:  # --timeout 0 and nothing there: a timeout, not a spin
+            raise TimeoutError("nothing to read without waiting (--timeout 0)") from None
         self.reads += 1
         self.received += received
         if self._on_read is not None:

@@ -34,7 +34,7 @@ from ._common import EXIT_FRAMING, Failure, Meter
 if TYPE_CHECKING:
     from .. import Rule
 
-__all__ = ["run_demo"]
+__all__ = ["reply", "run_demo"]
 
 IDN = "Simulated Instruments,SIM-5025,{serial},1.0"
 EOT = 0x04
@@ -74,25 +74,9 @@ class Instrument:
 
     def reply(self, command: str) -> tuple[bytes, bytes]:
         """The bytes the instrument writes for ``command``, and the payload they carry."""
-        rng = self.rng
-        if command == "*IDN?":
-            text = IDN.format(serial=self.serial).encode()
-            return text + b"\n", text
-        if command == "MEAS:VOLT?":
-            text = f"{rng.gauss(5.0, 0.002):+.6E}".encode()
-            return text + b"\n", text
-        if command == "CURV?":
-            data = waveform(rng)
-            size = str(len(data))
-            return f"#{len(size)}{size}".encode() + data + b"\n", data
-        if command == "DIAG:LOG?":
-            text = (
-                f"self-test passed\nuptime {rng.randint(1000, 99999)} s\n"
-                f"temperature {rng.uniform(25, 45):.1f} C\n0 errors"
-            ).encode()
-            return text + bytes((EOT,)), text
-        text = b'-113,"Undefined header"'
-        return text + b"\n", text
+        answer = reply(self.rng, self.serial, command)
+        assert answer is not None  # the demo sends queries only
+        return answer
 
     def _serve(self) -> None:
         try:
@@ -116,6 +100,31 @@ class Instrument:
                 # Recorded before the connection closes, so the demo finds it when it sees the
                 # end of the stream; run_demo reports it if the demo fails.
                 self.error = exc
+
+
+def reply(rng: random.Random, serial: int, command: str) -> tuple[bytes, bytes] | None:
+    """What the instrument writes for ``command``, and the payload it carries; ``None`` for a
+    command that gets no reply (no ``?``: ``*RST``, ``WAV:TYPE f``)."""
+    if command == "*IDN?":
+        text = IDN.format(serial=serial).encode()
+        return text + b"\n", text
+    if command == "MEAS:VOLT?":
+        text = f"{rng.gauss(5.0, 0.002):+.6E}".encode()
+        return text + b"\n", text
+    if command == "CURV?":
+        data = waveform(rng)
+        size = str(len(data))
+        return f"#{len(size)}{size}".encode() + data + b"\n", data
+    if command == "DIAG:LOG?":
+        text = (
+            f"self-test passed\nuptime {rng.randint(1000, 99999)} s\n"
+            f"temperature {rng.uniform(25, 45):.1f} C\n0 errors"
+        ).encode()
+        return text + bytes((EOT,)), text
+    if "?" not in command:
+        return None
+    text = b'-113,"Undefined header"'
+    return text + b"\n", text
 
 
 def waveform(rng: random.Random) -> bytes:

@@ -10,6 +10,7 @@ cannot be written).
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from ._common import (
     Parser,
     bytes_arg,
     positive_int,
+    serve_address,
     size_arg,
     timeout_seconds,
 )
@@ -35,13 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:
         # Closed when the command started: messages go nowhere, the exit code still tells.
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     try:
         if args.subcommand == "demo":
-            from ._demo import run_demo  # threads and random: loaded only for the demo
-
             if sys.stdout is None:
                 raise Failure(EXIT_IO, "standard output is closed: nowhere to print the demo")
+            if args.serve is not None:
+                from ._serve import serve  # threads: loaded only for the demo
+
+                return serve(args.serve, args.seed, sys.stdout)
+            from ._demo import run_demo
+
             return run_demo(args.seed, sys.stdout)
         rule, is_scpi = build_rule(args, scpi_default=args.subcommand == "query")
         if args.subcommand == "read":
@@ -60,6 +66,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; an unknown option is the subcommand's usage error, with the option it
+    was probably meant to be (argparse would show the top-level usage, suggesting nothing)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command: argparse.ArgumentParser = args.command_parser
+        unknown = extras[0]
+        message = f"unrecognized arguments: {' '.join(extras)}"
+        if unknown.startswith("-"):
+            known = [name for action in command._actions for name in action.option_strings]
+            close = difflib.get_close_matches(unknown.split("=", 1)[0], known, n=1)
+            message = f"unknown option {unknown!r}" + (
+                f": did you mean {close[0]!r}?" if close else ""
+            )
+        command.print_usage(sys.stderr)
+        command.error(message)
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="streamframer",
@@ -76,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         "its replies, which arrive in random pieces. No hardware needed.",
     )
     demo.add_argument("--seed", type=int, help="seed of the random fragmentation (default: random)")
+    demo.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        type=serve_address,
+        help="only run the simulated instrument, on HOST (default 127.0.0.1) and PORT, until "
+        "Ctrl-C, for the examples of the README and docs: streamframer demo --serve 5025",
+    )
 
     read = commands.add_parser(
         "read",
@@ -130,13 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("source", metavar="ADDRESS", help=_ADDRESS_HELP + ", or - for stdout")
     send.add_argument("commands", metavar="COMMAND", nargs="+", help="e.g. '*RST'")
     _sending_options(send)
+    for command in (demo, read, query, send):
+        command.set_defaults(command_parser=command)
     return parser
 
 
 _SOURCE_HELP = (
-    "tcp://host:port, tls://host:port, a serial device (with --baud), - for stdin, or a file"
+    "tcp://host:port, tls://host:port, host:port, TCPIP::host::port::SOCKET, a serial device "
+    "(with --baud) or ASRL<device>::INSTR, - for stdin, or a file"
 )
-_ADDRESS_HELP = "tcp://host:port, tls://host:port, a serial device (with --baud), or a device file"
+_ADDRESS_HELP = (
+    "tcp://host:port, tls://host:port, host:port, TCPIP::host::port::SOCKET, a serial device "
+    "(with --baud) or ASRL<device>::INSTR, or a device file"
+)
 _EXIT_CODES = """exit codes:
   0  ok
   1  framing error: a malformed or oversized frame, or a stream that ended inside a frame

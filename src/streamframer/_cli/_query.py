@@ -16,6 +16,8 @@ import sys
 from typing import Callable
 
 from .. import BufferManager, Rule, StreamClosed, read_frame
+from .._io._endpoint import Endpoint
+from .._io._hints import other_endings, sent_ending
 from ._common import (
     EXIT_FRAMING,
     EXIT_IO,
@@ -30,7 +32,7 @@ from ._common import reason as os_reason
 from ._output import Output, ReaderGone, plural, preview, summary
 from ._read import stream_failure
 
-__all__ = ["command_bytes", "run_query", "run_send"]
+__all__ = ["command_bytes", "open_writable", "run_query", "run_send"]
 
 
 def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
@@ -40,7 +42,7 @@ def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
     wire = _encode(args, rule, command)
     if args.binary is not None:
         _check_target(args.binary)  # now: after the query, the reply would be lost
-    endpoint = open_source(args, writable=True)
+    endpoint = open_writable(args)
     first_byte = bytearray()  # of the reply: b"#" starts a block
 
     def recv_into(view: memoryview) -> int:
@@ -89,13 +91,28 @@ def run_query(args: argparse.Namespace, rule: Rule, *, is_scpi: bool) -> int:
 def run_send(args: argparse.Namespace, rule: Rule) -> int:
     """Send each of ``args.commands``, framed by ``rule``; read nothing; return the exit code."""
     wires = [_encode(args, rule, command_bytes(args, command)) for command in args.commands]
-    endpoint = open_source(args, writable=True)
+    endpoint = open_writable(args)
     try:
         for wire in wires:
             _send(endpoint.send, wire, args.source)
     finally:
         endpoint.close()
     return 0  # silent, like cp: the exit code says it was sent
+
+
+def open_writable(args: argparse.Namespace) -> Endpoint:
+    """The endpoint to send to; a regular file (opened for reading only, so that nothing
+    overwrites it) is a usage error, before anything is sent."""
+    endpoint = open_source(args, writable=True)
+    if not endpoint.writable:
+        endpoint.close()
+        raise Failure(
+            EXIT_USAGE,
+            f"{args.source!r} is a regular file, opened for reading only (a capture to replay "
+            f"with 'streamframer read'): '{args.subcommand}' sends to a socket, a serial port, "
+            "a device or a FIFO",
+        )
+    return endpoint
 
 
 def command_bytes(args: argparse.Namespace, command: str) -> bytes:
@@ -143,12 +160,13 @@ def _no_reply(args: argparse.Namespace, command: bytes, wire: bytes, mgr: Buffer
             f"no complete reply within {args.timeout} s: {plural(len(mgr), 'byte')} arrived "
             f"without the end of a frame: {arrived} (check the framing rule)"
         )
-    ending = wire[len(command) :] if wire.startswith(command) else b""
+    ending = sent_ending(command, wire)
     hints = []
     if ending:
+        tries = " or ".join(f"'{format_bytes(other)}'" for other in other_endings(ending))
         hints.append(
             f"it was sent ending with '{format_bytes(ending)}': an instrument that expects "
-            "another line ending waits for ever (--write-term '\\r' or '\\r\\n')"
+            f"another line ending waits for ever (--write-term {tries})"
         )
     if b"?" not in command:
         hints.append("a command without '?' gets no reply: 'streamframer send' sends those")

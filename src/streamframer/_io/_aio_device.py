@@ -24,6 +24,7 @@ from ._aio_protocol import DEFAULT_READ_AHEAD, FramedProtocol, FramedReader, Fra
 
 if TYPE_CHECKING:
     from .._rules import Rule
+    from ._writes import Encoder
 
 __all__ = ["open_framed_device"]
 
@@ -36,18 +37,20 @@ async def open_framed_device(
     *,
     max_size: int | None = DEFAULT_MAX_SIZE,
     read_ahead: int = DEFAULT_READ_AHEAD,
+    encoder: Encoder | None = None,
 ) -> tuple[FramedReader, FramedWriter]:
     """Frame a character device in both directions; returns ``(reader, writer)``.
 
     ``device`` is a path (opened for reading and writing, without becoming the controlling
     terminal) or a descriptor open for reading and writing, which the connection then owns:
-    ``writer.close()`` closes it. ``rule``, ``max_size`` and ``read_ahead`` are those of
-    :func:`open_framed_connection`. Anything but a character device (a regular file, a FIFO,
-    a socket) is a ``ValueError``: for a pipe, use ``loop.connect_read_pipe`` with
+    ``writer.close()`` closes it. ``rule``, ``max_size``, ``read_ahead`` and ``encoder`` are
+    those of :func:`open_framed_connection`. Anything but a character device (a regular file,
+    a FIFO, a socket) is a ``ValueError``: for a pipe, use ``loop.connect_read_pipe`` with
     :class:`FramedProtocol`.
     """
     manager = BufferManager(max_size)
-    FramedProtocol(rule, manager, read_ahead=read_ahead)  # bad arguments fail before opening
+    # Bad arguments fail before opening.
+    FramedProtocol(rule, manager, read_ahead=read_ahead, encoder=encoder)
     opened = not isinstance(device, int)
     fd = device if isinstance(device, int) else os.open(device, os.O_RDWR | os.O_NOCTTY)
     try:
@@ -71,7 +74,7 @@ async def open_framed_device(
         raise
     try:
         _, protocol = await loop.connect_read_pipe(
-            lambda: _DeviceProtocol(rule, manager, read_ahead, writing), reading_file
+            lambda: _DeviceProtocol(rule, manager, read_ahead, writing, encoder), reading_file
         )
     except BaseException:
         writing.close()
@@ -87,9 +90,14 @@ class _DeviceProtocol(FramedProtocol):
     __slots__ = ("_writing",)
 
     def __init__(
-        self, rule: Rule, manager: BufferManager, read_ahead: int, writing: asyncio.WriteTransport
+        self,
+        rule: Rule,
+        manager: BufferManager,
+        read_ahead: int,
+        writing: asyncio.WriteTransport,
+        encoder: Encoder | None,
     ) -> None:
-        super().__init__(rule, manager, read_ahead=read_ahead)
+        super().__init__(rule, manager, read_ahead=read_ahead, encoder=encoder)
         self._writing = writing
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

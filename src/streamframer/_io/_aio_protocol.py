@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._core import BufferManager
 from .._errors import FrameLifecycleError, FrameTooLarge, StreamClosed
-from ._aio_query import query
-from ._writes import encode_with
+from ._aio_writer import FramedWriter
+from ._checks import encoder_arg, rule_arg
 
 if TYPE_CHECKING:
     from .._core import Frame
     from .._rules import Rule
+    from ._writes import Encoder
 
 __all__ = ["DEFAULT_READ_AHEAD", "FramedProtocol", "FramedReader", "FramedWriter"]
 
@@ -58,7 +59,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
     Use it with any loop method that takes a protocol factory (``create_connection``,
     ``create_unix_connection``, ``connect_accepted_socket``, ``connect_read_pipe``, ...), then read
     frames through :attr:`reader` and write through :attr:`writer`. ``rule`` is the reader's
-    default rule; ``manager`` defaults to a new ``BufferManager()``.
+    default rule; ``manager`` defaults to a new ``BufferManager()``; ``encoder`` encodes what the
+    writer sends (``None``: the reader's rule).
     """
 
     __slots__ = (
@@ -74,6 +76,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
         "_transport",
         "_waiter",
         "_write_paused",
+        "encoder",
+        "owed",
         "reader",
     )
 
@@ -83,7 +87,9 @@ class FramedProtocol(asyncio.BufferedProtocol):
         manager: BufferManager | None = None,
         *,
         read_ahead: int = DEFAULT_READ_AHEAD,
+        encoder: Encoder | None = None,
     ) -> None:
+        encoder_arg(encoder)
         if isinstance(read_ahead, bool) or not isinstance(read_ahead, int):
             raise TypeError(f"read_ahead must be an int, not {type(read_ahead).__name__}")
         if read_ahead < 1:
@@ -103,6 +109,9 @@ class FramedProtocol(asyncio.BufferedProtocol):
         self._closed: asyncio.Future[None] | None = None
         self._lost = False
         self._exception: BaseException | None = None
+        #: What the writer's ``send()`` and ``query()`` encode with (``None``: the reader's rule).
+        self.encoder = encoder
+        self.owed = False  # a query timed out: its reply may still come
         #: The task-facing side: ``read_frame()`` and ``async for``.
         self.reader = FramedReader(self, rule)
 
@@ -240,8 +249,7 @@ class FramedReader:
     __slots__ = ("_protocol", "_yielded", "rule")
 
     def __init__(self, protocol: FramedProtocol, rule: Rule) -> None:
-        if not callable(rule):
-            raise TypeError(f"rule must be callable, not {type(rule).__name__}")
+        rule_arg(rule)
         self._protocol = protocol
         self._yielded: Frame | None = None
         self.rule = rule
@@ -267,6 +275,20 @@ class FramedReader:
         """
         self._yielded = None  # the loop's hold: a frame the caller dropped goes back
         return _read(self, self.rule if rule is None else rule, False)
+
+    def reset_input_buffer(self) -> int:
+        """Drop every byte received and not yet framed; return how many (pyserial's name).
+
+        The loop reads bytes as they arrive, so this is what the connection has received up to
+        the loop's last pass; a late reply still on its way comes after it. The next
+        ``writer.query()`` after one timed out does this itself.
+        """
+        mgr = self.manager
+        dropped = len(mgr)
+        mgr.clear()
+        self._protocol.owed = False
+        self._protocol._resume()  # read on, if a full buffer had paused reading
+        return dropped
 
     def __aiter__(self) -> FramedReader:
         return self
@@ -321,80 +343,3 @@ async def _read(reader: FramedReader, rule: Rule, iterating: bool) -> Frame:
         if iterating and not exc.partial:
             raise StopAsyncIteration from None
         raise
-
-
-class FramedWriter:
-    """The writing side of a framed connection: a thin layer over the transport, with
-    ``drain()`` flow control and ``wait_closed()``, shaped like ``asyncio.StreamWriter``;
-    ``send()`` and ``query()`` encode with the reader's rule."""
-
-    __slots__ = ("_protocol",)
-
-    def __init__(self, protocol: FramedProtocol) -> None:
-        self._protocol = protocol
-
-    @property
-    def transport(self) -> asyncio.Transport:
-        transport = self._protocol._transport
-        if transport is None:
-            raise RuntimeError("the connection is not made yet")
-        return transport
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.transport.write(data)
-
-    def send(self, payload: object, **encode_kw: Any) -> None:
-        """Write ``payload`` as one frame of the reader's rule (``rule.encode(payload,
-        **encode_kw)``); ``await drain()`` as after ``write()``. A payload the rule cannot
-        frame is its ``ValueError``, and nothing is written."""
-        self.transport.write(encode_with(self._protocol.reader.rule, payload, encode_kw))
-
-    async def query(self, payload: object, timeout: float | None = None, **encode_kw: Any) -> bytes:
-        """Send ``payload`` (as :meth:`send`), then return the next frame's payload, copied and
-        consumed. ``timeout`` bounds the drain and the wait: ``TimeoutError``, nothing lost,
-        and a reply that comes later is the next frame the reader returns."""
-        self.send(payload, **encode_kw)
-        return await query(self, self._protocol.reader, timeout)
-
-    def writelines(self, data: Any) -> None:
-        self.transport.writelines(data)
-
-    def write_eof(self) -> None:
-        self.transport.write_eof()
-
-    def can_write_eof(self) -> bool:
-        return self.transport.can_write_eof()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.transport.get_extra_info(name, default)
-
-    def is_closing(self) -> bool:
-        return self.transport.is_closing()
-
-    def close(self) -> None:
-        self.transport.close()
-
-    async def drain(self) -> None:
-        """Wait until the transport's write buffer is below its high-water mark. Raises the
-        connection's error (or ``ConnectionResetError``) once it is lost."""
-        protocol = self._protocol
-        protocol._check_lost()
-        if self.transport.is_closing():
-            await asyncio.sleep(0)  # let connection_lost() run, as asyncio streams do
-            protocol._check_lost()
-        if protocol._write_paused:
-            drained = protocol._drained
-            if drained is None:
-                drained = protocol._drained = asyncio.get_running_loop().create_future()
-            await asyncio.shield(drained)  # one waiter's cancellation must not wake the others
-            protocol._check_lost()
-
-    async def wait_closed(self) -> None:
-        """Wait until the connection is closed (after ``close()``)."""
-        protocol = self._protocol
-        if protocol._lost:
-            return
-        closed = protocol._closed
-        if closed is None:
-            closed = protocol._closed = asyncio.get_running_loop().create_future()
-        await asyncio.shield(closed)

@@ -20,7 +20,6 @@ Semantics, the stdlib's own:
 
 from __future__ import annotations
 
-import select
 import socket
 import sys
 import time
@@ -29,6 +28,8 @@ from typing import TYPE_CHECKING, Callable, NoReturn, Protocol, Union, cast
 
 from .._core import compiled_loop
 from .._errors import StreamClosed
+from ._checks import timeout_arg
+from ._endpoint import wait_readable
 from ._stream import ReadsInto, receive_from_stream, stream_blocks, stream_fileno
 
 if TYPE_CHECKING:
@@ -42,7 +43,14 @@ except ImportError:  # pragma: no cover - Python built without OpenSSL
 else:
     _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
-__all__ = ["Source", "iter_frames", "iter_payloads", "read_frame", "read_with_rule"]
+__all__ = [
+    "Source",
+    "iter_frames",
+    "iter_payloads",
+    "read_frame",
+    "read_with_rule",
+    "readable_now",
+]
 
 
 class _ReceivesInto(Protocol):
@@ -143,7 +151,9 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
     again resumes. Waiting uses ``select`` on ``sock.fileno()``, so a non-blocking socket is not
     spun on; a source without ``fileno()`` is read directly.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    timeout = timeout_arg(timeout)
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     first = True
     while True:
         frame = mgr.next_frame(rule)
@@ -154,8 +164,17 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
         expired = not first and deadline is not None and time.monotonic() >= deadline
         first = False
         if expired or not _wait_readable(sock, deadline):
-            raise TimeoutError(f"no complete frame within {timeout} s ({len(mgr)} bytes buffered)")
-        _receive(sock, mgr)
+            raise _timeout_error(
+                f"no complete frame within {timeout} s ({len(mgr)} bytes buffered)"
+            )
+        try:
+            _receive(sock, mgr)
+        except TimeoutError:  # the source's own timeout: say how long it was, and what is here
+            waited = time.monotonic() - started
+            raise _timeout_error(
+                f"no complete frame after {waited:.3g} s: the source's own timeout expired "
+                f"({len(mgr)} bytes buffered)"
+            ) from None
 
 
 @compiled_loop(1, _wait_and_receive)
@@ -229,9 +248,17 @@ def _wait_readable(sock: Source, deadline: float | None) -> bool:
         if fd is None:
             return True  # nothing to wait on: read, under the source's own timeout
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-    if hasattr(select, "poll"):  # no FD_SETSIZE limit: servers have more than 1024 sockets
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(None if remaining is None else remaining * 1000))
-    readable, _, _ = select.select([fd], [], [], remaining)  # pragma: no cover - Windows
-    return bool(readable)
+    return wait_readable(fd, remaining)
+
+
+def readable_now(sock: Source) -> bool:
+    """Whether a read of ``sock`` returns bytes (or the end) without waiting; False when that
+    cannot be known (a source without a descriptor to ask)."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending():
+        return True
+    if hasattr(sock, "gettimeout") and hasattr(sock, "fileno"):
+        fd: int | None = sock.fileno()
+    else:
+        fd = stream_fileno(sock)
+    return fd is not None and wait_readable(fd, 0)

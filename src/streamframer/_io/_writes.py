@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import select
 import socket
-from typing import Any, Callable, Union, cast
+from typing import Any, Callable, Protocol, Union, cast
 
 from ._socket import _reraise_timeout
 
-__all__ = ["BytesLike", "encode_with", "write_all"]
+__all__ = ["BytesLike", "Encoder", "encode_with", "write_all"]
 
 BytesLike = Union[bytes, bytearray, memoryview]
+
+
+class Encoder(Protocol):
+    """What ``encoder=`` takes: an object with ``encode(payload, **options) -> bytes`` (the
+    options are the encoder's own: a rule's header bytes, say)."""
+
+    @property
+    def encode(self) -> Callable[..., bytes]: ...
 
 
 def encode_with(rule: object, payload: object, encode_kw: dict[str, Any]) -> bytes:
     """``payload`` as the bytes of one frame of ``rule``: ``rule.encode(payload, **encode_kw)``.
 
-    A rule without ``encode`` is a ``TypeError`` saying how to send anyway; what the encoder
+    ``rule`` is the rule or the ``encoder=`` given. One without ``encode`` is a ``TypeError``
+    saying how to send anyway; what the encoder
     refuses (a delimiter inside the payload, a length that does not fit) is its ``ValueError``.
     """
     encode = getattr(rule, "encode", None)

@@ -1,17 +1,14 @@
-/* Frame, and the exporters behind every view a user gets.
+/* Frame: the one frame a manager lends its buffer to, handed out and consumed here.
  *
  * A manager has at most one frame outstanding; a Frame holds its manager and the generation it
  * was handed out in, so "is this frame still the live one?" is one comparison, and the span
- * lives in the manager. Frames and spans export the buffer protocol themselves and count their
- * live buffers (and the manager's total): consume() refuses while one of the frame's views is
- * alive, and the manager never moves its bytes while any is.
- *
- * The manager refers to no frame, so a frame the program drops is collected; if it was never
- * consumed, its finalizer gives the bytes back (manager_end_frame): the next read returns them
- * again. A view of a frame keeps the frame alive (the view's exporter is the frame), so that
- * never happens under a live view.
+ * lives in the manager. A frame exports the buffer protocol itself and counts its live buffers
+ * (and the manager's total): consume() refuses while one of the frame's views is alive, and the
+ * manager never moves its bytes while any is. Calls down: storage.c (the backlog a consume
+ * settles).
  */
 #include "core.h"
+#include "docs.h"
 
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
@@ -19,53 +16,138 @@ static const char ENDED_MESSAGE[] =
     "this frame was ended by clear() or discard() before it was consumed; its bytes are gone "
     "from the buffer";
 
-int
-frame_is_live(FrameObject *frame)
+/* What may hold a view of the outstanding frame: named by every error a live view causes. */
+const char VIEWS_MESSAGE[] =
+    "frame.view, a slice of it, memoryview(frame), an array built on it, or a "
+    "BufferManager.view() taken before";
+
+/* Why frame is no longer outstanding: consume() sets a frame's generation to 0, which no
+ * frame is handed out in; any other frame was ended by clear() or discard(). */
+static const char *
+gone_message(FrameObject *frame)
 {
-    Manager *mgr = frame->mgr;
-    return mgr->lent == LENT_FRAME && mgr->generation == frame->generation;
+    return frame->generation == 0 ? CONSUMED_MESSAGE : ENDED_MESSAGE;
 }
 
-/* The live frame's manager, or NULL with FrameLifecycleError set. consume() sets a frame's
- * generation to 0, which no frame is handed out in: any other ended frame was ended by
- * clear() or discard(). */
+/* The live frame's manager, or NULL with FrameLifecycleError set. */
 static Manager *
 live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
-        PyErr_SetString(FrameLifecycleError,
-                        frame->generation == 0 ? CONSUMED_MESSAGE : ENDED_MESSAGE);
+        PyErr_SetString(frame->mgr->state->FrameLifecycleError,
+                        frame->mgr->busy ? BUSY_MESSAGE : gone_message(frame));
         return NULL;
     }
     return frame->mgr;
 }
 
-/* A Frame is not tracked by the cyclic garbage collector: it refers to its manager only, and
- * a manager refers to no frame, so a frame closes no cycle of its own; and untracked, making
- * one costs a plain allocation, which matters when frames are 64 bytes long. The last frame
- * freed is kept for the next one (the GIL guards it): a loop that takes and consumes frames
- * then allocates nothing. */
-static FrameObject *free_frame;
+/* The outstanding frame ends: consumed, ended by clear()/discard(), or given back when it was
+ * dropped unconsumed (its bytes then stay where they are, and the next read finds the frame
+ * again from the scan position, which a frame handed out leaves before its end). */
+void
+end_frame(Manager *m)
+{
+    m->lent = LENT_NONE;
+    m->generation++;
+    if (m->backlog != NULL) {
+        settle_backlog(m);
+    }
+}
 
+/* A frame collected without consume() gives its bytes back: bytes leave only through
+ * consume(), so the next read returns the same frame again, and a ResourceWarning says so. A
+ * view of a frame holds the frame (it is the view's exporter), so this never happens under a
+ * live view. The warning runs Python from a dealloc: the exception being raised is kept, the
+ * frame is not shown to it, and a warning raised as an error (-W error) goes to the
+ * unraisable hook, the bytes already back. */
+static void
+give_back(Manager *m)
+{
+    PyObject *error = take_error();
+    Py_ssize_t size = m->end - m->start;
+    end_frame(m);
+    if (PyErr_WarnFormat(PyExc_ResourceWarning, 1,
+                         "a frame (%zd bytes) was dropped unconsumed: its bytes stay in the "
+                         "buffer and the next read returns them again (call frame.consume(), "
+                         "or use 'with frame:', to remove them)",
+                         size) < 0) {
+        PyErr_WriteUnraisable((PyObject *)m);
+    }
+    restore_error(error);
+}
+
+/* A Frame is tracked by the cyclic garbage collector: a frame held by its manager's subclass,
+ * or by the object whose bound method is the rule, closes a cycle through the manager. The
+ * frame always holds its manager (it has no tp_clear: the manager's breaks every such cycle),
+ * so a frame reached after a collection still answers, at worst "consumed". The memory of the
+ * last frame a manager freed is kept for its next one: a loop that takes and consumes frames
+ * then allocates nothing. */
 PyObject *
 frame_new(Manager *mgr)
 {
-    FrameObject *frame = free_frame;
+    PyTypeObject *type = mgr->state->FrameType;
+    FrameObject *frame = mgr->spare_frame;
     if (frame != NULL) {
-        free_frame = NULL;
-        PyObject_Init((PyObject *)frame, &FrameType);
+        mgr->spare_frame = NULL;
+        PyObject_Init((PyObject *)frame, type);
     }
     else {
-        frame = PyObject_New(FrameObject, &FrameType);
+        frame = PyObject_GC_New(FrameObject, type);
         if (frame == NULL) {
             return NULL;
         }
     }
-    Py_INCREF(mgr);
-    frame->mgr = mgr;
+    frame->mgr = (Manager *)Py_NewRef(mgr);
     frame->generation = mgr->generation;
     frame->exports = 0;
+    PyObject_GC_Track(frame);
     return (PyObject *)frame;
+}
+
+/* tp_new of the types only the core makes. */
+PyObject *
+refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
+    return NULL;
+}
+
+/* Consume frame, under the busy mark. */
+static inline int
+consume(Manager *m, FrameObject *frame)
+{
+    if (!frame_is_outstanding(frame)) {
+        lifecycle_error(m, gone_message(frame));
+        return -1;
+    }
+    if (frame->exports > 0) {
+        PyErr_Format(m->state->FrameLifecycleError,
+                     "cannot consume: a view of this frame is still alive (%s); release it, "
+                     "then consume() again",
+                     VIEWS_MESSAGE);
+        return -1;
+    }
+    m->head = m->scan = m->consume;
+    end_frame(m);
+    frame->generation = 0;   /* consumed, not ended by clear() */
+    return 0;
+}
+
+int
+consume_frame(Manager *m, FrameObject *frame)
+{
+    return consume(m, frame);
+}
+
+int
+manager_consume(Manager *m, FrameObject *frame)
+{
+    if (enter(m) < 0) {
+        return -1;
+    }
+    int status = consume(m, frame);
+    leave(m);
+    return status;
 }
 
 static PyObject *
@@ -76,55 +158,47 @@ frame_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return NULL;
 }
 
-/* Dropped unconsumed: the bytes go back, and a ResourceWarning says so. Called by the
- * cyclic collector (a frame in a garbage cycle, its manager still intact) or by dealloc. */
-static void
-frame_finalize(FrameObject *self)
+static int
+frame_traverse(FrameObject *self, visitproc visit, void *arg)
 {
-    Manager *mgr = self->mgr;
-    if (mgr == NULL || !frame_is_live(self)) {
-        return;
-    }
-    PyObject *error = take_error();
-    Py_ssize_t size = mgr->end - mgr->start;
-    manager_end_frame(mgr);
-    /* Last, with the bytes back: a warning raised as an error (-W error) has nowhere to go
-     * from here but the unraisable hook. */
-    if (PyErr_WarnFormat(PyExc_ResourceWarning, 1, DROPPED_MESSAGE, size) < 0) {
-        PyErr_WriteUnraisable((PyObject *)mgr);
-    }
-    restore_error(error);
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->mgr);
+    return 0;
 }
 
 static void
 frame_dealloc(FrameObject *self)
 {
-    if (self->mgr != NULL && frame_is_live(self)
-        && PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0) {
-        return;   /* the warning's handler kept a reference to it */
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Manager *mgr = self->mgr;
+    if (frame_is_outstanding(self)) {
+        give_back(mgr);   /* dropped unconsumed */
     }
-    Py_CLEAR(self->mgr);
-    if (free_frame == NULL) {
-        free_frame = self;
-        return;
+    if (mgr->spare_frame == NULL) {
+        mgr->spare_frame = self;   /* freed with the manager if not used again */
     }
-    PyObject_Free(self);
+    else {
+        PyObject_GC_Del(self);
+    }
+    Py_DECREF(mgr);
+    Py_DECREF(type);
 }
 
-/* At the module's end: the kept frame goes too. */
+/* When the manager goes: the frame memory it kept goes too. */
 void
-frame_free_cache(void)
+frame_free_spare(Manager *mgr)
 {
-    if (free_frame != NULL) {
-        PyObject_Free(free_frame);
-        free_frame = NULL;
+    if (mgr->spare_frame != NULL) {
+        PyObject_GC_Del(mgr->spare_frame);
+        mgr->spare_frame = NULL;
     }
 }
 
 static PyObject *
 frame_consume(FrameObject *self, PyObject *unused)
 {
-    if (live(self) == NULL || manager_consume(self->mgr, self) < 0) {
+    if (manager_consume(self->mgr, self) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -148,8 +222,12 @@ frame_enter(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
-frame_exit(FrameObject *self, PyObject *args)
+frame_exit(FrameObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
     if (frame_is_live(self) && manager_consume(self->mgr, self) < 0) {
         return NULL;
     }
@@ -216,23 +294,29 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
     if (mgr == NULL) {
         return NULL;
     }
+    /* Another object's buffer may run Python (__buffer__, 3.12+): under the busy mark, which
+     * a frame's own buffer (no Python) would refuse. A failure means "not comparable", as for
+     * bytes. The span is read after it. */
+    int python = !PyObject_TypeCheck(other, mgr->state->FrameType);
+    if (python && enter(mgr) < 0) {
+        return NULL;
+    }
     Py_buffer theirs;
     if (PyObject_GetBuffer(other, &theirs, PyBUF_SIMPLE) < 0) {
+        if (python) {
+            leave(mgr);
+        }
         PyErr_Clear();
         Py_RETURN_NOTIMPLEMENTED;
-    }
-    /* Getting other's buffer may have run Python (__buffer__) that ended this frame and
-     * moved the bytes: look again. other may be a frame of this manager: the comparison
-     * reads, and nothing moves. */
-    if (live(self) == NULL) {
-        PyBuffer_Release(&theirs);
-        return NULL;
     }
     Py_ssize_t length = mgr->end - mgr->start;
     int equal = theirs.len == length
         && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
                   (size_t)length) == 0;
     PyBuffer_Release(&theirs);
+    if (python) {
+        leave(mgr);
+    }
     return PyBool_FromLong(op == Py_EQ ? equal : !equal);
 }
 
@@ -258,197 +342,38 @@ frame_repr(FrameObject *self)
 }
 
 static PyMethodDef frame_methods[] = {
-    {"consume", (PyCFunction)frame_consume, METH_NOARGS,
-     "Remove this frame from the buffer. Raises FrameLifecycleError if it was already\n"
-     "consumed, or if a view of it is still alive (then nothing changes)."},
-    {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__bytes__", (PyCFunction)frame_tobytes, METH_NOARGS, "A copy of the payload."},
-    {"__enter__", frame_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)frame_exit, METH_VARARGS, NULL},
+    {"consume", (PyCFunction)frame_consume, METH_NOARGS, CONSUME_DOC},
+    {"tobytes", (PyCFunction)frame_tobytes, METH_NOARGS, TOBYTES_DOC},
+    {"__enter__", frame_enter, METH_NOARGS, ENTER_DOC},
+    {"__exit__", (PyCFunction)(void (*)(void))frame_exit, METH_FASTCALL, EXIT_DOC},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef frame_getset[] = {
-    {"view", (getter)frame_get_view, NULL,
-     "A read-only memoryview of the payload. Release it, and every slice or array made from\n"
-     "it, before consume().", NULL},
-    {"consumed", (getter)frame_get_consumed, NULL,
-     "True once this frame is no longer outstanding: consume() removed it, or\n"
-     "clear()/discard() ended it.", NULL},
+    {"view", (getter)frame_get_view, NULL, FRAME_VIEW_DOC, NULL},
+    {"consumed", (getter)frame_get_consumed, NULL, CONSUMED_DOC, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PySequenceMethods frame_as_sequence = {
-    .sq_length = (lenfunc)frame_length,
+static PyType_Slot frame_slots[] = {
+    {Py_tp_dealloc, frame_dealloc},
+    {Py_tp_traverse, frame_traverse},
+    {Py_tp_repr, frame_repr},
+    {Py_sq_length, frame_length},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_bf_getbuffer, frame_getbuffer},
+    {Py_bf_releasebuffer, frame_releasebuffer},
+    {Py_tp_doc, FRAME_DOC},
+    {Py_tp_richcompare, frame_richcompare},
+    {Py_tp_methods, frame_methods},
+    {Py_tp_getset, frame_getset},
+    {Py_tp_new, frame_tp_new},
+    {0, NULL},
 };
 
-static PyBufferProcs frame_as_buffer = {
-    .bf_getbuffer = (getbufferproc)frame_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)frame_releasebuffer,
+PyType_Spec frame_spec = {
+    .name = "streamframer.Frame",
+    .basicsize = sizeof(FrameObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = frame_slots,
 };
-
-PyTypeObject FrameType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.Frame",
-    .tp_basicsize = sizeof(FrameObject),
-    .tp_dealloc = (destructor)frame_dealloc,
-    .tp_repr = (reprfunc)frame_repr,
-    .tp_as_sequence = &frame_as_sequence,
-    .tp_hash = PyObject_HashNotImplemented,
-    .tp_as_buffer = &frame_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc =
-        "One complete frame: a read-only, zero-copy view of its payload in the manager's buffer.\n"
-        "\n"
-        "bytes(frame) or frame.tobytes() copy the payload; frame.view is a read-only memoryview\n"
-        "of it; len(frame) is its length; a frame compares equal to bytes-like objects with the\n"
-        "same content. frame.consume() removes the whole frame (header, payload and delimiter)\n"
-        "from the buffer; 'with frame:' consumes it on exit.",
-    .tp_richcompare = (richcmpfunc)frame_richcompare,
-    .tp_methods = frame_methods,
-    .tp_getset = frame_getset,
-    .tp_new = frame_tp_new,
-    .tp_finalize = (destructor)frame_finalize,
-};
-
-/* ------------------------------------------------------------------------------------------ */
-/* Spans: the exporters of view() and reserve(). */
-
-static int
-span_traverse(SpanObject *self, visitproc visit, void *arg)
-{
-    if (!self->borrows) {
-        Py_VISIT(self->mgr);
-    }
-    return 0;
-}
-
-static void
-span_dealloc(SpanObject *self)
-{
-    PyObject_GC_UnTrack(self);
-    if (!self->borrows) {
-        Py_CLEAR(self->mgr);
-    }
-    PyObject_GC_Del(self);
-}
-
-static int
-span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
-{
-    Manager *mgr = self->mgr;
-    if (mgr == NULL || self->moves != mgr->moves) {
-        /* Only reachable through memoryview(view.obj) long after: the bytes are elsewhere. */
-        PyErr_SetString(FrameLifecycleError,
-                        "these bytes have moved since this view was made: take a new view");
-        view->obj = NULL;
-        return -1;
-    }
-    if (PyBuffer_FillInfo(view, (PyObject *)self,
-                          PyByteArray_AS_STRING(mgr->buf) + self->offset, self->length,
-                          !self->writable, flags) < 0) {
-        view->obj = NULL;
-        return -1;
-    }
-    if (self->borrows) {
-        Py_INCREF(mgr);   /* an export keeps the manager, and its bytes, alive */
-    }
-    self->exports++;
-    mgr->exports++;
-    return 0;
-}
-
-static void
-span_releasebuffer(SpanObject *self, Py_buffer *view)
-{
-    Manager *mgr = self->mgr;
-    self->exports--;
-    mgr->exports--;
-    if (self->borrows) {
-        Py_DECREF(mgr);   /* last: the manager may go now, and clear self->mgr */
-    }
-}
-
-static PyBufferProcs span_as_buffer = {
-    .bf_getbuffer = (getbufferproc)span_getbuffer,
-    .bf_releasebuffer = (releasebufferproc)span_releasebuffer,
-};
-
-PyTypeObject SpanType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.BufferSpan",
-    .tp_basicsize = sizeof(SpanObject),
-    .tp_dealloc = (destructor)span_dealloc,
-    .tp_as_buffer = &span_as_buffer,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve()).",
-    .tp_traverse = (traverseproc)span_traverse,
-};
-
-/* A memoryview of mgr's bytes [offset, offset + length); *span_out, if given, receives a new
- * reference to its exporter (whose live buffers then say whether the view is still in use). */
-PyObject *
-span_view(Manager *mgr, Py_ssize_t offset, Py_ssize_t length, int writable, PyObject **span_out)
-{
-    SpanObject *span = PyObject_GC_New(SpanObject, &SpanType);
-    if (span == NULL) {
-        return NULL;
-    }
-    Py_INCREF(mgr);
-    span->mgr = mgr;
-    span->offset = offset;
-    span->length = length;
-    span->moves = mgr->moves;
-    span->writable = writable;
-    span->borrows = 0;
-    span->exports = 0;
-    PyObject_GC_Track(span);
-    PyObject *view = PyMemoryView_FromObject((PyObject *)span);
-    if (view != NULL && span_out != NULL) {
-        *span_out = Py_NewRef(span);
-    }
-    Py_DECREF(span);
-    return view;
-}
-
-/* The exporter of mgr's bytes [offset, offset + length) for one read (_fill): the manager's
- * own read span, reused read after read, so that a read costs at most one memoryview and not
- * an exporter too. The span borrows its manager (a manager holding a span that held it would be
- * a cycle on every connection) and owns it only while exported; the manager clears span->mgr
- * when it goes. While a source still holds an export of it, a read gets a span of its own.
- * Returns a new reference. */
-PyObject *
-read_span(Manager *mgr, Py_ssize_t offset, Py_ssize_t length)
-{
-    SpanObject *span = (SpanObject *)mgr->read_span;
-    if (span != NULL && span->exports > 0) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
-        if (span == NULL) {
-            return NULL;
-        }
-        span->mgr = (Manager *)Py_NewRef(mgr);
-        span->borrows = 0;
-        span->exports = 0;
-        span->writable = 1;
-        PyObject_GC_Track(span);
-    }
-    else if (span == NULL) {
-        span = PyObject_GC_New(SpanObject, &SpanType);
-        if (span == NULL) {
-            return NULL;
-        }
-        span->mgr = mgr;
-        span->borrows = 1;
-        span->exports = 0;
-        span->writable = 1;
-        PyObject_GC_Track(span);
-        mgr->read_span = Py_NewRef(span);
-    }
-    else {
-        Py_INCREF(span);
-    }
-    span->offset = offset;
-    span->length = length;
-    span->moves = mgr->moves;
-    return (PyObject *)span;
-}

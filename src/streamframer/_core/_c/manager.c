@@ -2,13 +2,14 @@
  * table over storage.c (bytes in) and framing.c (frames out).
  */
 #include "core.h"
+#include "docs.h"
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------ */
 /* Inspection and recovery */
 
 static PyObject *
-manager_view(Manager *m, PyObject *unused)
+view(Manager *m, PyObject *unused)
 {
     if (check_idle(m) < 0 || flush_backlog(m) < 0) {
         return NULL;
@@ -16,20 +17,32 @@ manager_view(Manager *m, PyObject *unused)
     return span_view(m, m->head, m->tail - m->head, 0, NULL);
 }
 
+static PyObject *
+manager_view(Manager *m, PyObject *unused)
+{
+    return while_busy(m, view, NULL);
+}
+
 /* Only an economy: while a view of the buffer is alive it does nothing. */
 static PyObject *
-manager_shrink(Manager *m, PyObject *unused)
+shrink(Manager *m, PyObject *unused)
 {
     if (check_idle(m) < 0) {
         return NULL;
     }
     if (m->exports == 0 && trim(m) < 0) {
-        if (!PyErr_ExceptionMatches(FrameLifecycleError)) {
+        if (!PyErr_ExceptionMatches(m->state->FrameLifecycleError)) {
             return NULL;
         }
         PyErr_Clear();   /* a view a rule kept of the bytearray itself */
     }
     Py_RETURN_NONE;
+}
+
+static PyObject *
+manager_shrink(Manager *m, PyObject *unused)
+{
+    return while_busy(m, shrink, NULL);
 }
 
 static Py_ssize_t
@@ -70,16 +83,11 @@ drop_waiting(Manager *m, Py_ssize_t n)
     return 0;
 }
 
+/* Works in every state: an outstanding frame ends here, unless a view of it is alive; a
+ * reservation stays valid for its commit() (it lies beyond the bytes dropped). */
 static PyObject *
-manager_discard(Manager *m, PyObject *arg)
+discard(Manager *m, PyObject *arg)
 {
-    if (PyBool_Check(arg) || !PyLong_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    if (m->busy) {
-        return lifecycle_error(BUSY_MESSAGE);
-    }
     Py_ssize_t buffered = manager_length(m);
     int overflow = 0;
     long long n = PyLong_AsLongLongAndOverflow(arg, &overflow);
@@ -91,17 +99,15 @@ manager_discard(Manager *m, PyObject *arg)
                      buffered);
         return NULL;
     }
-    /* Every state: an outstanding frame ends here, unless a view of it is alive; a
-     * reservation stays valid for its commit() (it lies beyond the bytes dropped). */
     if (m->lent == LENT_FRAME) {
         if (m->exports > 0) {
-            PyErr_Format(FrameLifecycleError,
+            PyErr_Format(m->state->FrameLifecycleError,
                          "cannot drop the outstanding frame (%zd bytes): a view of it is still "
                          "alive (%s); release it, then try again",
                          m->end - m->start, VIEWS_MESSAGE);
             return NULL;
         }
-        manager_end_frame(m);
+        end_frame(m);
     }
     Py_ssize_t kept = m->tail - m->head;
     m->head += (Py_ssize_t)n < kept ? (Py_ssize_t)n : kept;   /* reclaimed lazily */
@@ -118,15 +124,31 @@ manager_discard(Manager *m, PyObject *arg)
 }
 
 static PyObject *
-manager_clear(Manager *m, PyObject *unused)
+manager_discard(Manager *m, PyObject *arg)
+{
+    if (PyBool_Check(arg) || !PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "n must be an int, not %s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return while_busy(m, discard, arg);
+}
+
+static PyObject *
+clear(Manager *m, PyObject *unused)
 {
     PyObject *n = PyLong_FromSsize_t(manager_length(m));
     if (n == NULL) {
         return NULL;
     }
-    PyObject *result = manager_discard(m, n);
+    PyObject *result = discard(m, n);
     Py_DECREF(n);
     return result;
+}
+
+static PyObject *
+manager_clear(Manager *m, PyObject *unused)
+{
+    return while_busy(m, clear, NULL);
 }
 
 static PyObject *
@@ -146,11 +168,14 @@ manager_drain_method(Manager *m, PyObject *rule)
 /* Construction, attributes */
 
 /* value as a positive size for the setting name, at most most; None means most when
- * none_means_most (max_size=None: no limit). The messages are the pure core's. */
+ * none_means_most (max_size=None: no limit). A value beyond most is kept exactly in *exact
+ * (a new reference; else NULL there), for reading back and for messages, as the pure core
+ * keeps it. The messages are the pure core's. */
 static int
 parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t most,
-           Py_ssize_t *out)
+           Py_ssize_t *out, PyObject **exact)
 {
+    *exact = NULL;
     if (none_means_most && value == Py_None) {
         *out = most;
         return 0;
@@ -170,20 +195,29 @@ parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t mo
                      none_means_most ? " (or None for no limit)" : "", value);
         return -1;
     }
-    *out = overflow || size > most ? most : (Py_ssize_t)size;
+    if (overflow || size > most) {
+        *out = most;
+        *exact = PyNumber_Index(value);   /* an int subclass is read back as an int */
+        return *exact == NULL ? -1 : 0;
+    }
+    *out = (Py_ssize_t)size;
     return 0;
 }
 
+/* Set max_size (None: PY_SSIZE_T_MAX, which the pure core also reads back as None) or, when
+ * not is_limit, read_size (at most MOST_BYTES asked for by one read). */
 static int
-parse_max_size(PyObject *value, Py_ssize_t *out)
+set_size(Manager *m, PyObject *value, int is_limit)
 {
-    return parse_size(value, "max_size", 1, PY_SSIZE_T_MAX, out);
-}
-
-static int
-parse_read_size(PyObject *value, Py_ssize_t *out)
-{
-    return parse_size(value, "read_size", 0, PY_SSIZE_T_MAX / 4, out);
+    Py_ssize_t size;
+    PyObject *exact;
+    if (parse_size(value, is_limit ? "max_size" : "read_size", is_limit,
+                   is_limit ? PY_SSIZE_T_MAX : MOST_BYTES, &size, &exact) < 0) {
+        return -1;
+    }
+    *(is_limit ? &m->limit : &m->max_read) = size;
+    Py_XSETREF(*(is_limit ? &m->limit_exact : &m->read_size_exact), exact);
+    return 0;
 }
 
 static int
@@ -215,20 +249,22 @@ manager_init(Manager *m, PyObject *args, PyObject *kwargs)
         return -1;
     }
     Py_ssize_t limit = 16 * 1024 * 1024, max_read = 64 * 1024;
+    PyObject *limit_exact = NULL, *read_size_exact = NULL;
     int discard_mode = 0, eof_frame = 0;
-    if ((max_size != NULL && parse_max_size(max_size, &limit) < 0)
-        || (read_size != NULL && parse_read_size(read_size, &max_read) < 0)
+    if ((max_size != NULL
+         && parse_size(max_size, "max_size", 1, PY_SSIZE_T_MAX, &limit, &limit_exact) < 0)
+        || (read_size != NULL
+            && parse_size(read_size, "read_size", 0, MOST_BYTES, &max_read, &read_size_exact)
+                   < 0)
         || (on_overflow != NULL
             && parse_choice(on_overflow, "on_overflow", "error", "discard", &discard_mode) < 0)
         || (on_eof != NULL && parse_choice(on_eof, "on_eof", "raise", "frame", &eof_frame) < 0)) {
+        Py_XDECREF(limit_exact);
+        Py_XDECREF(read_size_exact);
         return -1;
     }
-    if (m->buf == NULL) {
-        m->buf = PyByteArray_FromStringAndSize(NULL, 0);
-        if (m->buf == NULL) {
-            return -1;
-        }
-    }
+    Py_XSETREF(m->limit_exact, limit_exact);
+    Py_XSETREF(m->read_size_exact, read_size_exact);
     m->limit = limit;
     m->max_read = m->next_read = max_read;
     m->discard_mode = discard_mode;
@@ -236,23 +272,35 @@ manager_init(Manager *m, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* A manager with the default settings, usable as it is: a subclass whose __init__ does not
+ * call this one's gets one. The module's state is found here, once, from the type. */
 static PyObject *
 manager_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
+    CoreState *state = state_of_type(type);
+    if (state == NULL) {
+        return NULL;
+    }
     Manager *m = (Manager *)type->tp_alloc(type, 0);
     if (m == NULL) {
         return NULL;
     }
+    m->state = state;
     m->discarded = -1;
     m->limit = 16 * 1024 * 1024;
     m->max_read = m->next_read = 64 * 1024;
+    m->buf = PyByteArray_FromStringAndSize(NULL, 0);
+    if (m->buf == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return (PyObject *)m;
 }
 
 static int
 manager_traverse(Manager *m, visitproc visit, void *arg)
 {
-    Py_VISIT(m->buf);
+    Py_VISIT(Py_TYPE(m));
     Py_VISIT(m->reserved_view);
     Py_VISIT(m->reserved_span);
     Py_VISIT(m->read_span);
@@ -263,6 +311,10 @@ manager_traverse(Manager *m, visitproc visit, void *arg)
     return 0;
 }
 
+/* Drops every reference that can close a cycle. The bytearray (which refers to nothing) stays,
+ * and so does everything the methods read, so that a manager still reached after a collection
+ * cleared it (from a finalizer) refuses or answers, never crashes: a reservation cleared leaves
+ * it "waiting for its commit" for good; bytes that waited behind a frame are gone. */
 static int
 manager_clear_refs(Manager *m)
 {
@@ -275,7 +327,10 @@ manager_clear_refs(Manager *m)
     Py_CLEAR(m->rule);
     Py_CLEAR(m->scan_rule);
     Py_CLEAR(m->backlog);
+    m->backlog_size = 0;
     Py_CLEAR(m->deferred);
+    Py_CLEAR(m->limit_exact);
+    Py_CLEAR(m->read_size_exact);
     spec_clear(&m->spec);
     return 0;
 }
@@ -283,22 +338,26 @@ manager_clear_refs(Manager *m)
 static void
 manager_dealloc(Manager *m)
 {
+    PyTypeObject *type = Py_TYPE(m);
     PyObject_GC_UnTrack(m);
     if (m->weakreflist != NULL) {
         PyObject_ClearWeakRefs((PyObject *)m);
     }
     manager_clear_refs(m);
+    unpin(m);
     Py_CLEAR(m->buf);
-    Py_TYPE(m)->tp_free((PyObject *)m);
+    frame_free_spare(m);
+    type->tp_free((PyObject *)m);
+    Py_DECREF(type);
 }
 
 static PyObject *
 get_max_size(Manager *m, void *closure)
 {
-    if (m->limit == PY_SSIZE_T_MAX) {
+    if (m->limit == PY_SSIZE_T_MAX && m->limit_exact == NULL) {
         Py_RETURN_NONE;
     }
-    return PyLong_FromSsize_t(m->limit);
+    return limit_value(m);
 }
 
 static int
@@ -308,7 +367,7 @@ set_max_size(Manager *m, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete max_size");
         return -1;
     }
-    if (parse_max_size(value, &m->limit) < 0) {
+    if (set_size(m, value, 1) < 0) {
         return -1;
     }
     /* A recovery: forget an overflow, and an error drain() owed for the old limit. */
@@ -321,6 +380,9 @@ set_max_size(Manager *m, PyObject *value, void *closure)
 static PyObject *
 get_read_size(Manager *m, void *closure)
 {
+    if (m->read_size_exact != NULL) {
+        return Py_NewRef(m->read_size_exact);
+    }
     return PyLong_FromSsize_t(m->max_read);
 }
 
@@ -331,7 +393,7 @@ set_read_size(Manager *m, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "cannot delete read_size");
         return -1;
     }
-    return parse_read_size(value, &m->max_read);
+    return set_size(m, value, 0);
 }
 
 /* on_overflow and on_eof: a policy of two words, stored as 0 or 1 in the manager. */
@@ -417,74 +479,58 @@ manager_repr(Manager *m)
 }
 
 static PyMethodDef manager_methods[] = {
-    {"feed", (PyCFunction)manager_feed, METH_O,
-     "Append received bytes (the sans-IO way in).\n\nIt may be called while a frame is "
-     "outstanding or a view() is alive; those bytes\nwait, in order, until the buffer is free."},
-    {"feed_eof", (PyCFunction)manager_feed_eof, METH_NOARGS,
-     "Mark the end of the stream: once the buffered frames are taken, next_frame raises\n"
-     "StreamClosed carrying whatever is left."},
-    {"next_frame", (PyCFunction)manager_next_frame_method, METH_O,
-     "The next complete frame according to rule, or None if more bytes are needed.\n\n"
-     "Returns None if, and only if, the buffered bytes hold no complete frame."},
-    {"drain", (PyCFunction)manager_drain_method, METH_O,
-     "Every complete frame buffered now, as bytes copies, all consumed."},
+    {"feed", (PyCFunction)manager_feed, METH_O, FEED_DOC},
+    {"feed_eof", (PyCFunction)manager_feed_eof, METH_NOARGS, FEED_EOF_DOC},
+    {"next_frame", (PyCFunction)manager_next_frame_method, METH_O, NEXT_FRAME_DOC},
+    {"drain", (PyCFunction)manager_drain_method, METH_O, DRAIN_DOC},
     {"reserve", (PyCFunction)(void (*)(void))manager_reserve, METH_VARARGS | METH_KEYWORDS,
-     "Spare capacity at the end of the buffer, for a zero-copy read; then commit(nbytes)."},
-    {"commit", (PyCFunction)manager_commit, METH_O,
-     "Keep the first nbytes written into the view reserve() returned."},
-    {"_fill", (PyCFunction)manager_fill, METH_O,
-     "One zero-copy read for the I/O adapters: reserve, read_into(view), commit."},
-    {"view", (PyCFunction)manager_view, METH_NOARGS,
-     "A read-only view of the unconsumed bytes, without copying."},
-    {"__sizeof__", (PyCFunction)manager_sizeof, METH_NOARGS,
-     "The manager's size in memory, its buffer included."},
-    {"shrink", (PyCFunction)manager_shrink, METH_NOARGS,
-     "Give back the spare capacity kept for the next read (not while a view is alive)."},
-    {"clear", (PyCFunction)manager_clear, METH_NOARGS, "Drop every unconsumed byte."},
-    {"discard", (PyCFunction)manager_discard, METH_O, "Drop the first n unconsumed bytes."},
+     RESERVE_DOC},
+    {"commit", (PyCFunction)manager_commit, METH_O, COMMIT_DOC},
+    {"_fill", (PyCFunction)manager_fill, METH_O, FILL_DOC},
+    {"view", (PyCFunction)manager_view, METH_NOARGS, VIEW_DOC},
+    {"__sizeof__", (PyCFunction)manager_sizeof, METH_NOARGS, SIZEOF_DOC},
+    {"shrink", (PyCFunction)manager_shrink, METH_NOARGS, SHRINK_DOC},
+    {"clear", (PyCFunction)manager_clear, METH_NOARGS, CLEAR_DOC},
+    {"discard", (PyCFunction)manager_discard, METH_O, DISCARD_DOC},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef manager_getset[] = {
-    {"max_size", (getter)get_max_size, (setter)set_max_size,
-     "The most bytes one frame may occupy, or None for no limit. Settable.", NULL},
-    {"read_size", (getter)get_read_size, (setter)set_read_size,
-     "The most bytes one read asks the source for. Settable.", NULL},
-    {"on_overflow", (getter)get_policy, (setter)set_policy, "'error' or 'discard'.",
-     &ON_OVERFLOW},
-    {"on_eof", (getter)get_policy, (setter)set_policy, "'raise' or 'frame'.", &ON_EOF},
-    {"at_eof", (getter)get_at_eof, NULL,
-     "True once the end of the stream was seen (feed_eof() or a closed source).", NULL},
+    {"max_size", (getter)get_max_size, (setter)set_max_size, MAX_SIZE_DOC, NULL},
+    {"read_size", (getter)get_read_size, (setter)set_read_size, READ_SIZE_DOC, NULL},
+    {"on_overflow", (getter)get_policy, (setter)set_policy, ON_OVERFLOW_DOC, &ON_OVERFLOW},
+    {"on_eof", (getter)get_policy, (setter)set_policy, ON_EOF_DOC, &ON_EOF},
+    {"at_eof", (getter)get_at_eof, NULL, AT_EOF_DOC, NULL},
     {"_examined", (getter)get_examined, NULL,
      "Bytes the built-in rules' searches examined so far: linear-time tests count it.", NULL},
-    {"skipped", (getter)get_skipped, NULL,
-     "Bytes rules skipped as belonging to no frame (Skip), over the stream's life.", NULL},
+    {"skipped", (getter)get_skipped, NULL, SKIPPED_DOC, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PySequenceMethods manager_as_sequence = {
-    .sq_length = (lenfunc)manager_length,
+static PyMemberDef manager_members[] = {
+    {"__weaklistoffset__", Py_T_PYSSIZET, offsetof(Manager, weakreflist), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 
-PyTypeObject ManagerType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer.BufferManager",
-    .tp_basicsize = sizeof(Manager),
-    .tp_dealloc = (destructor)manager_dealloc,
-    .tp_repr = (reprfunc)manager_repr,
-    .tp_as_sequence = &manager_as_sequence,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc =
-        "BufferManager(max_size=16 MiB, *, read_size=65536, on_overflow='error', "
-        "on_eof='raise')\n--\n\n"
-        "Owns one stream's byte buffer and the rule's scan position.\n\n"
-        "Bytes persist across reads until a frame is consumed. max_size bounds the bytes one\n"
-        "frame may occupy (header, payload and delimiter); None opts out explicitly.",
-    .tp_traverse = (traverseproc)manager_traverse,
-    .tp_clear = (inquiry)manager_clear_refs,
-    .tp_weaklistoffset = offsetof(Manager, weakreflist),
-    .tp_methods = manager_methods,
-    .tp_getset = manager_getset,
-    .tp_init = (initproc)manager_init,
-    .tp_new = manager_tp_new,
+static PyType_Slot manager_slots[] = {
+    {Py_tp_dealloc, manager_dealloc},
+    {Py_tp_repr, manager_repr},
+    {Py_sq_length, manager_length},
+    {Py_tp_doc, MANAGER_DOC},
+    {Py_tp_traverse, manager_traverse},
+    {Py_tp_clear, manager_clear_refs},
+    {Py_tp_members, manager_members},
+    {Py_tp_methods, manager_methods},
+    {Py_tp_getset, manager_getset},
+    {Py_tp_init, manager_init},
+    {Py_tp_new, manager_tp_new},
+    {0, NULL},
+};
+
+PyType_Spec manager_spec = {
+    .name = "streamframer.BufferManager",
+    .basicsize = sizeof(Manager),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = manager_slots,
 };

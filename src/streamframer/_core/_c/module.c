@@ -9,12 +9,6 @@
  */
 #include "core.h"
 
-PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
-    *FrameLifecycleError, *StreamClosed;
-PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
-PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
-PyObject *str_release;
-static PyObject *str_recv_into;
 
 enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2 };
 
@@ -34,6 +28,7 @@ typedef struct {
 static int
 iter_traverse(IterObject *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->source);
     Py_VISIT(self->rule);
     Py_VISIT(self->io);
@@ -58,16 +53,18 @@ iter_clear(IterObject *self)
 static void
 iter_dealloc(IterObject *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     iter_clear(self);
     PyObject_GC_Del(self);
+    Py_DECREF(type);
 }
 
 /* The stream ended: quietly between frames (1: stop), or an error to raise (-1). */
 static int
-stream_end(void)
+stream_end(CoreState *state)
 {
-    if (!PyErr_ExceptionMatches(StreamClosed)) {
+    if (!PyErr_ExceptionMatches(state->StreamClosed)) {
         return -1;
     }
     PyObject *exc = take_error();
@@ -115,7 +112,7 @@ frames_next(IterObject *self)
         PyObject *frame = manager_next_frame(self->mgr, self->rule);
         if (frame == NULL) {
             self->done = 1;
-            if (stream_end() > 0) {
+            if (stream_end(self->mgr->state) > 0) {
                 iter_clear(self);
             }
             return NULL;
@@ -148,7 +145,7 @@ payloads_next(IterObject *self)
         PyObject *payloads = manager_drain(self->mgr, self->rule);
         if (payloads == NULL) {
             self->done = 1;
-            if (stream_end() > 0) {
+            if (stream_end(self->mgr->state) > 0) {
                 iter_clear(self);
             }
             return NULL;
@@ -166,30 +163,40 @@ payloads_next(IterObject *self)
     }
 }
 
-PyTypeObject FrameIterType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer._core._ccore.FrameIterator",
-    .tp_basicsize = sizeof(IterObject),
-    .tp_dealloc = (destructor)iter_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Frames until the stream ends, each consumed when the loop asks for the next.",
-    .tp_traverse = (traverseproc)iter_traverse,
-    .tp_clear = (inquiry)iter_clear,
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)frames_next,
+static PyType_Slot frame_iter_slots[] = {
+    {Py_tp_dealloc, iter_dealloc},
+    {Py_tp_doc, "Frames until the stream ends, each consumed when the loop asks for the next."},
+    {Py_tp_traverse, iter_traverse},
+    {Py_tp_clear, iter_clear},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, frames_next},
+    {Py_tp_new, refuse_new},
+    {0, NULL},
 };
 
-PyTypeObject PayloadIterType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer._core._ccore.PayloadIterator",
-    .tp_basicsize = sizeof(IterObject),
-    .tp_dealloc = (destructor)iter_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Each frame's payload as bytes until the stream ends, taken in batches.",
-    .tp_traverse = (traverseproc)iter_traverse,
-    .tp_clear = (inquiry)iter_clear,
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)payloads_next,
+PyType_Spec frame_iter_spec = {
+    .name = "streamframer._core._ccore.FrameIterator",
+    .basicsize = sizeof(IterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = frame_iter_slots,
+};
+
+static PyType_Slot payload_iter_slots[] = {
+    {Py_tp_dealloc, iter_dealloc},
+    {Py_tp_doc, "Each frame's payload as bytes until the stream ends, taken in batches."},
+    {Py_tp_traverse, iter_traverse},
+    {Py_tp_clear, iter_clear},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, payloads_next},
+    {Py_tp_new, refuse_new},
+    {0, NULL},
+};
+
+PyType_Spec payload_iter_spec = {
+    .name = "streamframer._core._ccore.PayloadIterator",
+    .basicsize = sizeof(IterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = payload_iter_slots,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -197,6 +204,7 @@ PyTypeObject PayloadIterType = {
 
 typedef struct {
     PyObject_HEAD
+    CoreState *state;
     int kind;
     PyObject *reference;    /* the adapter's Python function: the semantics, and the fallback */
     PyObject *io;           /* read once (reader) / wait and read (iterators) */
@@ -229,7 +237,7 @@ read_into_manager(CompiledObject *self, PyObject *source, Manager *mgr)
         return 1;
     }
     PyObject *recv_into;
-    if (PyObject_GetOptionalAttr_compat(source, str_recv_into, &recv_into) < 0) {
+    if (PyObject_GetOptionalAttr_compat(source, self->state->str_recv_into, &recv_into) < 0) {
         return -1;
     }
     if (recv_into == NULL) {
@@ -286,7 +294,8 @@ compiled_read(CompiledObject *self, PyObject *source, Manager *mgr, PyObject *ru
 static PyObject *
 compiled_iter(CompiledObject *self, PyObject *source, Manager *mgr, PyObject *rule)
 {
-    PyTypeObject *type = self->kind == COMPILED_FRAMES ? &FrameIterType : &PayloadIterType;
+    PyTypeObject *type = self->kind == COMPILED_FRAMES ? self->state->FrameIterType
+                                                       : self->state->PayloadIterType;
     IterObject *iter = PyObject_GC_New(IterObject, type);
     if (iter == NULL) {
         return NULL;
@@ -308,8 +317,9 @@ compiled_vectorcall(CompiledObject *self, PyObject *const *args, size_t nargsf, 
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (nargs != 3 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0)
-        || !PyObject_TypeCheck(args[1], &ManagerType)) {
-        /* Keywords, a wrong call, or another core's manager: the reference decides. */
+        || Py_TYPE(args[1]) != self->state->ManagerType) {
+        /* Keywords, a wrong call, another core's manager, or a subclass (whose overrides the
+         * reference calls): the reference decides. */
         return PyObject_Vectorcall(self->reference, args, nargsf, kwnames);
     }
     Manager *mgr = (Manager *)args[1];
@@ -333,10 +343,15 @@ compiled_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyErr_Format(PyExc_ValueError, "kind must be 0, 1 or 2, got %d", kind);
         return NULL;
     }
+    CoreState *state = state_of_type(type);
+    if (state == NULL) {
+        return NULL;
+    }
     CompiledObject *self = (CompiledObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
         return NULL;
     }
+    self->state = state;
     self->kind = kind;
     self->reference = Py_NewRef(reference);
     self->io = Py_NewRef(io);
@@ -348,6 +363,7 @@ compiled_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static int
 compiled_traverse(CompiledObject *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->reference);
     Py_VISIT(self->io);
     Py_VISIT(self->read_failed);
@@ -368,9 +384,11 @@ compiled_clear(CompiledObject *self)
 static void
 compiled_dealloc(CompiledObject *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     compiled_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
 }
 
 static PyObject *
@@ -391,30 +409,76 @@ static PyGetSetDef compiled_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-PyTypeObject ReaderType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "streamframer._core._ccore.compiled",
-    .tp_basicsize = sizeof(CompiledObject),
-    .tp_dealloc = (destructor)compiled_dealloc,
-    .tp_vectorcall_offset = offsetof(CompiledObject, vectorcall),
-    .tp_repr = (reprfunc)compiled_repr,
-    .tp_call = PyVectorcall_Call,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc =
-        "compiled(kind, reference, io, read_failed=None)\n--\n\n"
-        "The compiled loop of an adapter function: 0 read_with_rule (io reads once and says\n"
-        "whether anything came; with read_failed, a source's recv_into is read here and a\n"
-        "failed read handed to read_failed), 1 iter_frames, 2 iter_payloads (io waits and\n"
-        "reads).",
-    .tp_traverse = (traverseproc)compiled_traverse,
-    .tp_clear = (inquiry)compiled_clear,
-    .tp_getset = compiled_getset,
-    .tp_dictoffset = offsetof(CompiledObject, dict),
-    .tp_new = compiled_new,
+static PyMemberDef compiled_members[] = {
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(CompiledObject, vectorcall), Py_READONLY,
+     NULL},
+    {"__dictoffset__", Py_T_PYSSIZET, offsetof(CompiledObject, dict), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot compiled_slots[] = {
+    {Py_tp_dealloc, compiled_dealloc},
+    {Py_tp_repr, compiled_repr},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_doc,
+     "compiled(kind, reference, io, read_failed=None)\n--\n\n"
+     "The compiled loop of an adapter function: 0 read_with_rule (io reads once and says\n"
+     "whether anything came; with read_failed, a source's recv_into is read here and a\n"
+     "failed read handed to read_failed), 1 iter_frames, 2 iter_payloads (io waits and\n"
+     "reads)."},
+    {Py_tp_traverse, compiled_traverse},
+    {Py_tp_clear, compiled_clear},
+    {Py_tp_members, compiled_members},
+    {Py_tp_getset, compiled_getset},
+    {Py_tp_new, compiled_new},
+    {0, NULL},
+};
+
+PyType_Spec compiled_spec = {
+    .name = "streamframer._core._ccore.compiled",
+    .basicsize = sizeof(CompiledObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL
+             | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = compiled_slots,
 };
 
 /* ------------------------------------------------------------------------------------------ */
-/* The module */
+/* The module: its state, one per module object (so one per interpreter) */
+
+static struct PyModuleDef ccore_module;
+
+/* The state of the module that made type or one of its bases (a subclass of BufferManager
+ * written in Python has no module of its own), or NULL with TypeError set. Called when a
+ * manager or a compiled loop is made, never per frame. */
+CoreState *
+state_of_type(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *module = PyType_GetModuleByDef(type, &ccore_module);
+#else
+    /* PyType_GetModuleByDef is 3.11+: the same walk along the MRO. */
+    PyObject *module = NULL;
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && module == NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE)) {
+            continue;
+        }
+        PyObject *candidate = PyType_GetModule(base);
+        if (candidate == NULL) {
+            PyErr_Clear();   /* a type from a class statement: no module */
+        }
+        else if (PyModule_GetDef(candidate) == &ccore_module) {
+            module = candidate;
+        }
+    }
+    if (module == NULL) {
+        PyErr_Format(PyExc_TypeError, "'%s' is not a type of streamframer's compiled core",
+                     type->tp_name);
+    }
+#endif
+    return module == NULL ? NULL : (CoreState *)PyModule_GetState(module);
+}
 
 static PyObject *
 import_from(const char *module, const char *name)
@@ -428,6 +492,34 @@ import_from(const char *module, const char *name)
     return value;
 }
 
+/* The C function behind socket.recv_into, a trusted reader (reads.c), found through a socket
+ * object that was never opened; NULL without _socket. */
+static int
+load_socket_recv_into(PyCFunction *out)
+{
+    *out = NULL;
+    PyObject *type = import_from("_socket", "socket");
+    if (type == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *sock = PyObject_CallMethod(type, "__new__", "O", type);
+    Py_DECREF(type);
+    if (sock == NULL) {
+        return -1;
+    }
+    PyObject *recv_into = PyObject_GetAttrString(sock, "recv_into");
+    Py_DECREF(sock);
+    if (recv_into == NULL) {
+        return -1;
+    }
+    if (PyCFunction_Check(recv_into)) {
+        *out = PyCFunction_GET_FUNCTION(recv_into);
+    }
+    Py_DECREF(recv_into);
+    return 0;
+}
+
 static int
 load(PyObject **slot, const char *module, const char *name)
 {
@@ -439,11 +531,21 @@ load(PyObject **slot, const char *module, const char *name)
     return 0;
 }
 
+/* A type of this module from its spec, kept in the state, and under name in the module when
+ * name is not NULL. */
 static int
-add_type(PyObject *module, const char *name, PyTypeObject *type)
+add_type(PyObject *module, PyTypeObject **slot, PyType_Spec *spec, const char *name)
 {
+    PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
+    if (type == NULL) {
+        return -1;
+    }
+    Py_XSETREF(*slot, (PyTypeObject *)type);
+    if (name == NULL) {
+        return 0;
+    }
     Py_INCREF(type);
-    if (PyModule_AddObject(module, name, (PyObject *)type) < 0) {
+    if (PyModule_AddObject(module, name, type) < 0) {
         Py_DECREF(type);
         return -1;
     }
@@ -453,70 +555,103 @@ add_type(PyObject *module, const char *name, PyTypeObject *type)
 static int
 ccore_exec(PyObject *module)
 {
-    str_release = PyUnicode_InternFromString("release");
-    str_recv_into = PyUnicode_InternFromString("recv_into");
-    if (str_release == NULL || str_recv_into == NULL) {
+    CoreState *state = PyModule_GetState(module);
+    state->str_release = PyUnicode_InternFromString("release");
+    state->str_recv_into = PyUnicode_InternFromString("recv_into");
+    if (state->str_release == NULL || state->str_recv_into == NULL) {
         return -1;
     }
     static const char errors[] = "streamframer._errors";
     static const char rules[] = "streamframer._rules";
-    if (load(&StreamFramerError, errors, "StreamFramerError") < 0
-        || load(&FrameTooLarge, errors, "FrameTooLarge") < 0
-        || load(&FrameDiscarded, errors, "FrameDiscarded") < 0
-        || load(&FramingError, errors, "FramingError") < 0
-        || load(&FrameLifecycleError, errors, "FrameLifecycleError") < 0
-        || load(&StreamClosed, errors, "StreamClosed") < 0
-        || load(&NeedMoreType, rules, "NeedMore") < 0
-        || load(&FrameSpanType, rules, "FrameSpan") < 0
-        || load(&SkipType, rules, "Skip") < 0
-        || load(&BrokenCondition, rules, "broken_condition") < 0
-        || load(&DelimitedType, rules, "Delimited") < 0
-        || load(&FixedSizeType, rules, "FixedSize") < 0
-        || load(&LengthPrefixedType, rules, "LengthPrefixed") < 0
-        || load(&UntilAnyType, rules, "UntilAny") < 0) {
+    if (load(&state->StreamFramerError, errors, "StreamFramerError") < 0
+        || load(&state->FrameTooLarge, errors, "FrameTooLarge") < 0
+        || load(&state->FrameDiscarded, errors, "FrameDiscarded") < 0
+        || load(&state->FramingError, errors, "FramingError") < 0
+        || load(&state->FrameLifecycleError, errors, "FrameLifecycleError") < 0
+        || load(&state->StreamClosed, errors, "StreamClosed") < 0
+        || load(&state->NeedMoreType, rules, "NeedMore") < 0
+        || load(&state->FrameSpanType, rules, "FrameSpan") < 0
+        || load(&state->SkipType, rules, "Skip") < 0
+        || load(&state->BrokenCondition, rules, "broken_condition") < 0
+        || load(&state->DelimitedType, rules, "Delimited") < 0
+        || load(&state->FixedSizeType, rules, "FixedSize") < 0
+        || load(&state->LengthPrefixedType, rules, "LengthPrefixed") < 0
+        || load(&state->UntilAnyType, rules, "UntilAny") < 0
+        || load_socket_recv_into(&state->socket_recv_into) < 0) {
         return -1;
     }
-    PyTypeObject *types[] = {&ManagerType, &FrameType, &SpanType, &ReaderType, &FrameIterType,
-                             &PayloadIterType};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        if (PyType_Ready(types[i]) < 0) {
-            return -1;
-        }
-    }
-    if (add_type(module, "BufferManager", &ManagerType) < 0
-        || add_type(module, "Frame", &FrameType) < 0
-        || add_type(module, "compiled", &ReaderType) < 0) {
+    if (add_type(module, &state->ManagerType, &manager_spec, "BufferManager") < 0
+        || add_type(module, &state->FrameType, &frame_spec, "Frame") < 0
+        || add_type(module, &state->SpanType, &span_spec, NULL) < 0
+        || add_type(module, &state->ReaderType, &compiled_spec, "compiled") < 0
+        || add_type(module, &state->FrameIterType, &frame_iter_spec, NULL) < 0
+        || add_type(module, &state->PayloadIterType, &payload_iter_spec, NULL) < 0) {
         return -1;
     }
     return 0;
 }
 
+/* Every object the state holds, for the collector (the module's types refer back to it). */
+#define STATE_OBJECTS(apply, state)                                                         \
+    apply(state->StreamFramerError); apply(state->FrameTooLarge);                           \
+    apply(state->FrameDiscarded); apply(state->FramingError);                               \
+    apply(state->FrameLifecycleError); apply(state->StreamClosed);                          \
+    apply(state->NeedMoreType); apply(state->FrameSpanType); apply(state->SkipType);        \
+    apply(state->BrokenCondition); apply(state->DelimitedType);                             \
+    apply(state->FixedSizeType); apply(state->LengthPrefixedType);                          \
+    apply(state->UntilAnyType); apply(state->ManagerType); apply(state->FrameType);         \
+    apply(state->SpanType); apply(state->ReaderType); apply(state->FrameIterType);          \
+    apply(state->PayloadIterType); apply(state->str_release); apply(state->str_recv_into)
+
+static int
+ccore_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    CoreState *state = PyModule_GetState(module);
+    if (state != NULL) {
+        STATE_OBJECTS(Py_VISIT, state);
+    }
+    return 0;
+}
+
+static int
+ccore_clear(PyObject *module)
+{
+    CoreState *state = PyModule_GetState(module);
+    if (state != NULL) {
+        STATE_OBJECTS(Py_CLEAR, state);
+    }
+    return 0;
+}
+
+static void
+ccore_free(void *module)
+{
+    ccore_clear((PyObject *)module);
+}
+
 static PyModuleDef_Slot ccore_slots[] = {
     {Py_mod_exec, ccore_exec},
 #ifdef Py_mod_multiple_interpreters
-    /* The types are static and the imported classes global: one interpreter. */
-    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+    /* Everything mutable lives in the module's state or in the objects: each interpreter has
+     * its own, and nothing is shared between interpreters, whatever their GIL. */
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
 #ifdef Py_mod_gil
     /* A manager's state is not guarded by locks of its own: keep the GIL on free-threaded
-     * builds. (Two threads using one manager are refused by its busy flag either way.) */
+     * builds (what they would need is written in core.h). */
     {Py_mod_gil, Py_MOD_GIL_USED},
 #endif
     {0, NULL},
 };
 
-static void
-ccore_free(void *module)
-{
-    frame_free_cache();
-}
-
 static struct PyModuleDef ccore_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "streamframer._core._ccore",
     .m_doc = "The compiled core of streamframer: BufferManager and Frame in C.",
-    .m_size = 0,
+    .m_size = sizeof(CoreState),
     .m_slots = ccore_slots,
+    .m_traverse = ccore_traverse,
+    .m_clear = ccore_clear,
     .m_free = ccore_free,
 };
 

@@ -246,20 +246,20 @@ load_any(RuleSpec *spec, PyObject *rule)
 /* Recognise a built-in rule and read what its search needs. Anything else (or a built-in rule
  * with options not handled here) stays KIND_CUSTOM: it is called through the rule contract. */
 int
-spec_load(RuleSpec *spec, PyObject *rule)
+spec_load(const CoreState *state, RuleSpec *spec, PyObject *rule)
 {
     spec_clear(spec);
     PyObject *type = (PyObject *)Py_TYPE(rule);
-    if (type == DelimitedType) {
+    if (type == state->DelimitedType) {
         return load_delimited(spec, rule);
     }
-    if (type == FixedSizeType) {
+    if (type == state->FixedSizeType) {
         return load_fixed(spec, rule);
     }
-    if (type == LengthPrefixedType) {
+    if (type == state->LengthPrefixedType) {
         return load_length(spec, rule);
     }
-    if (type == UntilAnyType) {
+    if (type == state->UntilAnyType) {
         return load_any(spec, rule);
     }
     return 0;
@@ -301,9 +301,8 @@ run_delim(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t sc
 {
     Py_ssize_t index = find_delim(spec, data, scan, size);
     if (index < 0) {
-        Py_ssize_t resume = size - spec->delim_len + 1;
         out->type = RESULT_NEED;
-        out->a = resume > 0 ? resume : 0;
+        out->a = delim_resume(spec, 0, size);
         out->b = -1;
         return 0;
     }

@@ -1,4 +1,5 @@
-/* The bytes of a BufferManager: storage, moves, and the ways in (feed, reserve/commit, _fill).
+/* The bytes of a BufferManager: storage, moves, the capacity policy, the backlog. Calls down:
+ * rules.c (the counted delimiter search).
  *
  * Layout of buf (absolute indices), as in the pure core:
  *
@@ -21,30 +22,25 @@ const char EXPORTED_MESSAGE[] =
     "the frame, or BufferManager.view() is alive; release it, then try again";
 
 const char BUSY_MESSAGE[] =
-    "this BufferManager is already in use: a rule or a read it called is still running (a "
-    "manager belongs to one thread, and its rules and sources must not call back into it)";
+    "this BufferManager is already in use: a call from another thread (or from inside a rule "
+    "or a read callback) overlapped this one; a manager serves one thread at a time";
 
 PyObject *
-lifecycle_error(const char *message)
+lifecycle_error(Manager *m, const char *message)
 {
-    PyErr_SetString(FrameLifecycleError, message);
+    PyErr_SetString(m->state->FrameLifecycleError, message);
     return NULL;
 }
-
-/* What may hold a view of the outstanding frame: named by every error a live view causes. */
-const char VIEWS_MESSAGE[] =
-    "frame.view, a slice of it, memoryview(frame), an array built on it, or a "
-    "BufferManager.view() taken before";
 
 PyObject *
 outstanding_error(Manager *m)
 {
     if (m->lent == LENT_RESERVED) {
-        return lifecycle_error("reserve() is waiting for its commit(): call commit() first");
+        return lifecycle_error(m, "reserve() is waiting for its commit(): call commit() first");
     }
     if (m->exports > 0) {
         /* A view keeps its frame alive: it may be all the program still holds. */
-        PyErr_Format(FrameLifecycleError,
+        PyErr_Format(m->state->FrameLifecycleError,
                      "the previous frame (%zd bytes) is still outstanding: call frame.consume() "
                      "(or use 'with frame:') before reading the next one; a view of it is still "
                      "alive (%s), and a frame dropped unconsumed goes back to the buffer only "
@@ -52,26 +48,33 @@ outstanding_error(Manager *m)
                      m->end - m->start, VIEWS_MESSAGE);
         return NULL;
     }
-    PyErr_Format(FrameLifecycleError,
+    PyErr_Format(m->state->FrameLifecycleError,
                  "the previous frame (%zd bytes) is still outstanding: call frame.consume() (or "
                  "use 'with frame:') before reading the next one",
                  m->end - m->start);
     return NULL;
 }
 
-/* The checks every operation that reads or changes the bytes starts with. */
+/* The check every operation that reads or changes the bytes starts with, under the busy mark:
+ * the buffer is not lent out. */
 int
 check_idle(Manager *m)
 {
-    if (m->busy) {
-        lifecycle_error(BUSY_MESSAGE);
-        return -1;
-    }
     if (m->lent != LENT_NONE) {
         outstanding_error(m);
         return -1;
     }
     return 0;
+}
+
+/* max_size as given (None for no limit): for reading back and for messages. */
+PyObject *
+limit_value(Manager *m)
+{
+    if (m->limit_exact != NULL) {
+        return Py_NewRef(m->limit_exact);
+    }
+    return PyLong_FromSsize_t(m->limit);
 }
 
 Py_ssize_t
@@ -83,23 +86,67 @@ backlog_bytes(Manager *m)
 /* ------------------------------------------------------------------------------------------ */
 /* Moving bytes: only while nothing is exported. */
 
+/* The manager's own export of its bytearray (safety rule 5): once a custom rule has been
+ * given the bytearray, nobody but the manager may resize it, and the manager lets go of the
+ * pin only for the instant of its own resizes (unpinned()). */
+int
+pin(Manager *m)
+{
+    if (m->pinned) {
+        return 0;
+    }
+    if (PyObject_GetBuffer(m->buf, &m->pin, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    m->pinned = 1;
+    return 0;
+}
+
+void
+unpin(Manager *m)
+{
+    if (m->pinned) {
+        m->pinned = 0;
+        PyBuffer_Release(&m->pin);
+    }
+}
+
+/* A resize or deletion of the bytearray, the manager's pin let go around it; -1 with
+ * FrameLifecycleError if a view pins it (ours, or one a rule kept). */
+static int
+unpinned(Manager *m, int (*change)(PyObject *, Py_ssize_t), Py_ssize_t size)
+{
+    if (m->exports > 0) {
+        lifecycle_error(m, EXPORTED_MESSAGE);
+        return -1;
+    }
+    int pinned = m->pinned;
+    unpin(m);
+    int status = change(m->buf, size);
+    if (status < 0 && PyErr_ExceptionMatches(PyExc_BufferError)) {
+        PyErr_Clear();
+        lifecycle_error(m, EXPORTED_MESSAGE);
+    }
+    if (pinned && pin(m) < 0) {
+        status = -1;
+    }
+    if (status == 0) {
+        m->moves++;
+    }
+    return status;
+}
+
+static int
+delete_front(PyObject *buf, Py_ssize_t n)
+{
+    return PySequence_DelSlice(buf, 0, n);
+}
+
 /* Resize the bytearray; FrameLifecycleError if a view pins it (ours, or one a rule kept). */
 int
 resize(Manager *m, Py_ssize_t size)
 {
-    if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
-        return -1;
-    }
-    if (PyByteArray_Resize(m->buf, size) < 0) {
-        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            lifecycle_error(EXPORTED_MESSAGE);
-        }
-        return -1;
-    }
-    m->moves++;
-    return 0;
+    return unpinned(m, PyByteArray_Resize, size);
 }
 
 static void
@@ -123,18 +170,9 @@ compact(Manager *m)
     if (head == 0) {
         return 0;
     }
-    if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+    if (unpinned(m, delete_front, head) < 0) {
         return -1;
     }
-    if (PySequence_DelSlice(m->buf, 0, head) < 0) {
-        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
-            PyErr_Clear();
-            lifecycle_error(EXPORTED_MESSAGE);
-        }
-        return -1;
-    }
-    m->moves++;
     shift(m, head);
     return 0;
 }
@@ -156,10 +194,14 @@ trim(Manager *m)
 static PyObject *
 full_error(Manager *m)
 {
-    PyErr_Format(FrameLifecycleError,
-                 "the buffer is full (%zd bytes, max_size=%zd): take the buffered frames with "
-                 "next_frame() before reading more",
-                 m->tail - m->head + backlog_bytes(m), m->limit);
+    PyObject *limit = limit_value(m);
+    if (limit != NULL) {
+        PyErr_Format(m->state->FrameLifecycleError,
+                     "the buffer is full (%zd bytes, max_size=%S): take the buffered frames "
+                     "with next_frame() before reading more",
+                     m->tail - m->head + backlog_bytes(m), limit);
+        Py_DECREF(limit);
+    }
     return NULL;
 }
 
@@ -173,7 +215,6 @@ full_error(Manager *m)
  * and otherwise by the smallest step, the eighth CPython adds being room the next reads fill.
  * Amortized linear time either way; a declared size commits nothing by itself. */
 
-#define SLACK 4096
 #define AHEAD (128 * 1024)
 
 /* The bytes CPython allocated for the bytearray (its length, spare, a trailing NUL): the
@@ -186,7 +227,7 @@ allocated(Manager *m)
 
 /* The capacity to keep from head on: the unconsumed bytes, or the last frame if it was larger
  * (a stream of large frames keeps its buffer), plus the next read, and at least SLACK. */
-static Py_ssize_t
+Py_ssize_t
 capacity_wanted(Manager *m, Py_ssize_t size)
 {
     Py_ssize_t kept = m->tail - m->head;
@@ -213,7 +254,7 @@ static int
 slide(Manager *m)
 {
     if (m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     Py_ssize_t wanted = capacity_wanted(m, m->next_read);
@@ -287,6 +328,11 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
     if (size > room) {
         size = room;
     }
+    if (size > MOST_BYTES - m->tail) {
+        /* No allocation holds that much; refused before the sums below could overflow. */
+        PyErr_SetString(PyExc_OverflowError, "byte string is too large");
+        return -1;
+    }
     if (worth_sliding(m, size)) {
         if (m->exports == 0) {
             if (slide(m) < 0) {
@@ -294,19 +340,17 @@ make_room(Manager *m, Py_ssize_t size, int shorter)
             }
         }
         else if (m->tail + size > CAPACITY(m)) {
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
             return -1;
         }
     }
     /* A custom rule's buffer is trimmed before each call (unless it waits for a frame of known
      * size): lengthening it beyond this read would only be trimmed again. */
     Py_ssize_t ahead = m->spec.kind != KIND_CUSTOM || m->want ? AHEAD : 0;
-    Py_ssize_t frame_end = m->want && shorter ? m->head + m->want : 0;
-    if (frame_end < 0) {
-        frame_end = 0;   /* a declared size past PY_SSIZE_T_MAX: never within reach */
-    }
+    /* A declared size past what any buffer holds saturates: never within reach. */
+    Py_ssize_t frame_end = m->want && shorter ? size_sum(m->head, m->want) : 0;
     if (m->tail + size > CAPACITY(m) && m->exports > 0) {
-        lifecycle_error(EXPORTED_MESSAGE);
+        lifecycle_error(m, EXPORTED_MESSAGE);
         return -1;
     }
     return fit(m, m->tail, size, ahead, frame_end);
@@ -334,7 +378,7 @@ flush_backlog(Manager *m)
     Py_ssize_t size = m->backlog_size;
     if (m->tail + size > CAPACITY(m)) {
         if (m->exports > 0) {
-            lifecycle_error(EXPORTED_MESSAGE);
+            lifecycle_error(m, EXPORTED_MESSAGE);
             return -1;
         }
         if (compact(m) < 0 || resize(m, m->tail + size) < 0) {
@@ -377,297 +421,4 @@ search(Manager *m, Py_ssize_t from, Py_ssize_t to)
         m->examined += (unsigned long long)(end - from);
     }
     return index;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Bytes in */
-
-/* FrameTooLarge for a chunk that would leave more than max_size bytes waiting. */
-static void
-refuse_feed(Manager *m, Py_ssize_t size, Py_ssize_t waiting)
-{
-    PyObject *exc = PyObject_CallFunction(FrameTooLarge, "nn", m->limit, waiting);
-    if (exc == NULL) {
-        return;
-    }
-    PyObject *args = Py_BuildValue(
-        "(N)", PyUnicode_FromFormat(
-                   "feed() refused %zd bytes: %zd bytes already wait behind the outstanding "
-                   "frame or view, max_size=%zd; consume the frame (or release the view), then "
-                   "feed them again",
-                   size, waiting - size, m->limit));
-    if (args != NULL && PyObject_SetAttrString(exc, "args", args) == 0) {
-        PyErr_SetObject(FrameTooLarge, exc);
-    }
-    Py_XDECREF(args);
-    Py_DECREF(exc);
-}
-
-PyObject *
-manager_feed(Manager *m, PyObject *data)
-{
-    if (m->busy) {
-        return lifecycle_error(BUSY_MESSAGE);
-    }
-    if (m->eof) {
-        return lifecycle_error("feed() after feed_eof(): the stream has ended");
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    Py_ssize_t n = view.len;
-    if (m->lent == LENT_NONE && m->backlog != NULL && flush_backlog(m) < 0) {
-        PyErr_Clear();   /* the view that kept them waiting is still alive */
-    }
-    /* Bytes fed while the buffer is lent out (a frame, a reservation) or pinned by a view
-     * wait behind it, in order, up to max_size of them: a peer cannot grow them without end. */
-    Py_ssize_t waiting = m->backlog_size + n;
-    if (m->lent == LENT_FRAME) {
-        waiting += m->tail - m->consume;
-    }
-    int blocked = m->lent != LENT_NONE || m->backlog != NULL;
-    int direct = m->lent != LENT_RESERVED && m->backlog == NULL;
-    if (direct && m->tail + n > CAPACITY(m)) {
-        /* Growing moves the bytes: only while nothing (this data included) is exported. */
-        direct = m->exports == 0
-            && (m->head == 0 || m->lent != LENT_NONE || compact(m) == 0)
-            && resize(m, m->tail + n) == 0;
-        if (!direct) {
-            PyErr_Clear();
-        }
-    }
-    if (blocked && waiting > m->limit) {
-        PyBuffer_Release(&view);
-        refuse_feed(m, n, waiting);
-        return NULL;
-    }
-    if (direct) {
-        memcpy(DATA(m) + m->tail, view.buf, (size_t)n);
-        m->tail += n;
-        PyBuffer_Release(&view);
-        Py_RETURN_NONE;
-    }
-    PyObject *chunk = PyBytes_FromStringAndSize(view.buf, n);
-    PyBuffer_Release(&view);
-    if (chunk == NULL) {
-        return NULL;
-    }
-    if (m->backlog == NULL) {
-        m->backlog = PyList_New(0);
-        if (m->backlog == NULL) {
-            Py_DECREF(chunk);
-            return NULL;
-        }
-    }
-    int failed = PyList_Append(m->backlog, chunk);
-    Py_DECREF(chunk);
-    if (failed) {
-        return NULL;
-    }
-    m->backlog_size += n;
-    Py_CLEAR(m->rule);   /* the next read flushes first */
-    Py_RETURN_NONE;
-}
-
-PyObject *
-manager_feed_eof(Manager *m, PyObject *unused)
-{
-    m->eof = 1;
-    Py_RETURN_NONE;
-}
-
-PyObject *
-manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
-{
-    static char *keywords[] = {"size", NULL};
-    PyObject *size_arg = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:reserve", keywords, &size_arg)) {
-        return NULL;
-    }
-    if (m->eof) {
-        return lifecycle_error("reserve() after feed_eof(): the stream has ended");
-    }
-    if (check_idle(m) < 0) {
-        return NULL;
-    }
-    Py_ssize_t size = m->next_read;
-    if (size_arg != Py_None) {
-        size = PyNumber_AsSsize_t(size_arg, PyExc_OverflowError);
-        if (size == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (size < 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "reserve() needs a positive size or None, got %zd", size);
-            return NULL;
-        }
-    }
-    if (flush_backlog(m) < 0) {
-        return NULL;
-    }
-    size = make_room(m, size, size_arg == Py_None);
-    if (size < 0) {
-        return NULL;
-    }
-    PyObject *span = NULL;
-    PyObject *view = span_view(m, m->tail, size, 1, &span);
-    if (view == NULL) {
-        return NULL;
-    }
-    m->reserved_view = Py_NewRef(view);
-    m->reserved_span = span;
-    m->reserved_size = size;
-    m->lent = LENT_RESERVED;
-    return view;
-}
-
-/* Release the reservation's own view (whoever holds it), and say whether the reservation is
- * still exported by something derived from it. */
-static int
-reservation_exported(Manager *m)
-{
-    PyObject *done = PyObject_CallMethod(m->reserved_view, "release", NULL);
-    if (done == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_BufferError)) {
-            return -1;
-        }
-        PyErr_Clear();   /* re-exported: counted below */
-    }
-    Py_XDECREF(done);
-    return ((SpanObject *)m->reserved_span)->exports > 0;
-}
-
-PyObject *
-manager_commit(Manager *m, PyObject *arg)
-{
-    if (m->reserved_view == NULL) {
-        return lifecycle_error("commit() without reserve()");
-    }
-    Py_ssize_t nbytes = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-    if (nbytes == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (nbytes < 0 || nbytes > m->reserved_size) {
-        PyErr_Format(PyExc_ValueError, "commit(%zd) outside the %zd reserved bytes", nbytes,
-                     m->reserved_size);
-        return NULL;
-    }
-    int exported = reservation_exported(m);
-    if (exported < 0) {
-        return NULL;
-    }
-    if (exported) {
-        return lifecycle_error("the view reserve() returned is still exported (a slice of it, "
-                               "or an array on it); release it, then commit() again");
-    }
-    Py_CLEAR(m->reserved_view);
-    Py_CLEAR(m->reserved_span);
-    m->lent = LENT_NONE;
-    m->tail += nbytes;
-    m->next_read = next_read_size(nbytes, m->reserved_size, m->max_read);
-    /* A reservation much larger than what came (the first read of a connection asks for
-     * read_size): keep about the next read's room, so that a connection waiting with a
-     * partial frame holds little. Only an economy: a view alive postpones it. */
-    Py_ssize_t keep = m->next_read + SLACK;
-    if (nbytes < m->reserved_size && CAPACITY(m) - m->tail > 2 * keep && m->exports == 0) {
-        if (resize(m, m->tail + keep) < 0) {
-            PyErr_Clear();
-        }
-    }
-    if (m->backlog != NULL) {
-        settle_backlog(m);
-    }
-    Py_RETURN_NONE;
-}
-
-/* One zero-copy read for the I/O adapters: reserve, read_into(view), commit, in one call.
- * Refuses before calling read_into when the bytes would have to move under a live view, and
- * keeps whatever read_into delivered. Returns 0 with *got set to what read_into returned (a
- * new reference), or -1. */
-int
-manager_fill_count(Manager *m, PyObject *read_into, PyObject **got)
-{
-    *got = NULL;
-    if (check_idle(m) < 0 || flush_backlog(m) < 0) {
-        return -1;
-    }
-    Py_ssize_t size = m->next_read;
-    Py_ssize_t end = CAPACITY(m), head = m->head, at = m->tail;
-    /* Most reads land in the spare capacity as it is; the rest make room (no room, a long
-     * consumed prefix, the limit near, capacity to give back). */
-    if (at + size > end || head > end / 2 || at - head + size > m->limit
-        || (end - head > 2 * size + 2 * SLACK && end - head > 2 * capacity_wanted(m, size))) {
-        size = make_room(m, size, 1);
-        if (size < 0) {
-            return -1;
-        }
-    }
-    PyObject *span = read_span(m, m->tail, size);
-    if (span == NULL) {
-        return -1;
-    }
-    /* A function written in C takes the span itself: it asks for the buffer, writes, and
-     * gives it back before returning (its count of exports then says whether it kept one). A
-     * Python one gets a memoryview, which it may slice, and which is released after it. */
-    int direct = PyCFunction_Check(read_into);
-    PyObject *view = direct ? Py_NewRef(span) : PyMemoryView_FromObject(span);
-    if (view == NULL) {
-        Py_DECREF(span);
-        return -1;
-    }
-    m->busy = 1;
-    PyObject *result = PyObject_CallOneArg(read_into, view);
-    m->busy = 0;
-    if (!direct) {
-        /* Release the view the source was given; a source that re-exported it (or kept a
-         * slice) keeps the span's count up, reported below once the bytes are kept. */
-        PyObject *error = take_error();
-        PyObject *released = PyObject_CallMethodNoArgs(view, str_release);
-        if (released == NULL) {
-            PyErr_Clear();
-        }
-        Py_XDECREF(released);
-        restore_error(error);
-    }
-    Py_DECREF(view);
-    Py_ssize_t count = 0;
-    if (result != NULL && result != Py_None) {
-        count = PyNumber_AsSsize_t(result, PyExc_OverflowError);
-        if (count == -1 && PyErr_Occurred()) {
-            Py_CLEAR(result);
-            count = 0;
-        }
-        else if (count < 0 || count > size) {
-            PyErr_Format(PyExc_ValueError, "%R returned %zd for a buffer of %zd bytes",
-                         read_into, count, size);
-            Py_CLEAR(result);
-            count = 0;
-        }
-    }
-    m->tail += count;   /* kept, whatever happens next */
-    if (result != NULL) {   /* a read that raised says nothing of the next one's size */
-        m->next_read = next_read_size(count, size, m->max_read);
-    }
-    int kept_export = ((SpanObject *)span)->exports > 0;
-    Py_DECREF(span);
-    if (result == NULL) {
-        return -1;
-    }
-    if (kept_export) {
-        Py_DECREF(result);
-        PyErr_Format(FrameLifecycleError,
-                     "%R kept an export of the buffer it was given; the bytes it read are "
-                     "buffered: release the export, then read on", read_into);
-        return -1;
-    }
-    *got = result;
-    return 0;
-}
-
-PyObject *
-manager_fill(Manager *m, PyObject *read_into)
-{
-    PyObject *got;
-    return manager_fill_count(m, read_into, &got) < 0 ? NULL : got;
 }

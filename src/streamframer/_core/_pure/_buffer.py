@@ -27,7 +27,7 @@ from ..._rules import Delimited, FrameSpan, NeedMore, Skip
 from ._batch import split_frames
 from ._frame import Frame
 from ._lending import BUSY, EXPORTED, RESERVED
-from ._limits import Limits, checked
+from ._limits import Limits, ask
 
 if TYPE_CHECKING:
     from ..._rules import Rule
@@ -71,7 +71,11 @@ class BufferManager(Limits):
     both cores provide (see ``Reads._fill``).
     """
 
-    __slots__ = ("_scan_rule", "skipped")
+    __slots__ = {
+        "_scan_rule": "The rule _scan belongs to.",
+        "skipped": "Bytes rules skipped as belonging to no frame (:class:`Skip`), over the "
+        "stream's life.",
+    }
 
     def __init__(
         self,
@@ -82,11 +86,13 @@ class BufferManager(Limits):
         on_eof: Literal["raise", "frame"] = "raise",
     ) -> None:
         super().__init__(max_size, read_size, on_overflow, on_eof)
-        self._scan_rule: Rule | None = None  # the rule _scan belongs to
-        #: Bytes rules skipped as belonging to no frame (:class:`Skip`), over the stream's life.
+        self._scan_rule: Rule | None = None
         self.skipped = 0
 
-    def next_frame(self, rule: Rule) -> Frame | None:
+    def _set_defaults(self) -> None:
+        BufferManager.__init__(self)
+
+    def next_frame(self, rule: Rule, /) -> Frame | None:
         """The next complete frame according to ``rule``, or ``None`` if more bytes are needed.
 
         Returns ``None`` if, and only if, the buffered bytes hold no complete frame and the
@@ -135,7 +141,7 @@ class BufferManager(Limits):
         self._pending = None
         return self._take(rule, index, index + rule._length)  # oversized, full, or at the end
 
-    def drain(self, rule: Rule) -> list[bytes]:
+    def drain(self, rule: Rule, /) -> list[bytes]:
         """Every complete frame buffered now, as ``bytes`` copies, all consumed.
 
         The batch path: for many small frames it is several times faster than taking frames one
@@ -235,10 +241,10 @@ class BufferManager(Limits):
             return self._need_more(None)  # nothing left for the rule: the end of the stream
         self._exact()
         buf = self._buf
-        result = checked(rule, rule(buf, self._scan), self._tail)
+        result = ask(rule, buf, self._scan, self._tail)
         while type(result) is Skip:
             self._skip(result.nbytes)
-            result = checked(rule, rule(buf, 0), self._tail)
+            result = ask(rule, buf, 0, self._tail)
         if type(result) is FrameSpan:
             self._expect = 0
             return self._span(*result)

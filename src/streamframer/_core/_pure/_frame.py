@@ -54,7 +54,7 @@ class Frame:
     _mgr: Storage
     _ticket: object
 
-    def __new__(cls) -> Frame:
+    def __new__(cls, *args: object, **kwargs: object) -> Frame:
         raise TypeError("frames come from a BufferManager (next_frame, read_with_rule, ...)")
 
     def __del__(self) -> None:
@@ -134,6 +134,7 @@ class Frame:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
+        /,
     ) -> None:
         if self._mgr._pending is self._ticket:
             self.consume()
@@ -146,7 +147,13 @@ class Frame:
         if isinstance(other, Frame):
             other = other.tobytes()
         mgr = self._live()
-        return mgr._buf[mgr._start : mgr._end] == other
+        # other's buffer may run Python (__buffer__): under the BUSY mark, so that it cannot
+        # consume this frame (or anything else) while it is compared.
+        mgr._pending = BUSY
+        try:
+            return mgr._buf[mgr._start : mgr._end] == other
+        finally:
+            mgr._pending = self._ticket
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -22,6 +22,7 @@ or raises, so a loop reading until :class:`StreamClosed` always ends.
 from __future__ import annotations
 
 import sys
+from operator import index
 from typing import TYPE_CHECKING, Literal
 
 from ..._errors import FrameDiscarded, FrameLifecycleError, FrameTooLarge, StreamClosed
@@ -31,7 +32,7 @@ from ._reads import Reads
 if TYPE_CHECKING:
     from ..._rules import Rule, RuleResult
 
-__all__ = ["NO_LIMIT", "Limits"]
+__all__ = ["NO_LIMIT", "Limits", "ask"]
 
 # max_size=None is stored as a limit no buffer can reach, so the hot path compares ints only.
 NO_LIMIT = sys.maxsize
@@ -40,7 +41,14 @@ NO_LIMIT = sys.maxsize
 class Limits(Reads):
     """``max_size``, ``on_overflow`` and ``on_eof`` of a :class:`~streamframer.BufferManager`."""
 
-    __slots__ = ("_deferred", "_discarding", "_overflowed", "_owed", "on_eof", "on_overflow")
+    __slots__ = {
+        "_deferred": None,
+        "_discarding": None,
+        "_overflowed": None,
+        "_owed": None,
+        "on_eof": "``'raise'`` or ``'frame'``: what a trailing partial frame becomes at the end.",
+        "on_overflow": "``'error'`` or ``'discard'``: what a frame larger than ``max_size`` gets.",
+    }
 
     def __init__(
         self,
@@ -54,7 +62,9 @@ class Limits(Reads):
             raise ValueError(f"on_overflow must be 'error' or 'discard', got {on_overflow!r}")
         if on_eof not in ("raise", "frame"):
             raise ValueError(f"on_eof must be 'raise' or 'frame', got {on_eof!r}")
+        #: What a frame larger than ``max_size`` does: ``"error"`` or ``"discard"``. Settable.
         self.on_overflow = on_overflow
+        #: What a partial frame at the end of the stream does: ``"raise"`` or ``"frame"``.
         self.on_eof = on_eof
         self._overflowed = False  # FrameTooLarge was raised; reads wait for a recovery
         self._deferred: FrameTooLarge | None = None  # found by drain() after frames: next call
@@ -74,7 +84,7 @@ class Limits(Reads):
         self._limit = _check_max_size(value)
         self._recovered()
 
-    def discard(self, n: int) -> None:
+    def discard(self, n: int, /) -> None:
         super().discard(n)
         self._recovered()
 
@@ -139,7 +149,7 @@ class Limits(Reads):
             return
         if rule is not None:
             self._exact()
-            result = checked(rule, rule(self._buf, self._scan), self._tail)
+            result = ask(rule, self._buf, self._scan, self._tail)
             if type(result) is Skip:
                 # The rule resynchronises by itself: the rest of the oversized frame is its noise.
                 self._drop(result.nbytes)
@@ -185,19 +195,41 @@ class Limits(Reads):
         raise FrameDiscarded(self._limit, discarded or 0)
 
 
+def ask(rule: Rule, buf: bytearray, scan: int, size: int) -> RuleResult:
+    """``rule``'s answer for the ``size`` bytes of ``buf``, checked. The bytearray is pinned
+    while the rule runs (a memoryview of it is held), so that a rule resizing it gets
+    ``BufferError`` and the bytes never move under the manager, as in the compiled core."""
+    with memoryview(buf):
+        result = rule(buf, scan)
+    return checked(rule, result, size)
+
+
+_FIELDS = {FrameSpan: 3, NeedMore: 2, Skip: 1}
+
+
 def checked(rule: Rule, result: RuleResult, size: int) -> RuleResult:
-    """``result`` if it is a valid answer of ``rule`` for a buffer of ``size`` bytes."""
+    """``result`` if it is a valid answer of ``rule`` for a buffer of ``size`` bytes, its
+    fields converted to ints (``__index__``) first."""
+    kind = type(result)
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        raise TypeError(
+            f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
+        )
+    if len(result) != fields:  # made by tuple.__new__: its repr would fail
+        raise TypeError(
+            f"{rule!r} returned a malformed {kind.__name__}: {len(result)} fields instead of "
+            f"{fields}"
+        )
+    if not all(type(field) is int for field in result):
+        result = _as_ints(result)
     if type(result) is FrameSpan:
         start, end, consume = result
         valid = 0 <= start <= end <= consume <= size and consume > 0
     elif type(result) is NeedMore:
         valid = 0 <= result.resume <= size
-    elif type(result) is Skip:
-        valid = 0 < result.nbytes <= size
     else:
-        raise TypeError(
-            f"a rule must return NeedMore, FrameSpan or Skip, {rule!r} returned {result!r}"
-        )
+        valid = 0 < result[0] <= size  # Skip.nbytes
     if not valid:
         raise ValueError(
             f"{rule!r} returned {result!r} for a buffer of {size} bytes: "
@@ -214,3 +246,12 @@ def _check_max_size(value: int | None) -> int:
     if value < 1:
         raise ValueError(f"max_size must be positive (or None for no limit), got {value}")
     return value
+
+
+def _as_ints(result: RuleResult) -> RuleResult:
+    """``result`` with its fields converted by ``__index__`` (``NeedMore.frame_size`` may be
+    ``None``)."""
+    if type(result) is NeedMore:
+        resume, frame_size = result
+        return NeedMore(index(resume), None if frame_size is None else index(frame_size))
+    return type(result)(*[index(field) for field in result])  # type: ignore[arg-type]

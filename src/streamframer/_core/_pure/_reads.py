@@ -13,6 +13,7 @@ delivered is always kept.
 from __future__ import annotations
 
 import contextlib
+from operator import index
 from typing import Callable
 
 from ..._errors import FrameLifecycleError
@@ -49,7 +50,7 @@ class Reads(Storage):
             adaptive = size is None
             if size is None:
                 size = self._next_read
-            elif size < 1:
+            elif (size := index(size)) < 1:
                 raise ValueError(f"reserve() needs a positive size or None, got {size}")
             if self._backlog is not None:
                 self._flush()
@@ -64,7 +65,7 @@ class Reads(Storage):
         finally:
             self._pending = state
 
-    def commit(self, nbytes: int) -> None:
+    def commit(self, nbytes: int, /) -> None:
         """Keep the first ``nbytes`` written into the view ``reserve()`` returned.
 
         Refused, with nothing changed, while a slice of the reserved view (or an array on it)
@@ -76,6 +77,11 @@ class Reads(Storage):
             if self._pending is BUSY:
                 raise FrameLifecycleError(CONCURRENT)
             raise FrameLifecycleError("commit() without reserve()")
+        self._pending = BUSY  # nbytes.__index__ may call back into the manager
+        try:
+            nbytes = index(nbytes)
+        finally:
+            self._pending = RESERVED
         if not 0 <= nbytes <= self._reserved_size:
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
         with contextlib.suppress(BufferError):  # exported: reported just below
@@ -93,7 +99,7 @@ class Reads(Storage):
         if self._backlog is not None:
             self._settle_backlog()
 
-    def _fill(self, read_into: Callable[[memoryview], int | None]) -> int | None:
+    def _fill(self, read_into: Callable[[memoryview], int | None], /) -> int | None:
         """One read straight into the buffer: the I/O adapters' way in, once per read.
 
         Reserves spare capacity (the adaptive read size, capped by ``max_size``), calls

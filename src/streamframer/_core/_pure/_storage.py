@@ -99,6 +99,16 @@ class Storage:
         "_waiting",
     )
 
+    def __new__(cls, *args: object, **kwargs: object) -> Storage:
+        # A manager with the default settings, ready to use: one whose subclass's __init__
+        # does not call BufferManager.__init__ works all the same (as on the compiled core).
+        self = super().__new__(cls)
+        self._set_defaults()
+        return self
+
+    def _set_defaults(self) -> None:
+        raise NotImplementedError  # BufferManager: its __init__ with no arguments
+
     def __init__(self, limit: int, read_size: int) -> None:
         # Before 3.11 a thread switch may fall between the busy check and the mark: there the
         # public methods also hold this lock (see _threads), reentrant as they call one another.
@@ -194,7 +204,7 @@ class Storage:
         finally:
             self._pending = state
 
-    def discard(self, n: int) -> None:
+    def discard(self, n: int, /) -> None:
         """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame.
 
         Works in every state: an outstanding frame is ended (using it afterwards raises
@@ -231,7 +241,7 @@ class Storage:
     # ----------------------------------------------------------------------------------------
     # Bytes in
 
-    def feed(self, data: BytesLike) -> None:
+    def feed(self, data: BytesLike, /) -> None:
         """Append received bytes (the sans-IO way in).
 
         It may be called while a frame is outstanding or a :meth:`view` is alive (an event loop

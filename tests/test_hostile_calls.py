@@ -1,0 +1,217 @@
+"""Arguments and callbacks that run Python in the middle of a manager's call: ``__index__`` of a
+size, ``__buffer__`` of an object a frame is compared with, a read function that keeps what it
+is given; sizes at the edge of ``Py_ssize_t``; a subclass; the end of the stream. Each case runs
+on both cores, in a fresh interpreter (a crash fails the case, not the run). The finding numbers
+are those of issue 17.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from helpers import CORES, check_isolated
+from streamframer._core._pure._storage import CONCURRENT
+
+
+@pytest.fixture(params=CORES)
+def core(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ (PEP 688) is 3.12+")
+def test_a_buffer_hook_cannot_consume_the_frame_it_is_compared_with(core: str) -> None:
+    """Finding 4: ``frame == obj`` where ``obj.__buffer__`` consumes the frame: the consume is
+    refused (busy), the comparison reads the frame as it is, and the frame stays outstanding."""
+    code = """
+class Consumer:
+    def __buffer__(self, flags):
+        try:
+            frame.consume()
+            print("consumed")
+        except FrameLifecycleError as exc:
+            print(exc)
+        return memoryview(b"abc")
+m = BufferManager()
+m.feed(b"abc\\nmore")
+frame = m.next_frame(until_delim(b"\\n"))
+print(frame == Consumer(), frame.consumed, len(m))
+"""
+    check_isolated(core, code, f"{CONCURRENT}\nTrue False 8\n")
+
+
+def test_reserve_with_no_limit_refuses_a_size_no_memory_holds(core: str) -> None:
+    """Finding 6: ``reserve(2**63 - 1)`` with ``max_size=None`` is an OverflowError (no
+    wrapped-around size, no view larger than the buffer); the manager goes on."""
+    code = """
+m = BufferManager(max_size=None)
+m.feed(b"ab")
+try:
+    view = m.reserve(2**63 - 1)
+    print("reserved", len(view))
+except OverflowError as exc:
+    print("OverflowError", exc)
+print(len(m), m.next_frame(until_delim(b"b")) == b"a")
+"""
+    check_isolated(core, code, "OverflowError byte string is too large\n2 True\n")
+
+
+def test_a_header_declaring_almost_2_63_bytes_is_waited_for(core: str) -> None:
+    """Finding 6: a length header declaring a frame of about 2**63 bytes, behind a consumed
+    frame, with no limit: reads go on (the frame's end saturates instead of wrapping around),
+    and the bytes read are kept."""
+    code = """
+rule = length_prefixed(8)
+m = BufferManager(max_size=None)
+m.feed((1).to_bytes(8, "big") + b"a" + (2**63 - 12).to_bytes(8, "big") + b"z" * 100)
+m.next_frame(rule).consume()
+print(m.next_frame(rule))
+def read(view):
+    view[:3] = b"xyz"
+    return 3
+print(m._fill(read), len(m), m.next_frame(rule))
+"""
+    check_isolated(core, code, "None\n3 111 None\n")
+
+
+def test_reserve_cannot_be_reentered_from_its_size(core: str) -> None:
+    """Finding 8: ``size.__index__`` calling ``reserve()`` is refused; no view or export leaks,
+    so the buffer can still grow once the reservation is committed."""
+    code = """
+class Size:
+    def __index__(self):
+        try:
+            print("reserved", len(m.reserve(10)))
+        except FrameLifecycleError as exc:
+            print(exc)
+        return 10
+m = BufferManager()
+view = m.reserve(Size())
+view[:3] = b"abc"
+view.release()
+m.commit(3)
+m.feed(b"\\n" + b"x" * 100000)
+frame = m.next_frame(until_delim(b"\\n"))
+print(frame == b"abc", len(m))
+"""
+    check_isolated(core, code, f"{CONCURRENT}\nTrue 100004\n")
+
+
+def test_commit_cannot_be_reentered_from_its_count(core: str) -> None:
+    """Finding 8: ``nbytes.__index__`` calling ``commit()`` is refused (no SystemError); the
+    outer commit keeps its bytes."""
+    code = """
+class Count:
+    def __index__(self):
+        try:
+            m.commit(1)
+            print("committed")
+        except FrameLifecycleError as exc:
+            print(exc)
+        return 3
+m = BufferManager()
+view = m.reserve(10)
+view[:3] = b"ab\\n"
+view.release()
+m.commit(Count())
+frame = m.next_frame(until_delim(b"\\n"))
+print(frame == b"ab", len(m))
+"""
+    check_isolated(core, code, f"{CONCURRENT}\nTrue 3\n")
+
+
+def test_a_read_function_that_keeps_its_buffer_cannot_rewrite_a_frame(core: str) -> None:
+    """Finding 10: ``_fill(kept.append)`` (a builtin that keeps what it is given): what it kept
+    cannot be used later to write into a read-only frame."""
+    code = """
+kept = []
+m = BufferManager()
+print(m._fill(kept.append))
+m.feed(b"abc\\n")
+frame = m.next_frame(until_delim(b"\\n"))
+try:
+    with memoryview(kept[0]) as writer:
+        writer[:3] = b"XYZ"
+    print("written")
+except (ValueError, FrameLifecycleError):
+    print("refused")
+print(frame.tobytes())
+"""
+    check_isolated(core, code, "None\nrefused\nb'abc'\n")
+
+
+def test_fill_after_feed_eof_is_refused(core: str) -> None:
+    """Finding 12: a read after ``feed_eof()`` is refused before the read function runs."""
+    code = """
+m = BufferManager()
+m.feed_eof()
+try:
+    m._fill(lambda view: print("read") or 0)
+except FrameLifecycleError as exc:
+    print(exc)
+print(len(m))
+"""
+    check_isolated(core, code, "a read after the end of the stream\n0\n")
+
+
+def test_read_with_rule_honours_a_subclass_next_frame(core: str) -> None:
+    """Finding 12: ``read_with_rule``, ``iter_frames`` and ``iter_payloads`` on a subclass that
+    overrides ``next_frame`` call the override, as the pure loops do."""
+    code = """
+import io
+import streamframer
+class Counting(BufferManager):
+    calls = 0
+    def next_frame(self, rule):
+        Counting.calls += 1
+        return super().next_frame(rule)
+rule = until_delim(b"\\n")
+frame = streamframer.read_with_rule(io.BytesIO(b"abc\\n"), Counting(), rule)
+print(frame == b"abc", Counting.calls > 0)
+Counting.calls = 0
+frames = [f.tobytes() for f in streamframer.iter_frames(io.BytesIO(b"a\\nb\\n"), Counting(), rule)]
+print(frames, Counting.calls > 0)
+"""
+    check_isolated(core, code, "True True\n[b'a', b'b'] True\n")
+
+
+def test_sizes_beyond_ssize_t_are_kept_as_given(core: str) -> None:
+    """Finding 12: ``max_size=2**70`` reads back as ``2**70`` (not clamped), in messages too;
+    ``sys.maxsize`` is no limit (None) on both cores; ``read_size`` likewise."""
+    code = """
+import sys
+m = BufferManager(max_size=2**70, read_size=2**70)
+print(m.max_size == 2**70, m.read_size == 2**70)
+m.max_size = 2**64
+print(m.max_size == 2**64, BufferManager(max_size=sys.maxsize).max_size)
+m.feed(b"abc\\n")
+print(m.next_frame(until_delim(b"\\n")) == b"abc")
+"""
+    check_isolated(core, code, "True True\nTrue None\nTrue\n")
+
+
+def test_a_kept_bytearray_changed_later_never_makes_a_frame_of_other_bytes(core: str) -> None:
+    """Findings 1-2: a rule keeps its bytearray and it is cleared later, with no view alive:
+    the manager never reads past its allocation, and every frame it returns holds bytes that
+    were fed (the compiled core refuses the clear; the pure core's positions outlive it)."""
+    code = """
+kept = []
+def keeping(buf, scan):
+    kept.append(buf)
+    return NeedMore(len(buf))
+m = BufferManager()
+m.feed(b"x" * 100000)
+m.next_frame(keeping)
+try:
+    kept[0].clear()
+except BufferError:
+    pass
+m.feed(b"\\n")
+try:
+    frame = m.next_frame(until_delim(b"\\n"))
+    print(frame is None or set(frame.tobytes()) <= {ord("x")})
+except Exception as exc:
+    print(type(exc).__module__.startswith("streamframer") or isinstance(exc, BufferError))
+"""
+    check_isolated(core, code, "True\n")
