@@ -27,7 +27,6 @@ import warnings
 from typing import TYPE_CHECKING
 
 from ..._errors import FrameLifecycleError
-from ._capacity import exported
 
 if TYPE_CHECKING:
     from ._storage import Storage
@@ -71,7 +70,7 @@ def views_alive(mgr: Storage) -> bool:
     if view is None:
         return False  # frame.view was never asked for
     view.release()  # never handed out, so it has no exports of its own
-    if exported(mgr._buf):
+    if mgr._exported():
         mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
         return True
     mgr._view = None
