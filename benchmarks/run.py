@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from framebench import (
+    aioserver,
     bigframes,
     callgrind,
     loopback,
@@ -60,6 +61,7 @@ class Sizes:
     tcp8k: int
     memory: tuple[int, int, int]  # payload size, stream size, read size
     queries: int  # one query loop's length
+    aioserver: tuple[int, int]  # connections, lines in all
 
 
 MODES = {
@@ -78,6 +80,7 @@ MODES = {
         tcp8k=1 << 13,
         memory=(MiB, 256 * MiB, 64 * KiB),
         queries=1000,
+        aioserver=(100, 500_000),
     ),
     "quick": Sizes(
         rounds=5,
@@ -94,6 +97,7 @@ MODES = {
         tcp8k=1 << 10,
         memory=(MiB, 32 * MiB, 64 * KiB),
         queries=1000,
+        aioserver=(100, 100_000),
     ),
     "smoke": Sizes(
         rounds=1,
@@ -110,6 +114,7 @@ MODES = {
         tcp8k=64,
         memory=(64 * KiB, MiB, 4 * KiB),
         queries=50,
+        aioserver=(10, 2000),
     ),
 }
 
@@ -129,7 +134,7 @@ PURE = ("lines64", "crlf64")
 # streamframer over a socket against itself sans-IO, with a user-written rule: no peers.
 CUSTOM = ("custom_u32", "custom_ieee")
 LOOPBACK = {"tcp64": 64, "tcp8k": 8 * KiB}
-ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "query", "memory"]
+ALL = [*IN_MEMORY, "bigframes", *LOOPBACK, "aioserver", "query", "memory"]
 # What --instructions counts: the targets' paths and peers.
 COUNTED = [
     *(("c", name) for name in ("per_frame", "seed_loop", "tobytes_loop", "iter_frames")),
@@ -173,7 +178,7 @@ def load() -> str:
 
 def header(mode: str, sizes: Sizes, load_at_start: str) -> str:
     versions = [f"streamframer {streamframer.__version__}"]
-    for module in ("twisted", "h11"):
+    for module in ("twisted", "h11", "uvloop"):
         try:
             versions.append(f"{module} {__import__(module).__version__}")
         except ImportError:
@@ -263,6 +268,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sender.close()
         out.append("## Loopback TCP: the sender is another process\n")
         out.append(report.results_table(titled) + "\n")
+
+    if "aioserver" in selected:
+        connections, lines = sizes.aioserver
+        log(f"[aioserver] {lines} lines over {connections} connections, clients in a subprocess")
+        title, results = aioserver.measure(connections, lines, sizes.rounds)
+        by_key["aioserver"] = results
+        out.append(f"## {title}: server CPU time per frame\n")
+        out.append(aioserver.table(results) + "\n")
 
     if "query" in selected:
         log(f"[query] {sizes.queries} queries over loopback TCP, CR commands, CR LF replies")

@@ -46,6 +46,8 @@ repository_url = "https://github.com/streamframer/streamframer"
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build"]
+# The README is GitHub's front page first: its headings may skip a level (# then ###).
+suppress_warnings = ["myst.header"]
 
 nitpicky = True
 # Names from typing's machinery and from anyio, whose documentation is not part of the inventory

@@ -2,10 +2,11 @@
 install (tests/programs.py).
 
 Both cores, one run. Every test runs on the compiled core and on the pure-Python one, its id
-ending in ``[c]`` or ``[python]``: an autouse fixture switches the core the package and the
-tests use (tests/cores.py) before each test. Without the compiled core (not built, or
-``STREAMFRAMER_NO_EXTENSIONS=1``) only ``[python]`` runs, and the report's header says why;
-``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) makes a missing compiled core stop the run instead.
+ending in ``[c]`` or ``[python]`` (the autouse fixture ``streamframer_core``, parametrised here,
+which a test may ask for to know its core). Before any fixture of the test sets up, the core
+the package and the tests use is switched to it (tests/cores.py). Without the compiled core
+(not built, or ``STREAMFRAMER_NO_EXTENSIONS=1``) only ``[python]`` runs, and the report's header
+says why; ``STREAMFRAMER_REQUIRE_EXTENSION=1`` (CI) makes a missing compiled core stop the run.
 
 Which tests run once. A test runs on both cores when the core is part of what it checks: it
 makes a manager or a frame, or runs a rule, an adapter or the CLI in this process, directly or
@@ -21,11 +22,15 @@ the reason, where that core is missing.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import warnings
+from collections.abc import Iterator
 
 import pytest
 
 import cores
+from helpers import EVENT_LOOPS
 from programs import FIXTURE_PROGRAMS, check_programs
 
 
@@ -78,3 +83,33 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if markers and not names:
         pytest.fail(f"{item.nodeid}: name the programs: @pytest.mark.servers('memcached')")
     check_programs(names)
+
+
+class _UvloopPolicy(asyncio.DefaultEventLoopPolicy):
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        import uvloop
+
+        class Loop(uvloop.Loop):
+            def close(self) -> None:
+                # uvloop's close() warns of each transport a failed test left open, then
+                # closes it; raised (-W error), the warning stops it half way and close()
+                # waits for that transport forever, hiding the failure behind a hang. A test
+                # that leaks a transport still fails on the default loop.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("default", ResourceWarning)
+                    super().close()
+
+        return Loop()
+
+
+@pytest.fixture(params=EVENT_LOOPS)
+def event_loop_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Makes ``asyncio.run()`` use this event loop (``helpers.EVENT_LOOPS``) for the test; the
+    test ids name it."""
+    name: str = request.param
+    if name == "uvloop":
+        asyncio.set_event_loop_policy(_UvloopPolicy())
+    try:
+        yield name
+    finally:
+        asyncio.set_event_loop_policy(None)

@@ -13,6 +13,8 @@ whose frames depend on where the reads were cut fails here.
   ``mgr_factory`` (other limits and policies); ``check_rule_case`` asserts both over every
   chunking, and again with trailing bytes appended.
 * ``take``, ``buffered``, ``chunks_of``, ``one_big_frame``: small conveniences.
+* ``EVENT_LOOPS``: the asyncio event loops the asyncio and anyio tests run on (the
+  ``event_loop_name`` fixture in conftest.py).
 * ``CountingRule`` / ``CountingBuffer`` / ``count_work`` / ``drive_counting``: a rule's work.
 * ``CORES`` / ``run_isolated(core, code)``: a script run in a fresh interpreter on the named core
   ("c" or "python"), for any case where the compiled core might crash: the crash then fails that
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -45,6 +48,14 @@ import streamframer
 from streamframer import BufferManager, FrameSpan, NeedMore, Rule, RuleResult, Skip
 
 #: Settings for property tests: deterministic (derandomized, no example database) and cheap.
+# The default event loop, and uvloop wherever the test extra installs it (CPython, not Windows):
+# there a missing uvloop fails the tests instead of being skipped.
+EVENT_LOOPS = (
+    ["asyncio", "uvloop"]
+    if platform.python_implementation() == "CPython" and sys.platform != "win32"
+    else ["asyncio"]
+)
+
 PROPERTY = settings(
     derandomize=True,
     database=None,

@@ -18,6 +18,7 @@ from helpers import EncodingLine
 from streamframer import StreamClosed
 from streamframer.aio import FramedProtocol, FramedReader, FramedWriter, open_framed_device
 
+pytestmark = pytest.mark.usefixtures("event_loop_name")
 T = TypeVar("T")
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 

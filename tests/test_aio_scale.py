@@ -14,6 +14,8 @@ from types import ModuleType
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("event_loop_name")
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 BENCHMARK = BENCHMARKS / "soak.py"
 sys.path.insert(0, str(BENCHMARKS))  # soak.py imports its clients from framebench

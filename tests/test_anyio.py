@@ -16,7 +16,7 @@ from anyio.abc import ByteStream, SocketAttribute, SocketListener
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
-from helpers import EncodingLine
+from helpers import EVENT_LOOPS, EncodingLine
 from streamframer import (
     BufferManager,
     FrameLifecycleError,
@@ -28,10 +28,12 @@ from streamframer.anyio import FramedStream
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
+@pytest.fixture(
+    params=[("asyncio", {"use_uvloop": name == "uvloop"}) for name in EVENT_LOOPS] + ["trio"],
+    ids=[*EVENT_LOOPS, "trio"],
+)
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    return request.param
 
 
 LINE = EncodingLine()
@@ -278,3 +280,34 @@ async def test_a_query_with_no_reply_names_the_ending_sent(
     message = str(raised.value)
     assert message.startswith("no reply within 0.01 s (0 bytes buffered); it was sent ending")
     assert "encoder=until_delim(b'\\r')" in message
+
+
+async def test_batches_take_every_buffered_frame_at_once_and_lose_nothing_to_a_cancel(
+    memory: tuple[MemoryObjectSendStream[bytes], FramedStream],
+) -> None:
+    chunks, framed = memory
+    await chunks.send(b"one\ntwo\nthr")
+    batches = framed.batches()
+    assert await batches.__anext__() == [b"one", b"two"]
+    with anyio.move_on_after(0.01) as scope:  # nothing complete buffered: it waits
+        await batches.__anext__()
+    assert scope.cancelled_caught
+    await chunks.send(b"ee\nfour\nfi")
+    await chunks.aclose()
+    batches = framed.batches()
+    assert await batches.__anext__() == [b"three", b"four"]
+    with pytest.raises(StreamClosed) as closed:
+        await batches.__anext__()
+    assert closed.value.partial == b"fi"
+
+
+async def test_async_for_leaves_its_last_frame_to_the_next_loop(
+    memory: tuple[MemoryObjectSendStream[bytes], FramedStream],
+) -> None:
+    chunks, framed = memory
+    await chunks.send(b"first\nsecond\n")
+    await chunks.aclose()
+    async for frame in framed:
+        assert frame == b"first"
+        break
+    assert [bytes(frame) async for frame in framed] == [b"second"]

@@ -24,7 +24,7 @@ BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import run  # noqa: E402
-from framebench import bigframes, memory, queries, sf_paths, timing  # noqa: E402
+from framebench import aioserver, bigframes, memory, queries, sf_paths, timing  # noqa: E402
 from framebench import workloads as w  # noqa: E402
 from framebench.report import size  # noqa: E402
 
@@ -89,6 +89,9 @@ TARGETS = [
     f"per-byte time, {size(SMOKE.big_frames[0])} to {size(SMOKE.big_frames[-1])} frames: max / min",
     "loopback TCP, 64 B lines: x makefile('rb').readline",
     "loopback TCP, 8 KiB lines: x raw recv_into",
+    "asyncio server, 100 connections, async for per frame: x asyncio streams readuntil "
+    "(server CPU)",
+    "asyncio server, the fastest documented way (batches()): x asyncio streams",
     "query loop, CR commands: encoder= x the rule encoding",
     "length_prefixed (user-written), 1 KiB reads: socket time / sans-IO time",
     "ieee_block (user-written), 1 KiB reads: socket time / sans-IO time",
@@ -217,6 +220,15 @@ def test_loopback_rows_appear_and_counts_agree(smoke):
                 assert (row[2], int(row[3])) == ("—", frame_size * count)
             else:
                 assert (int(row[2]), int(row[3])) == (count, (frame_size - 1) * count)
+
+
+def test_asyncio_server_rows_appear_and_every_run_counted_right(smoke):
+    _, all_tables = smoke
+    rows = section(all_tables, "asyncio server")
+    assert [row[0] for row in rows] == [server.name for server in aioserver.SERVERS]
+    for row in rows:
+        # A CPU time per frame only when every run's frames and bytes were right.
+        assert row[2].isdigit() or row[2] == "not installed", row
 
 
 def test_query_loop_rows_appear(smoke):

@@ -14,6 +14,8 @@ import pytest
 
 from helpers import CORES, run_isolated
 
+pytestmark = pytest.mark.one_core  # each case names its core, run in a fresh interpreter
+
 # Every public operation on a manager made without BufferManager.__init__, with what it says.
 USE_EVERYTHING = """
 from streamframer import BufferManager, DEFAULT_MAX_SIZE, DEFAULT_READ_SIZE, until_delim

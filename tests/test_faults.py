@@ -441,3 +441,27 @@ def test_two_threads_on_one_manager_never_mangle_frames() -> None:
     assert errors or len(got) == lines
     for exc in errors:
         assert "already in use" in str(exc)
+
+
+def test_a_rule_that_keeps_a_view_of_its_buffer_stops_moves_until_it_lets_go() -> None:
+    # The contract says a rule keeps no reference to the buffer; one that does (a memoryview)
+    # pins the bytes: what would move them is refused, and nothing is lost.
+    kept: list[memoryview] = []
+
+    def keeps_a_view(buffer: bytearray, scan: int) -> RuleResult:
+        kept.append(memoryview(buffer))
+        return LINE(buffer, scan)
+
+    mgr = BufferManager()
+    mgr.feed(b"one\ntw")
+    with mgr.next_frame(keeps_a_view) as frame:
+        assert frame == b"one"
+    mgr.feed(b"o\n" * 40_000)
+    with pytest.raises(FrameLifecycleError, match="still exported"):
+        mgr.next_frame(LINE)
+    with pytest.raises(FrameLifecycleError, match="still exported"):
+        mgr.reserve(1 << 20)
+    for view in kept:
+        view.release()
+    assert mgr.drain(LINE) == [b"two"] + [b"o"] * 39_999
+    assert len(mgr) == 0

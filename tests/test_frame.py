@@ -7,7 +7,9 @@ zero-copy reads, and checks after every step that no byte was lost, reordered or
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from typing import Any
 
 import numpy
@@ -85,8 +87,19 @@ def test_frame_equality() -> None:
     assert frame == other
     with pytest.raises(TypeError):
         hash(frame)
+    with pytest.raises(TypeError, match="'<' not supported"):
+        frame < b"abce"  # noqa: B015 - equality only: frames are not ordered
     frame.consume()
     other.consume()
+
+
+def test_a_manager_can_be_referenced_weakly() -> None:
+    mgr = BufferManager()
+    ref = weakref.ref(mgr)
+    assert ref() is mgr
+    del mgr
+    gc.collect()
+    assert ref() is None
 
 
 def test_frames_cannot_be_made_directly() -> None:

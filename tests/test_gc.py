@@ -14,6 +14,8 @@ import pytest
 
 from helpers import CORES, run_isolated
 
+pytestmark = pytest.mark.one_core  # each case names its core, run in a fresh interpreter
+
 MANAGERS = 50
 MIB = 1 << 20
 

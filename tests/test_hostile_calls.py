@@ -11,17 +11,12 @@ import sys
 
 import pytest
 
-from helpers import CORES, check_isolated
+from helpers import check_isolated
 from streamframer._core._pure._storage import CONCURRENT
 
 
-@pytest.fixture(params=CORES)
-def core(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ (PEP 688) is 3.12+")
-def test_a_buffer_hook_cannot_consume_the_frame_it_is_compared_with(core: str) -> None:
+def test_a_buffer_hook_cannot_consume_the_frame_it_is_compared_with(streamframer_core: str) -> None:
     """Finding 4: ``frame == obj`` where ``obj.__buffer__`` consumes the frame: the consume is
     refused (busy), the comparison reads the frame as it is, and the frame stays outstanding."""
     code = """
@@ -38,26 +33,32 @@ m.feed(b"abc\\nmore")
 frame = m.next_frame(until_delim(b"\\n"))
 print(frame == Consumer(), frame.consumed, len(m))
 """
-    check_isolated(core, code, f"{CONCURRENT}\nTrue False 8\n")
+    check_isolated(streamframer_core, code, f"{CONCURRENT}\nTrue False 8\n")
 
 
-def test_reserve_with_no_limit_refuses_a_size_no_memory_holds(core: str) -> None:
-    """Finding 6: ``reserve(2**63 - 1)`` with ``max_size=None`` is an OverflowError (no
-    wrapped-around size, no view larger than the buffer); the manager goes on."""
-    code = """
+@pytest.mark.parametrize("size", [2**63 - 1, 2**70])
+def test_reserve_with_no_limit_refuses_a_size_no_memory_holds(
+    streamframer_core: str, size: int
+) -> None:
+    """Finding 6: ``reserve(2**63 - 1)`` with ``max_size=None`` is a ValueError naming the most
+    a reservation may ask for (no wrapped-around size, no view larger than the buffer), the
+    same on both cores; the manager goes on."""
+    code = f"""
 m = BufferManager(max_size=None)
 m.feed(b"ab")
 try:
-    view = m.reserve(2**63 - 1)
+    view = m.reserve({size})
     print("reserved", len(view))
-except OverflowError as exc:
-    print("OverflowError", exc)
+except ValueError as exc:
+    print(exc)
 print(len(m), m.next_frame(until_delim(b"b")) == b"a")
 """
-    check_isolated(core, code, "OverflowError byte string is too large\n2 True\n")
+    most = sys.maxsize // 8
+    expected = f"reserve() needs a size of at most {most} bytes (no buffer holds more), got {size}"
+    check_isolated(streamframer_core, code, f"{expected}\n2 True\n")
 
 
-def test_a_header_declaring_almost_2_63_bytes_is_waited_for(core: str) -> None:
+def test_a_header_declaring_almost_2_63_bytes_is_waited_for(streamframer_core: str) -> None:
     """Finding 6: a length header declaring a frame of about 2**63 bytes, behind a consumed
     frame, with no limit: reads go on (the frame's end saturates instead of wrapping around),
     and the bytes read are kept."""
@@ -72,10 +73,10 @@ def read(view):
     return 3
 print(m._fill(read), len(m), m.next_frame(rule))
 """
-    check_isolated(core, code, "None\n3 111 None\n")
+    check_isolated(streamframer_core, code, "None\n3 111 None\n")
 
 
-def test_reserve_cannot_be_reentered_from_its_size(core: str) -> None:
+def test_reserve_cannot_be_reentered_from_its_size(streamframer_core: str) -> None:
     """Finding 8: ``size.__index__`` calling ``reserve()`` is refused; no view or export leaks,
     so the buffer can still grow once the reservation is committed."""
     code = """
@@ -95,10 +96,10 @@ m.feed(b"\\n" + b"x" * 100000)
 frame = m.next_frame(until_delim(b"\\n"))
 print(frame == b"abc", len(m))
 """
-    check_isolated(core, code, f"{CONCURRENT}\nTrue 100004\n")
+    check_isolated(streamframer_core, code, f"{CONCURRENT}\nTrue 100004\n")
 
 
-def test_commit_cannot_be_reentered_from_its_count(core: str) -> None:
+def test_commit_cannot_be_reentered_from_its_count(streamframer_core: str) -> None:
     """Finding 8: ``nbytes.__index__`` calling ``commit()`` is refused (no SystemError); the
     outer commit keeps its bytes."""
     code = """
@@ -118,10 +119,12 @@ m.commit(Count())
 frame = m.next_frame(until_delim(b"\\n"))
 print(frame == b"ab", len(m))
 """
-    check_isolated(core, code, f"{CONCURRENT}\nTrue 3\n")
+    check_isolated(streamframer_core, code, f"{CONCURRENT}\nTrue 3\n")
 
 
-def test_a_read_function_that_keeps_its_buffer_cannot_rewrite_a_frame(core: str) -> None:
+def test_a_read_function_that_keeps_its_buffer_cannot_rewrite_a_frame(
+    streamframer_core: str,
+) -> None:
     """Finding 10: ``_fill(kept.append)`` (a builtin that keeps what it is given): what it kept
     cannot be used later to write into a read-only frame."""
     code = """
@@ -138,10 +141,10 @@ except (ValueError, FrameLifecycleError):
     print("refused")
 print(frame.tobytes())
 """
-    check_isolated(core, code, "None\nrefused\nb'abc'\n")
+    check_isolated(streamframer_core, code, "None\nrefused\nb'abc'\n")
 
 
-def test_fill_after_feed_eof_is_refused(core: str) -> None:
+def test_fill_after_feed_eof_is_refused(streamframer_core: str) -> None:
     """Finding 12: a read after ``feed_eof()`` is refused before the read function runs."""
     code = """
 m = BufferManager()
@@ -152,10 +155,10 @@ except FrameLifecycleError as exc:
     print(exc)
 print(len(m))
 """
-    check_isolated(core, code, "a read after the end of the stream\n0\n")
+    check_isolated(streamframer_core, code, "a read after the end of the stream\n0\n")
 
 
-def test_read_with_rule_honours_a_subclass_next_frame(core: str) -> None:
+def test_read_with_rule_honours_a_subclass_next_frame(streamframer_core: str) -> None:
     """Finding 12: ``read_with_rule``, ``iter_frames`` and ``iter_payloads`` on a subclass that
     overrides ``next_frame`` call the override, as the pure loops do."""
     code = """
@@ -173,10 +176,10 @@ Counting.calls = 0
 frames = [f.tobytes() for f in streamframer.iter_frames(io.BytesIO(b"a\\nb\\n"), Counting(), rule)]
 print(frames, Counting.calls > 0)
 """
-    check_isolated(core, code, "True True\n[b'a', b'b'] True\n")
+    check_isolated(streamframer_core, code, "True True\n[b'a', b'b'] True\n")
 
 
-def test_sizes_beyond_ssize_t_are_kept_as_given(core: str) -> None:
+def test_sizes_beyond_ssize_t_are_kept_as_given(streamframer_core: str) -> None:
     """Finding 12: ``max_size=2**70`` reads back as ``2**70`` (not clamped), in messages too;
     ``sys.maxsize`` is no limit (None) on both cores; ``read_size`` likewise."""
     code = """
@@ -188,13 +191,13 @@ print(m.max_size == 2**64, BufferManager(max_size=sys.maxsize).max_size)
 m.feed(b"abc\\n")
 print(m.next_frame(until_delim(b"\\n")) == b"abc")
 """
-    check_isolated(core, code, "True True\nTrue None\nTrue\n")
+    check_isolated(streamframer_core, code, "True True\nTrue None\nTrue\n")
 
 
-def test_a_kept_bytearray_changed_later_never_makes_a_frame_of_other_bytes(core: str) -> None:
-    """Findings 1-2: a rule keeps its bytearray and it is cleared later, with no view alive:
-    the manager never reads past its allocation, and every frame it returns holds bytes that
-    were fed (the compiled core refuses the clear; the pure core's positions outlive it)."""
+def test_a_kept_bytearray_cannot_be_resized_after_the_rule_returned(streamframer_core: str) -> None:
+    """Findings 1-2: a rule keeps its bytearray; resizing it later, with no view alive, is
+    BufferError on both cores (each holds an export of its bytearray from the first custom rule
+    on), so the manager never works past its allocation and its frames hold the bytes fed."""
     code = """
 kept = []
 def keeping(buf, scan):
@@ -203,15 +206,64 @@ def keeping(buf, scan):
 m = BufferManager()
 m.feed(b"x" * 100000)
 m.next_frame(keeping)
-try:
-    kept[0].clear()
-except BufferError:
-    pass
+for change in (kept[0].clear, lambda: kept[0].extend(b"y"), lambda: kept[0].__delitem__(0)):
+    try:
+        change()
+    except BufferError:
+        print("BufferError")
 m.feed(b"\\n")
-try:
-    frame = m.next_frame(until_delim(b"\\n"))
-    print(frame is None or set(frame.tobytes()) <= {ord("x")})
-except Exception as exc:
-    print(type(exc).__module__.startswith("streamframer") or isinstance(exc, BufferError))
+frame = m.next_frame(until_delim(b"\\n"))
+print(len(frame), frame == b"x" * 100000)
 """
-    check_isolated(core, code, "True\n")
+    check_isolated(streamframer_core, code, "BufferError\n" * 3 + "100000 True\n")
+
+
+def test_a_read_count_is_an_int_checked_before_it_is_kept(streamframer_core: str) -> None:
+    """HOSTILE-FINDINGS H4: what ``read_into`` returns is converted with ``__index__`` under the
+    busy mark (a re-entry is refused), a float is a TypeError and a count beyond the view a
+    ValueError, with nothing kept; ``_fill`` returns the int."""
+    code = """
+class Count:
+    def __index__(self):
+        try:
+            m.clear()
+        except FrameLifecycleError as exc:
+            print(exc)
+        return 2
+def writer(count):
+    def read(view):
+        view[:2] = b"a\\n"
+        return count
+    return read
+m = BufferManager()
+for count in (2.0, 2**70):
+    try:
+        m._fill(writer(count))
+    except (TypeError, ValueError) as exc:
+        print(type(exc).__name__, len(m))
+got = m._fill(writer(Count()))
+print(type(got).__name__, got, len(m), m.next_frame(until_delim(b"\\n")) == b"a")
+"""
+    check_isolated(
+        streamframer_core, code, f"TypeError 0\nValueError 0\n{CONCURRENT}\nint 2 2 True\n"
+    )
+
+
+@pytest.mark.parametrize("result", ["FrameSpan(0, 2**70, 2**70)", "Skip(2**63)", "NeedMore(2**64)"])
+def test_result_fields_beyond_ssize_t_are_a_broken_contract(
+    streamframer_core: str, result: str
+) -> None:
+    """HOSTILE-FINDINGS H2: a rule's result with fields too large for any buffer is the rule
+    contract's ValueError on both cores (not OverflowError); nothing changes."""
+    code = f"""
+def rule(buf, scan):
+    return {result}
+m = BufferManager()
+m.feed(b"abc")
+try:
+    m.next_frame(rule)
+except ValueError as exc:
+    print(str(exc).startswith(f"{{rule!r}} returned {{rule(None, 0)!r}} for a buffer of 3 bytes"))
+print(len(m))
+"""
+    check_isolated(streamframer_core, code, "True\n3\n")

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import CORES, check_isolated
+from helpers import check_isolated
 from streamframer._core._pure._storage import CONCURRENT
-
-
-@pytest.fixture(params=CORES)
-def core(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
 
 LINE_RULE = """
 def line_rule(buf, scan):
@@ -25,7 +19,7 @@ def line_rule(buf, scan):
 """
 
 
-def test_a_kept_bytearray_cannot_be_cleared_under_a_frame_view(core: str) -> None:
+def test_a_kept_bytearray_cannot_be_cleared_under_a_frame_view(streamframer_core: str) -> None:
     """Finding 1: a rule keeps its bytearray; clearing it while a frame's view is alive raises
     BufferError, and the view still reads the frame (it never points into freed memory)."""
     code = (
@@ -46,10 +40,10 @@ except BufferError:
 print(len(kept[0]), view[:3].tobytes(), frame == b"x" * 100000)
 """
     )
-    check_isolated(core, code, "BufferError\n100001 b'xxx' True\n")
+    check_isolated(streamframer_core, code, "BufferError\n100001 b'xxx' True\n")
 
 
-def test_a_rule_truncating_its_bytearray_gets_buffer_error(core: str) -> None:
+def test_a_rule_truncating_its_bytearray_gets_buffer_error(streamframer_core: str) -> None:
     """Finding 2: ``del buf[8:]`` inside the rule raises BufferError there; the manager keeps
     every byte, and the next search never reads past the allocation."""
     code = """
@@ -66,10 +60,10 @@ m.feed(b"\\n")
 frame = m.next_frame(until_delim(b"\\n"))
 print(len(frame), frame == b"x" * 100000)
 """
-    check_isolated(core, code, "BufferError in the rule\nNone 100000\n100000 True\n")
+    check_isolated(streamframer_core, code, "BufferError in the rule\nNone 100000\n100000 True\n")
 
 
-def test_a_result_field_index_cannot_clear_the_manager(core: str) -> None:
+def test_a_result_field_index_cannot_clear_the_manager(streamframer_core: str) -> None:
     """Finding 3: a FrameSpan field whose ``__index__`` calls ``m.clear()`` is refused (the
     manager is busy until the result is converted); the frame is the right one."""
     code = """
@@ -93,10 +87,10 @@ print(len(frame), frame == b"x" * 100000)
 frame.consume()
 print(len(m))
 """
-    check_isolated(core, code, f"{CONCURRENT}\n100000 True\n4\n")
+    check_isolated(streamframer_core, code, f"{CONCURRENT}\n100000 True\n4\n")
 
 
-def test_a_rule_eq_cannot_take_a_frame_during_a_rule_switch(core: str) -> None:
+def test_a_rule_eq_cannot_take_a_frame_during_a_rule_switch(streamframer_core: str) -> None:
     """Finding 7: a rule's ``__eq__``, called when the manager meets a new rule, cannot take a
     frame (refused: busy), so no frame is handed out twice."""
     code = (
@@ -122,7 +116,7 @@ second.consume()
 print(len(m))
 """
     )
-    check_isolated(core, code, f"{CONCURRENT}\nb'two' False\n0\n")
+    check_isolated(streamframer_core, code, f"{CONCURRENT}\nb'two' False\n0\n")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +128,7 @@ print(len(m))
     ],
 )
 def test_a_malformed_result_is_a_type_error(
-    core: str, made: str, kind: str, fields: int, wanted: int
+    streamframer_core: str, made: str, kind: str, fields: int, wanted: int
 ) -> None:
     """Finding 9: a NeedMore, FrameSpan or Skip with the wrong number of fields (made by
     ``tuple.__new__``) is a TypeError naming it, never a SystemError; nothing changes."""
@@ -150,10 +144,10 @@ except TypeError as exc:
     print(str(exc) == wanted)
 print(len(m))
 """
-    check_isolated(core, code, "True\n3\n")
+    check_isolated(streamframer_core, code, "True\n3\n")
 
 
-def test_reentry_from_a_rule_is_refused_in_the_pure_cores_words(core: str) -> None:
+def test_reentry_from_a_rule_is_refused_in_the_pure_cores_words(streamframer_core: str) -> None:
     """Finding 12: a rule calling back into its manager gets FrameLifecycleError with the pure
     core's message on both cores, and nothing changes."""
     code = """
@@ -168,4 +162,4 @@ m = BufferManager()
 m.feed(b"abc")
 print(m.next_frame(rule), len(m))
 """
-    check_isolated(core, code, f"{CONCURRENT}\n" * 5 + "None 3\n")
+    check_isolated(streamframer_core, code, f"{CONCURRENT}\n" * 5 + "None 3\n")

@@ -25,6 +25,7 @@ from streamframer import (
     BufferManager,
     Skip,
     StreamClosed,
+    fixed_size,
     length_prefixed,
     read_with_rule,
     until_any,
@@ -220,3 +221,14 @@ def test_a_length_limit_too_large_for_the_compiled_arithmetic() -> None:
     # Limits beyond a quarter of the address space are left to the rule's own Python ints.
     rule = length_prefixed(8, max_length=2**62)
     check_frames(rule, bytes(7) + b"\x02hi" + bytes(8), [b"hi", b""], partial=bytes(7))
+
+
+@pytest.mark.parametrize(
+    "rule", [fixed_size(2**62), length_prefixed(2, offset=2**62)], ids=["fixed", "offset"]
+)
+def test_sizes_too_large_for_the_compiled_arithmetic_wait_as_the_rule_says(rule: Any) -> None:
+    mgr = BufferManager(None)
+    mgr.feed(b"abc")
+    assert mgr.drain(rule) == []
+    assert mgr.next_frame(rule) is None
+    assert len(mgr) == 3

@@ -15,6 +15,8 @@ import pytest
 from streamframer import until_delim
 from streamframer._core import _pure
 
+pytestmark = pytest.mark.one_core  # compares the two cores itself
+
 ccore = pytest.importorskip("streamframer._core._ccore", reason="the compiled core is not built")
 
 # Not public by their names, but part of what users and the adapters call. (``bytes(frame)``

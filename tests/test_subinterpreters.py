@@ -26,6 +26,7 @@ INTERPRETERS = next(
 )
 
 pytestmark = [
+    pytest.mark.one_core,  # runs the compiled core itself, in a fresh interpreter
     pytest.mark.skipif(INTERPRETERS is None, reason="this Python offers no subinterpreters"),
     pytest.mark.skipif(
         importlib.util.find_spec("streamframer._core._ccore") is None,

@@ -135,6 +135,7 @@ def test_non_blocking_tls_reads_bytes_already_decrypted(
     assert got == lines
 
 
+@pytest.mark.usefixtures("event_loop_name")
 def test_asyncio_over_tls_client_and_server(
     contexts: tuple[ssl.SSLContext, ssl.SSLContext],
 ) -> None:

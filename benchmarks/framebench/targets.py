@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Callable
 
-from . import bigframes, loopback, peers, queries, sf_paths
+from . import aioserver, bigframes, loopback, peers, queries, sf_paths
 from .memory import Peak
 from .report import size, table
 from .timing import Ratio, Result, ratio
@@ -151,6 +151,21 @@ def targets(
             loopback.SF_PER_FRAME,
             loopback.RAW,
             0.9,
+        ),
+        faster(
+            "asyncio server, 100 connections, async for per frame: x asyncio streams readuntil "
+            "(server CPU)",
+            get("aioserver"),
+            aioserver.SF_ASYNC_FOR,
+            aioserver.ASYNCIO,
+            3.5,
+        ),
+        faster(
+            "asyncio server, the fastest documented way (batches()): x asyncio streams",
+            get("aioserver"),
+            aioserver.SF_BATCHES,
+            aioserver.ASYNCIO,
+            6,
         ),
         faster(
             "query loop, CR commands: encoder= x the rule encoding",

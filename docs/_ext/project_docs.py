@@ -40,8 +40,9 @@ _ASYNCIO_SUBMODULES = ("asyncio.protocols.", "asyncio.transports.")
 
 #: Names that signatures show but no page documents: the classes of the objects the rule
 #: builders return (the builder is the public name; its docstring says what the object does),
-#: and streamframer.aio's alias for a connection handler's type. They are shown unlinked.
-_UNLINKED = {"Handler"}
+#: streamframer.aio's aliases for a connection handler's type and a device, and anyio's stream
+#: type (anyio's inventory is not at hand offline). They are shown unlinked.
+_UNLINKED = {"Handler", "Device", "ByteReceiveStream"}
 _PRIVATE_PATH = re.compile(r"\bstreamframer\.(?:_\w+\.)+(\w+)")
 _PUBLIC_NAMES: dict[type, str] = {}  # public classes: the name users import
 _LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")

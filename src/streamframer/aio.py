@@ -102,7 +102,7 @@ async def open_framed_connection(
 
     ``rule`` is the reader's default rule; ``max_size`` bounds one frame (``None``: no limit);
     ``read_ahead`` bounds the bytes read ahead of the task; ``encoder`` (anything with
-    ``encode(payload, **options)``, such as ``until_delim(b"\r")``) encodes what the writer's
+    ``encode(payload, **options)``, such as ``until_delim(b"\\r")``) encodes what the writer's
     ``send()`` and ``query()`` are given, the rule by default. Other keyword arguments go to
     ``loop.create_connection`` (``server_hostname``, ``local_addr``, ...). Configure the
     manager's other policies through ``reader.manager``.

@@ -26,6 +26,7 @@ and TLS streams, Unix sockets, a process's output, ``BufferedByteReceiveStream``
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -35,6 +36,7 @@ from ._core import BufferManager
 from ._errors import StreamClosed
 from ._io._checks import encoder_arg, rule_arg, timeout_arg
 from ._io._hints import no_reply
+from ._io._steps import batch_from, release
 from ._io._writes import encode_with
 
 if TYPE_CHECKING:
@@ -113,20 +115,30 @@ class FramedStream:
 
     async def __anext__(self) -> Frame:
         """The next frame, after consuming the one the previous step gave (unless the loop
-        body did). A frame kept past its step is gone: copy it first."""
-        previous = self._yielded
-        if previous is not None:
-            self._yielded = None
-            if not previous.consumed:
-                previous.consume()
+        body did). A frame kept past its step is gone: copy it first. (A class, not an async
+        generator: trio warns of a generator left unfinished by ``break``.)"""
+        self._consume_yielded()
         try:
-            frame = await self.read_frame()
+            frame = self.manager.next_frame(self.rule)  # buffered: no second coroutine
+            if frame is None:
+                frame = await self.read_frame()
         except StreamClosed as exc:
             if exc.partial:
                 raise
             raise StopAsyncIteration from None
         self._yielded = frame
         return frame
+
+    def batches(self) -> AsyncIterator[list[bytes]]:
+        """``async for batch in framed.batches()``: every complete frame buffered, at once, as
+        a list of payloads (``bytes``, copied and consumed); at least one per batch, waiting
+        for it as :meth:`read_frame` does. Ends cleanly when the peer closes between frames;
+        cancelling it loses nothing. The fastest way to take many small frames."""
+        return _Batches(self)
+
+    def _consume_yielded(self) -> None:
+        previous, self._yielded = self._yielded, None
+        release(previous)
 
     async def send(self, payload: object, **encode_kw: Any) -> None:
         """Send ``payload`` as one frame (``encoder.encode(payload, **encode_kw)``, the rule's
@@ -197,3 +209,19 @@ class FramedStream:
         return (
             f"<FramedStream {self.rule!r} on {self.stream!r}, {len(self.manager)} bytes buffered>"
         )
+
+
+class _Batches:
+    """:meth:`FramedStream.batches`: one coroutine per batch, however many frames it holds."""
+
+    __slots__ = ("_framed",)
+
+    def __init__(self, framed: FramedStream) -> None:
+        self._framed = framed
+
+    def __aiter__(self) -> _Batches:
+        return self
+
+    async def __anext__(self) -> list[bytes]:
+        framed = self._framed
+        return batch_from(await framed.__anext__(), framed.manager, framed.rule)

@@ -9,6 +9,7 @@ import struct
 
 import anyio
 import numpy as np
+import pytest
 from async_frames import read_waveform
 from asyncio_server import start_server
 from scpi_instrument import IDENTITY, SimulatedScope
@@ -18,6 +19,8 @@ from streamframer import Framed, ieee_block
 from streamframer.anyio import FramedStream
 
 from .servers import IO_TIMEOUT, LOOPBACK, connect
+
+pytestmark = pytest.mark.usefixtures("event_loop_name")
 
 CLIENTS = 20
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from .._core import DEFAULT_MAX_SIZE, BufferManager
 from ._aio_protocol import DEFAULT_READ_AHEAD, FramedProtocol, FramedReader, FramedWriter
@@ -101,8 +101,8 @@ class _DeviceProtocol(FramedProtocol):
         self._writing = writing
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        reading = transport
-        assert isinstance(reading, asyncio.ReadTransport)
+        # A read pipe transport (uvloop's are not asyncio.ReadTransport subclasses).
+        reading = cast("asyncio.ReadTransport", transport)
         super().connection_made(_DeviceTransport(reading, self._writing))
 
 

@@ -16,32 +16,37 @@ uses: ``await reader.read_frame()`` or ``async for frame in reader``. Decisions,
   and one ``await`` per frame, 0.16-0.18 M frames/s with the scratch buffer, 0.06-0.07 M with
   pausing (``asyncio.StreamReader.readline``: 0.21-0.23 M).
 * **Backpressure.** Reading pauses while more than ``read_ahead`` bytes wait and no task is
-  waiting for a frame, and while the buffer holds ``max_size`` bytes (nothing more fits). It
+  waiting for a frame (a task woken by a read is no longer waiting: a loop that reads several
+  times before the task runs, as uvloop does, reads once more at most), and while the buffer
+  holds ``max_size`` bytes (nothing more fits). It
   resumes as soon as a read needs bytes, or the bytes waiting drop to ``read_ahead // 2``. A
   frame larger than ``read_ahead`` still arrives: a task waiting for it keeps reading on.
 * **Cancellation.** Every received byte lives in the manager, never in a coroutine, so a
   ``read_frame()`` cancelled mid-frame (``asyncio.wait_for`` timing out) loses nothing, and the
   next call returns the complete frame.
+* **The loop's hold on the buffer.** A loop may keep its hold on the buffer ``get_buffer()``
+  returned until ``buffer_updated()`` returns (uvloop releases it only then, the default loop
+  as soon as the read is done): ``commit()`` keeps the bytes while it is held, and nothing in
+  the buffer moves until it is released.
 * **Unfilled reservations.** A TLS transport may call ``get_buffer()`` and then not
-  ``buffer_updated()`` (the TLS record is not complete yet). The reservation is given back
-  (committed empty) before the manager is used again.
+  ``buffer_updated()`` (the TLS record is not complete yet), and uvloop does the same for a
+  read that ends the stream or fails. The reservation is given back (committed empty) before
+  the manager is used again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from .._core import BufferManager
-from .._errors import FrameLifecycleError, FrameTooLarge, StreamClosed
+from .._errors import FrameLifecycleError, FrameTooLarge
+from ._aio_reader import FramedReader
 from ._aio_writer import FramedWriter
-from ._checks import encoder_arg, rule_arg
+from ._checks import encoder_arg
 
 if TYPE_CHECKING:
-    from .._core import Frame
     from .._rules import Rule
     from ._writes import Encoder
 
@@ -148,8 +153,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
         mgr = self._mgr
         scratch = self._scratch
         if scratch is None:
-            self._reserved = False
             mgr.commit(nbytes)
+            self._reserved = False
         else:
             self._scratch = None
             try:
@@ -172,7 +177,10 @@ class FramedProtocol(asyncio.BufferedProtocol):
         if not self._paused:
             buffered = len(mgr)
             limit = mgr.max_size
-            if (buffered > self._read_ahead and self._waiter is None) or (
+            # A task already woken has bytes to work on: a loop that reads many times in one
+            # pass (uvloop) must not read on past read_ahead before it runs.
+            waiter = self._waiter
+            if (buffered > self._read_ahead and (waiter is None or waiter.done())) or (
                 limit is not None and buffered >= limit
             ):
                 self._paused = True
@@ -237,107 +245,3 @@ class FramedProtocol(asyncio.BufferedProtocol):
     def _check_lost(self) -> None:
         if self._lost:
             raise self._exception or ConnectionResetError("connection lost")
-
-
-class FramedReader:
-    """Frames from a :class:`FramedProtocol`: ``await read_frame()`` or ``async for``.
-
-    ``rule`` is the default rule (settable; ``read_frame(rule)`` overrides it for one frame, for
-    protocols that switch framing, such as a length-prefixed block after a text header).
-    """
-
-    __slots__ = ("_protocol", "_yielded", "rule")
-
-    def __init__(self, protocol: FramedProtocol, rule: Rule) -> None:
-        rule_arg(rule)
-        self._protocol = protocol
-        self._yielded: Frame | None = None
-        self.rule = rule
-
-    @property
-    def manager(self) -> BufferManager:
-        """The connection's :class:`BufferManager` (its limits, policies and buffered bytes)."""
-        protocol = self._protocol
-        if protocol._reserved:
-            protocol._settle()
-        return protocol._mgr
-
-    def read_frame(self, rule: Rule | None = None) -> Coroutine[Any, Any, Frame]:
-        """Wait for the next complete frame (``await reader.read_frame()``); the caller
-        consumes it.
-
-        Returns a buffered frame at once. Raises :class:`StreamClosed` at the end of the stream
-        (with ``.partial`` if it ended inside a frame), :class:`FrameTooLarge` when the frame
-        cannot fit in ``max_size``, the connection's error if it was lost with one, and
-        :class:`FrameLifecycleError` while the previous frame is outstanding. Cancelling it (a
-        timeout) loses nothing: the next call carries on with every byte received.
-        """
-        return _read(self, self.rule if rule is None else rule, False)
-
-    def reset_input_buffer(self) -> int:
-        """Drop every byte received and not yet framed; return how many (pyserial's name).
-
-        The loop reads bytes as they arrive, so this is what the connection has received up to
-        the loop's last pass; a late reply still on its way comes after it. The next
-        ``writer.query()`` after one timed out does this itself.
-        """
-        mgr = self.manager
-        dropped = len(mgr)
-        mgr.clear()
-        self._protocol.owed = False
-        self._protocol._resume()  # read on, if a full buffer had paused reading
-        return dropped
-
-    def __aiter__(self) -> FramedReader:
-        return self
-
-    def __anext__(self) -> Coroutine[Any, Any, Frame]:
-        """The next frame, after consuming the one the previous step gave (unless the loop
-        body did). Ends cleanly when the peer closes between frames; a close inside a frame
-        raises :class:`StreamClosed`. A frame kept past its step is gone: copy it first."""
-        previous = self._yielded
-        if previous is not None:
-            self._yielded = None
-            if not previous.consumed:
-                previous.consume()
-        return _read(self, self.rule, True)
-
-    def __repr__(self) -> str:
-        return f"<FramedReader rule={self.rule!r} {self._protocol._mgr!r}>"
-
-
-async def _read(reader: FramedReader, rule: Rule, iterating: bool) -> Frame:
-    """``read_frame()`` and ``__anext__()``: one coroutine per frame, the only one a waiting
-    connection holds (thousands of idle connections each keep one)."""
-    protocol = reader._protocol
-    mgr = protocol._mgr
-    try:
-        while True:
-            if protocol._reserved:
-                protocol._settle()
-            if protocol._paused and len(mgr) <= protocol._read_ahead // 2:
-                protocol._resume()  # the task caught up: read on before it runs dry
-            frame = mgr.next_frame(rule)
-            if frame is not None:
-                if iterating:
-                    reader._yielded = frame
-                return frame
-            if protocol._exception is not None:
-                raise protocol._exception
-            protocol._resume()
-            if not len(mgr):
-                # Idle connections, thousands of them, hold no spare capacity (an economy: a
-                # view the task holds only postpones it).
-                with contextlib.suppress(FrameLifecycleError):
-                    mgr.shrink()
-            if protocol._waiter is not None:
-                raise RuntimeError("read_frame() called while another task is waiting for a frame")
-            waiter = protocol._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                protocol._waiter = None
-    except StreamClosed as exc:
-        if iterating and not exc.partial:
-            raise StopAsyncIteration from None
-        raise

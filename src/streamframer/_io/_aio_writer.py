@@ -18,7 +18,8 @@ from ._hints import no_reply
 from ._writes import encode_with
 
 if TYPE_CHECKING:
-    from ._aio_protocol import FramedProtocol, FramedReader
+    from ._aio_protocol import FramedProtocol
+    from ._aio_reader import FramedReader
 
 __all__ = ["FramedWriter"]
 
@@ -95,7 +96,9 @@ class FramedWriter:
         protocol = self._protocol
         protocol._check_lost()
         if self.transport.is_closing():
-            await asyncio.sleep(0)  # let connection_lost() run, as asyncio streams do
+            # connection_lost() follows, after one loop pass or more (uvloop, a device's two
+            # transports): wait for it rather than for one pass, as asyncio streams do.
+            await self.wait_closed()
             protocol._check_lost()
         if protocol._write_paused:
             drained = protocol._drained

@@ -41,7 +41,7 @@ class Framed:
     ``source`` is a socket, an ``ssl.SSLSocket``, or a file-like object with ``readinto`` and
     ``write`` (a pyserial ``Serial``, an unbuffered pty or device opened ``"r+b"``). ``rule``
     frames what arrives; ``encoder`` (anything with ``encode(payload, **options)``, usually a
-    rule such as ``until_delim(b"\r")``) encodes what :meth:`send` and :meth:`query` are given,
+    rule such as ``until_delim(b"\\r")``) encodes what :meth:`send` and :meth:`query` are given,
     and defaults to the rule itself. ``manager`` defaults to a new ``BufferManager()``. All
     three are attributes, and may be changed between frames. :func:`streamframer.connect`
     opens one from an address.

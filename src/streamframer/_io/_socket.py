@@ -169,11 +169,11 @@ def read_frame(sock: Source, mgr: BufferManager, rule: Rule, timeout: float | No
             )
         try:
             _receive(sock, mgr)
-        except TimeoutError:  # the source's own timeout: say how long it was, and what is here
+        except TimeoutError as exc:  # the source's own: say how long it was, and what is here
             waited = time.monotonic() - started
             raise _timeout_error(
                 f"no complete frame after {waited:.3g} s: the source's own timeout expired "
-                f"({len(mgr)} bytes buffered)"
+                f"({len(mgr)} bytes buffered): {exc}"
             ) from None
 
 

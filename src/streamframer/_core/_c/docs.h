@@ -82,9 +82,10 @@
 #define COMMIT_DOC \
     "commit($self, nbytes, /)\n--\n\n" \
     "Keep the first ``nbytes`` written into the view ``reserve()`` returned.\n\n" \
-    "Refused, with nothing changed, while a slice of the reserved view (or an array on it)\n" \
-    "is alive: release it, then ``commit()`` again. A view of the buffer that was alive\n" \
-    "before ``reserve()`` is not the reservation's, and changes nothing."
+    "Nothing may be written into that view afterwards. It may still be held (an event\n" \
+    "loop that releases the buffer ``get_buffer()`` gave it only after ``buffer_updated()``\n" \
+    "returns, as uvloop does, or a slice the caller kept): the bytes are kept all the same,\n" \
+    "and until it is released it pins the buffer as a :meth:`view` does."
 
 #define FILL_DOC \
     "_fill($self, read_into, /)\n--\n\n" \
@@ -127,7 +128,8 @@
 
 #define DISCARD_DOC \
     "discard($self, n, /)\n--\n\n" \
-    "Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame."
+    "Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame: a recovery\n" \
+    "after :class:`FrameTooLarge`."
 
 #define MAX_SIZE_DOC \
     "The most bytes one frame may occupy, or ``None`` for no limit. Settable: a new limit\n" \

@@ -243,28 +243,35 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
     if (mgr == NULL) {
         return NULL;
     }
-    /* Another object's buffer may run Python (__buffer__, 3.12+): under the busy mark, which
-     * a frame's own buffer (no Python) would refuse. A failure means "not comparable", as for
-     * bytes. The span is read after it. */
-    int python = !PyObject_TypeCheck(other, mgr->state->FrameType);
-    if (python && enter(mgr) < 0) {
-        return NULL;
-    }
-    Py_buffer theirs;
-    if (PyObject_GetBuffer(other, &theirs, PyBUF_SIMPLE) < 0) {
-        if (python) {
-            leave(mgr);
+    int equal;
+    if (PyBytes_CheckExact(other) || PyByteArray_CheckExact(other) || PyMemoryView_Check(other)
+        || Py_IS_TYPE(other, mgr->state->FrameType)) {
+        /* Buffers that run no Python: compared in place (another frame no longer live raises,
+         * as its tobytes() does in the pure core). */
+        Py_buffer theirs;
+        if (PyObject_GetBuffer(other, &theirs, PyBUF_SIMPLE) < 0) {
+            return NULL;
         }
-        PyErr_Clear();
-        Py_RETURN_NOTIMPLEMENTED;
+        Py_ssize_t length = mgr->end - mgr->start;
+        equal = theirs.len == length
+            && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
+                      (size_t)length) == 0;
+        PyBuffer_Release(&theirs);
     }
-    Py_ssize_t length = mgr->end - mgr->start;
-    int equal = theirs.len == length
-        && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
-                  (size_t)length) == 0;
-    PyBuffer_Release(&theirs);
-    if (python) {
+    else {
+        /* Anything else, as the pure core compares it: the payload's copy == other, which may
+         * run Python (__buffer__, __eq__), under the busy mark. */
+        if (enter(mgr) < 0) {
+            return NULL;
+        }
+        PyObject *copy = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(mgr->buf) + mgr->start,
+                                                       mgr->end - mgr->start);
+        equal = copy == NULL ? -1 : PyObject_RichCompareBool(copy, other, Py_EQ);
+        Py_XDECREF(copy);
         leave(mgr);
+        if (equal < 0) {
+            return NULL;
+        }
     }
     return PyBool_FromLong(op == Py_EQ ? equal : !equal);
 }

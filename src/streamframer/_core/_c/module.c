@@ -8,6 +8,7 @@
  * implementation goes to the reference function.
  */
 #include "core.h"
+#include <string.h>
 
 
 enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2 };
@@ -531,6 +532,31 @@ load(PyObject **slot, const char *module, const char *name)
     return 0;
 }
 
+/* Before 3.11, PyType_FromSpec keeps the type's doc without its signature, and inspect finds
+ * none for the class: put the whole doc back (a heap type owns its tp_doc, from PyObject_Malloc).
+ */
+static int
+keep_signature(PyTypeObject *type, const PyType_Spec *spec)
+{
+#if PY_VERSION_HEX < 0x030B0000
+    for (const PyType_Slot *slot = spec->slots; slot->slot != 0; slot++) {
+        const char *doc = slot->pfunc;
+        if (slot->slot == Py_tp_doc && doc != NULL && strstr(doc, "\n--\n\n") != NULL) {
+            size_t size = strlen(doc) + 1;
+            char *copy = PyObject_Malloc(size);
+            if (copy == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(copy, doc, size);
+            PyObject_Free((void *)type->tp_doc);
+            type->tp_doc = copy;
+        }
+    }
+#endif
+    return 0;
+}
+
 /* A type of this module from its spec, kept in the state, and under name in the module when
  * name is not NULL. */
 static int
@@ -541,6 +567,9 @@ add_type(PyObject *module, PyTypeObject **slot, PyType_Spec *spec, const char *n
         return -1;
     }
     Py_XSETREF(*slot, (PyTypeObject *)type);
+    if (keep_signature(*slot, spec) < 0) {
+        return -1;
+    }
     if (name == NULL) {
         return 0;
     }

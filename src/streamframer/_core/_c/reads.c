@@ -121,15 +121,27 @@ reserve(Manager *m, PyObject *size_arg)
     }
     Py_ssize_t size = m->next_read;
     if (size_arg != Py_None) {
-        size = PyNumber_AsSsize_t(size_arg, PyExc_OverflowError);
+        PyObject *number = PyNumber_Index(size_arg);   /* clamped below: too large is too large */
+        size = number == NULL ? -1 : PyNumber_AsSsize_t(number, NULL);
         if (size == -1 && PyErr_Occurred()) {
+            Py_XDECREF(number);
             return NULL;
         }
-        if (size < 1) {
-            PyErr_Format(PyExc_ValueError,
-                         "reserve() needs a positive size or None, got %zd", size);
+        if (size < 1 || size > MOST_BYTES) {
+            if (size < 1) {
+                PyErr_Format(PyExc_ValueError, "reserve() needs a positive size or None, got %S",
+                             number);
+            }
+            else {
+                PyErr_Format(PyExc_ValueError,
+                             "reserve() needs a size of at most %zd bytes (no buffer holds more), "
+                             "got %S",
+                             (Py_ssize_t)MOST_BYTES, number);
+            }
+            Py_DECREF(number);
             return NULL;
         }
+        Py_DECREF(number);
     }
     if (flush_backlog(m) < 0) {
         return NULL;
@@ -161,22 +173,9 @@ manager_reserve(Manager *m, PyObject *args, PyObject *kwargs)
     return while_busy(m, reserve, size_arg);
 }
 
-/* Release the reservation's own view (whoever holds it), and say whether the reservation is
- * still exported by something derived from it. */
-static int
-reservation_exported(Manager *m)
-{
-    PyObject *done = PyObject_CallMethod(m->reserved_view, "release", NULL);
-    if (done == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_BufferError)) {
-            return -1;
-        }
-        PyErr_Clear();   /* re-exported: counted below */
-    }
-    Py_XDECREF(done);
-    return ((SpanObject *)m->reserved_span)->exports > 0;
-}
-
+/* Keep the first nbytes written into the reserved view. The view may still be held (a loop that
+ * releases what get_buffer() gave it only after buffer_updated() returns, as uvloop does): the
+ * bytes are kept all the same, and its export pins the storage until released, as view()'s do. */
 static PyObject *
 commit(Manager *m, PyObject *arg)
 {
@@ -192,14 +191,17 @@ commit(Manager *m, PyObject *arg)
                      m->reserved_size);
         return NULL;
     }
-    int exported = reservation_exported(m);
-    if (exported < 0) {
-        return NULL;
+    /* Our own view goes now unless it is held (a memoryview we made: no Python code runs);
+     * what holds it keeps the span, and the span the manager, so the count of exports stays
+     * exact. */
+    PyObject *done = PyObject_CallMethod(m->reserved_view, "release", NULL);
+    if (done == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_BufferError)) {
+            return NULL;
+        }
+        PyErr_Clear();
     }
-    if (exported) {
-        return lifecycle_error(m, "the view reserve() returned is still exported (a slice of it, "
-                               "or an array on it); release it, then commit() again");
-    }
+    Py_XDECREF(done);
     Py_CLEAR(m->reserved_view);
     Py_CLEAR(m->reserved_span);
     m->lent = LENT_NONE;
@@ -295,7 +297,12 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
     Py_DECREF(view);
     Py_ssize_t count = 0;
     if (result != NULL && result != Py_None) {
-        count = PyNumber_AsSsize_t(result, PyExc_OverflowError);
+        /* An int, as the pure core converts it (__index__, under the busy mark); clamped, so
+         * that one too large is the ValueError below. */
+        PyObject *number = PyNumber_Index(result);
+        Py_DECREF(result);
+        result = number;
+        count = result == NULL ? 0 : PyNumber_AsSsize_t(result, NULL);
         if (count == -1 && PyErr_Occurred()) {
             Py_CLEAR(result);
             count = 0;

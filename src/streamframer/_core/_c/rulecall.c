@@ -159,25 +159,26 @@ run_rule(Manager *m, PyObject *rule, RuleResult *out, PyObject **huge)
 }
 
 /* A rule new to this manager (or after a state that cleared it): load its search, and start
- * scanning afresh unless it equals the rule the scan position belongs to. */
+ * scanning afresh if it differs from the rule the scan position belongs to, asked as the pure
+ * core asks it (rule != previous, None at first: the rule's __ne__/__eq__ runs, under the
+ * busy mark). */
 int
 adopt_rule(Manager *m, PyObject *rule)
 {
-    if (rule != m->scan_rule) {
-        int equal = 0;
-        if (m->scan_rule != NULL) {
-            equal = PyObject_RichCompareBool(rule, m->scan_rule, Py_EQ);
-            if (equal < 0) {
-                return -1;
-            }
-        }
-        if (!equal) {
-            m->scan = m->head;
-            m->want = 0;
-        }
-        Py_INCREF(rule);
-        Py_XSETREF(m->scan_rule, rule);
+    PyObject *previous = Py_NewRef(m->scan_rule != NULL ? m->scan_rule : Py_None);
+    PyObject *answer = PyObject_RichCompare(rule, previous, Py_NE);
+    Py_DECREF(previous);
+    int differs = answer == NULL ? -1 : PyObject_IsTrue(answer);
+    Py_XDECREF(answer);
+    if (differs < 0) {
+        return -1;
     }
+    if (differs) {
+        m->scan = m->head;
+        m->want = 0;
+    }
+    Py_INCREF(rule);
+    Py_XSETREF(m->scan_rule, rule);
     if (spec_load(m->state, &m->spec, rule) < 0) {
         return -1;
     }

@@ -27,7 +27,7 @@ from ..._rules import Delimited, FrameSpan, NeedMore, Skip
 from ._batch import split_frames
 from ._frame import Frame
 from ._limits import Limits, ask
-from ._storage import BUSY, EXPORTED, RESERVED
+from ._storage import BUSY, EXPORTED, RESERVED, unpinned
 
 if TYPE_CHECKING:
     from ..._rules import Rule
@@ -237,6 +237,7 @@ class BufferManager(Limits):
         if self._eof and self._tail == self._head:
             return self._need_more(None)  # nothing left for the rule: the end of the stream
         self._exact()
+        self._pin_buffer()
         buf = self._buf
         result = ask(rule, buf, self._scan, self._tail)
         while type(result) is Skip:
@@ -250,6 +251,7 @@ class BufferManager(Limits):
         self._expect = frame_size or 0
         return self._need_more(frame_size)
 
+    @unpinned
     def _skip(self, count: int) -> None:
         """Drop the bytes a rule said belong to no frame (noise before a start marker). The
         buffer moves first, so a view that refuses it leaves everything as it was."""

@@ -19,9 +19,12 @@ Goals, in order:
 
 from __future__ import annotations
 
+import sys
+
 __all__ = [
     "AHEAD",
     "MIN_READ_SIZE",
+    "MOST_BYTES",
     "allocated",
     "exported",
     "extend",
@@ -34,6 +37,9 @@ __all__ = [
 MIN_READ_SIZE = 256
 # How far ahead of a read the buffer is lengthened where CPython already allocated the bytes.
 AHEAD = 128 * 1024
+#: The most bytes one reservation may ask for: far beyond any allocation (a larger size is a
+#: ValueError, the same on both cores, rather than whatever the allocator says).
+MOST_BYTES = sys.maxsize // 8
 # Zeros the buffer is lengthened from, so that growing it allocates no temporary: up to an
 # eighth of the default max_size, the largest step of an exact growth. Never written, so its
 # pages cost no memory.

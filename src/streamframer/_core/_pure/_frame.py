@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..._errors import FrameLifecycleError, _preview
-from ._capacity import exported
 from ._storage import BUSY, CONCURRENT
 
 if TYPE_CHECKING:
@@ -150,7 +149,7 @@ def _release_view(mgr: Storage) -> None:
     view = mgr._view
     assert view is not None
     view.release()  # never handed out, so it has no exports of its own
-    if exported(mgr._buf):
+    if mgr._exported():
         mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
         raise FrameLifecycleError(
             "cannot consume: a view of this frame is still alive (frame.view, a slice of it, "

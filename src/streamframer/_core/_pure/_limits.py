@@ -85,6 +85,8 @@ class Limits(Reads):
         self._recovered()
 
     def discard(self, n: int, /) -> None:
+        """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame: a recovery
+        after :class:`FrameTooLarge`."""
         super().discard(n)
         self._recovered()
 
@@ -149,6 +151,7 @@ class Limits(Reads):
             return
         if rule is not None:
             self._exact()
+            self._pin_buffer()
             result = ask(rule, self._buf, self._scan, self._tail)
             if type(result) is Skip:
                 # The rule resynchronises by itself: the rest of the oversized frame is its noise.

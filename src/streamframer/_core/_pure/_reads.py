@@ -17,8 +17,8 @@ from operator import index
 from typing import Callable
 
 from ..._errors import FrameLifecycleError
-from ._capacity import AHEAD, exported, fit, next_read_size
-from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage
+from ._capacity import AHEAD, MOST_BYTES, fit, next_read_size
+from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage, unpinned
 
 __all__ = ["Reads"]
 
@@ -51,11 +51,14 @@ class Reads(Storage):
                 size = self._next_read
             elif (size := index(size)) < 1:
                 raise ValueError(f"reserve() needs a positive size or None, got {size}")
+            elif size > MOST_BYTES:
+                raise ValueError(
+                    f"reserve() needs a size of at most {MOST_BYTES} bytes (no buffer holds "
+                    f"more), got {size}"
+                )
             if self._backlog is not None:
                 self._flush()
             size = self._make_room(size, shorter=adaptive)
-            # A view alive now is the caller's, not the reservation's: commit() tells them apart.
-            self._pinned = exported(self._buf)
             at = self._tail
             view = self._reserved = memoryview(self._buf)[at : at + size]
             self._reserved_size = size
@@ -67,9 +70,10 @@ class Reads(Storage):
     def commit(self, nbytes: int, /) -> None:
         """Keep the first ``nbytes`` written into the view ``reserve()`` returned.
 
-        Refused, with nothing changed, while a slice of the reserved view (or an array on it)
-        is alive: release it, then ``commit()`` again. A view of the buffer that was alive
-        before ``reserve()`` is not the reservation's, and changes nothing.
+        Nothing may be written into that view afterwards. It may still be held (an event
+        loop that releases the buffer ``get_buffer()`` gave it only after ``buffer_updated()``
+        returns, as uvloop does, or a slice the caller kept): the bytes are kept all the same,
+        and until it is released it pins the buffer as a :meth:`view` does.
         """
         view = self._reserved
         if self._pending is not RESERVED or view is None:
@@ -83,13 +87,8 @@ class Reads(Storage):
             self._pending = RESERVED
         if not 0 <= nbytes <= self._reserved_size:
             raise ValueError(f"commit({nbytes}) outside the {self._reserved_size} reserved bytes")
-        with contextlib.suppress(BufferError):  # exported: reported just below
+        with contextlib.suppress(BufferError):  # still held: it pins the buffer until released
             view.release()
-        if not self._pinned and exported(self._buf):
-            raise FrameLifecycleError(
-                "the view reserve() returned is still exported (a slice of it, or an array on "
-                "it); release it, then commit() again"
-            )
         self._reserved = None
         self._tail += nbytes
         self._next_read = next_read_size(nbytes, self._reserved_size, self._max_read)
@@ -142,7 +141,7 @@ class Reads(Storage):
                 at = self._tail
             # A view alive before the read is the caller's: only one appearing during it is
             # the source's doing (the probe is exact, so is the attribution).
-            pinned = exported(self._buf)
+            pinned = self._exported()
             view = memoryview(self._buf)[at : at + size]
             try:
                 got = read_into(view)
@@ -151,12 +150,14 @@ class Reads(Storage):
                     view.release()
                 except BufferError:
                     pass  # read_into exported it: reported below, once the bytes are kept
+            if got is not None:
+                got = index(got)  # an int, or TypeError with nothing kept
             if got:
                 if not 0 < got <= size:
                     raise ValueError(f"{read_into!r} returned {got!r} for a {size}-byte view")
                 self._tail = at + got
             self._next_read = next_read_size(got or 0, size, self._max_read)
-            if not pinned and exported(self._buf):
+            if not pinned and self._exported():
                 raise FrameLifecycleError(
                     f"{read_into!r} kept an export of the buffer it was given; the bytes it "
                     "read are buffered: release the export, then read on"
@@ -168,6 +169,7 @@ class Reads(Storage):
     # ----------------------------------------------------------------------------------------
     # Under the BUSY mark
 
+    @unpinned
     def _give_back_after_a_short_read(self, got: int) -> None:
         """A reservation much larger than what came (the first read of a connection asks for
         ``read_size``): keep about the next read's room, so that a connection waiting with a
@@ -178,6 +180,7 @@ class Reads(Storage):
             with contextlib.suppress(BufferError):
                 del self._buf[self._tail + keep :]
 
+    @unpinned
     def _make_room(self, size: int, shorter: bool) -> int:
         """Room for a read of ``size`` bytes at ``_tail``, within ``max_size``: returns the size
         to read (with ``shorter``, less when the frame being received ends within the capacity

@@ -34,9 +34,10 @@ never interrupt; elsewhere the overlap is caught on a best-effort basis.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import threading
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union, cast
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
 from ._capacity import exported, extend
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["BytesLike", "Storage"]
 
 BytesLike = Union[bytes, bytearray, memoryview]
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 # Bytes a slide copies at a time (through a temporary CPython makes).
 _SLIDE_STEP = 16 * 1024
@@ -70,6 +72,25 @@ CONCURRENT = (
 )
 
 
+def unpinned(method: _Method) -> _Method:
+    """Run ``method`` with the manager's own export of its bytearray (``_pin``) let go, so that
+    it may resize the bytearray and probe for the exports of others; taken again after."""
+
+    @functools.wraps(method)
+    def run(self: Storage, *args: Any, **kwargs: Any) -> Any:
+        pin = self._pin
+        if pin is None:
+            return method(self, *args, **kwargs)
+        pin.release()
+        self._pin = None
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._pin = memoryview(self._buf)
+
+    return cast(_Method, run)
+
+
 class Storage:
     """The bytes and the lending state of a :class:`~streamframer.BufferManager`."""
 
@@ -88,7 +109,7 @@ class Storage:
         "_max_read",
         "_next_read",
         "_pending",
-        "_pinned",
+        "_pin",
         "_reserved",
         "_reserved_size",
         "_rule",
@@ -124,6 +145,10 @@ class Storage:
         self._rule: Rule | None = None
         self._fast: Delimited | None = None
         self._pending: object = None
+        # An export of _buf the manager holds from the first custom rule call on, so that a rule
+        # that kept the bytearray cannot resize it; let go of only while the manager moves its
+        # bytes itself (see unpinned).
+        self._pin: memoryview | None = None
         # The outstanding frame's span, and its view once frame.view was asked for.
         self._start = self._end = self._consume = 0
         self._view: memoryview | None = None
@@ -132,7 +157,6 @@ class Storage:
         self._backlog: list[bytes] | None = None
         self._waiting = 0
         self._reserved: memoryview | None = None
-        self._pinned = False  # a view was alive when reserve() was called
         self._reserved_size = 0  # kept apart: the caller may release the view before commit()
         self._eof = False
         self._limit = limit
@@ -273,12 +297,13 @@ class Storage:
         last = self._consume - self._start
         return (kept if kept > last else last) + (size if size > SLACK else SLACK)
 
+    @unpinned
     def _slide(self) -> None:
         """Move the unconsumed bytes to the front, into the capacity already held; give back
         capacity beyond twice what the next frame needs (after an unusually large frame), and
         leave at least ``SLACK`` bytes of room."""
         buf = self._buf
-        if exported(buf):
+        if exported(buf):  # the pin is let go of here (unpinned)
             raise FrameLifecycleError(EXPORTED)
         wanted = self._capacity_wanted(self._next_read)
         head = self._head
@@ -296,6 +321,7 @@ class Storage:
         elif len(buf) < kept + SLACK:
             extend(buf, kept + SLACK)  # room for the reads to come, so that slides stay rare
 
+    @unpinned
     def _exact(self) -> None:
         """Make the buffer hold exactly the unconsumed bytes, as the rule contract promises a
         custom rule. Deleting from the front of a bytearray is amortized O(1) in CPython
@@ -340,6 +366,7 @@ class Storage:
         finally:
             self._pending = state
 
+    @unpinned
     def _append(self, data: BytesLike, idle: bool) -> bool:
         """Copy ``data`` after the unconsumed bytes (sliding them first when ``idle`` and the
         consumed prefix is over half the buffer: never behind an outstanding frame, whose span
@@ -362,6 +389,7 @@ class Storage:
             self._tail = tail + size
         return True
 
+    @unpinned
     def _flush(self) -> None:
         """Append the bytes that waited, each copied once, in order. Raises
         :class:`FrameLifecycleError`, with nothing lost, while a view pins the buffer."""
@@ -424,6 +452,16 @@ class Storage:
 
     # ----------------------------------------------------------------------------------------
     # Lending
+
+    @unpinned
+    def _exported(self) -> bool:
+        """Whether a view of the bytearray is alive (the manager's own pin aside)."""
+        return exported(self._buf)
+
+    def _pin_buffer(self) -> None:
+        """A custom rule is about to get the bytearray: hold an export of it from now on."""
+        if self._pin is None:
+            self._pin = memoryview(self._buf)
 
     def _enter(self) -> object:
         """Check that no other call is under way and mark this one; returns the lending state
