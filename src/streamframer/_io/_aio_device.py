@@ -133,6 +133,8 @@ class _DeviceTransport(asyncio.Transport):
         super().__init__()
         self._reading = reading
         self._writing = writing
+        # Kept here: a read pipe transport answers is_reading() only from Python 3.10 on.
+        self._paused = False
 
     def write(self, data: Any) -> None:
         self._writing.write(data)
@@ -154,12 +156,14 @@ class _DeviceTransport(asyncio.Transport):
 
     def pause_reading(self) -> None:
         self._reading.pause_reading()
+        self._paused = True
 
     def resume_reading(self) -> None:
         self._reading.resume_reading()
+        self._paused = False
 
     def is_reading(self) -> bool:
-        return self._reading.is_reading()
+        return not self._paused and not self._reading.is_closing()
 
     def is_closing(self) -> bool:
         return self._reading.is_closing() or self._writing.is_closing()
