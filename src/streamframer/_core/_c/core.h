@@ -72,7 +72,7 @@
 #endif
 
 #ifndef Py_TPFLAGS_IMMUTABLETYPE
-#define Py_TPFLAGS_IMMUTABLETYPE 0   /* 3.10+; on 3.9 the types stay settable */
+#define Py_TPFLAGS_IMMUTABLETYPE 0 /* 3.10+; on 3.9 the types stay settable */
 #endif
 
 #if PY_VERSION_HEX < 0x030A0000
@@ -91,34 +91,34 @@ enum { LENT_NONE = 0, LENT_FRAME = 1, LENT_RESERVED = 2 };
 /* How a rule is run: recognised built-in rules are searched here, the rest are called. */
 enum {
     KIND_CUSTOM = 0,
-    KIND_DELIM = 1,     /* until_delim / until_eot (Delimited) */
-    KIND_FIXED = 2,     /* fixed_size (FixedSize) */
-    KIND_LENGTH = 3,    /* length_prefixed (LengthPrefixed) */
-    KIND_ANY = 4,       /* until_any (UntilAny) */
+    KIND_DELIM = 1,  /* until_delim / until_eot (Delimited) */
+    KIND_FIXED = 2,  /* fixed_size (FixedSize) */
+    KIND_LENGTH = 3, /* length_prefixed (LengthPrefixed) */
+    KIND_ANY = 4,    /* until_any (UntilAny) */
 };
 
-#define MAX_ANY 16      /* until_any rules with more delimiters are called instead */
+#define MAX_ANY 16 /* until_any rules with more delimiters are called instead */
 
 /* What a built-in rule needs to run, read from the rule object's public attributes once, when
  * the manager first meets the rule. */
 typedef struct {
     int kind;
     /* KIND_DELIM */
-    PyObject *delimiter;            /* bytes, owned */
+    PyObject *delimiter; /* bytes, owned */
     Py_ssize_t delim_len;
-    int strip;                      /* -1: none */
+    int strip; /* -1: none */
     int keep_delimiter;
     int skip_empty;
     /* KIND_FIXED */
     Py_ssize_t size;
     /* KIND_LENGTH */
     Py_ssize_t offset, length_size, adjust, payload_offset, field_end, min_total;
-    unsigned long long longest;     /* the largest length allowed */
+    unsigned long long longest; /* the largest length allowed */
     int little_endian;
-    PyObject *magic;                /* bytes or NULL, owned */
+    PyObject *magic; /* bytes or NULL, owned */
     /* KIND_ANY */
     int n_any;
-    PyObject *any[MAX_ANY];         /* bytes, longest first, owned */
+    PyObject *any[MAX_ANY]; /* bytes, longest first, owned */
     Py_ssize_t any_longest;
     unsigned char first_bytes[256]; /* 1 where some delimiter starts with that byte */
 } RuleSpec;
@@ -127,7 +127,7 @@ typedef struct {
 enum { RESULT_NEED = 0, RESULT_SPAN = 1, RESULT_SKIP = 2 };
 typedef struct {
     int type;
-    Py_ssize_t a, b, c;   /* NEED: resume, frame_size (-1: unknown); SPAN: start, end, consume;
+    Py_ssize_t a, b, c; /* NEED: resume, frame_size (-1: unknown); SPAN: start, end, consume;
                              SKIP: nbytes */
 } RuleResult;
 
@@ -146,50 +146,50 @@ typedef struct {
     PyTypeObject *ManagerType, *FrameType, *SpanType, *ReaderType, *FrameIterType,
         *PayloadIterType;
     PyObject *str_release, *str_recv_into;
-    PyCFunction socket_recv_into;   /* a trusted reader (reads.c), found at exec; or NULL */
+    PyCFunction socket_recv_into; /* a trusted reader (reads.c), found at exec; or NULL */
 } CoreState;
 
 typedef struct FrameObject FrameObject;
 
 typedef struct {
     PyObject_HEAD
-    CoreState *state;           /* the module's, from the type the manager was made with */
-    FrameObject *spare_frame;   /* the last frame freed, kept for the next (memory only) */
-    PyObject *buf;              /* bytearray: [0, head) consumed, [head, tail) unconsumed,
+    CoreState *state;         /* the module's, from the type the manager was made with */
+    FrameObject *spare_frame; /* the last frame freed, kept for the next (memory only) */
+    PyObject *buf;            /* bytearray: [0, head) consumed, [head, tail) unconsumed,
                                    [tail, len) spare capacity */
     Py_ssize_t head, tail, scan;
-    Py_ssize_t exports;         /* live buffers of this manager's exporters */
-    uint64_t moves;             /* bumped whenever the bytes move: stale exporters refuse */
-    int lent;                   /* LENT_* */
-    uint64_t generation;        /* of the outstanding frame */
-    Py_ssize_t start, end, consume;   /* the outstanding frame's span (absolute) */
-    PyObject *reserved_view;    /* the memoryview reserve() returned, until commit() */
+    Py_ssize_t exports;             /* live buffers of this manager's exporters */
+    uint64_t moves;                 /* bumped whenever the bytes move: stale exporters refuse */
+    int lent;                       /* LENT_* */
+    uint64_t generation;            /* of the outstanding frame */
+    Py_ssize_t start, end, consume; /* the outstanding frame's span (absolute) */
+    PyObject *reserved_view;        /* the memoryview reserve() returned, until commit() */
     Py_ssize_t reserved_size;
-    PyObject *reserved_span;    /* its exporter */
-    PyObject *read_span;        /* the exporter _fill lends out, reused read after read */
-    PyObject *rule;             /* the rule spec belongs to */
-    PyObject *scan_rule;        /* the rule scan belongs to */
+    PyObject *reserved_span; /* its exporter */
+    PyObject *read_span;     /* the exporter _fill lends out, reused read after read */
+    PyObject *rule;          /* the rule spec belongs to */
+    PyObject *scan_rule;     /* the rule scan belongs to */
     RuleSpec spec;
-    Py_ssize_t want;            /* a header rule's declared frame size: not called again
+    Py_ssize_t want;   /* a header rule's declared frame size: not called again
                                    before that many bytes are buffered (0: unknown) */
-    PyObject *backlog;          /* list of bytes fed while the buffer could not take them */
+    PyObject *backlog; /* list of bytes fed while the buffer could not take them */
     Py_ssize_t backlog_size;
     int eof;
-    Py_ssize_t limit;           /* max_size; PY_SSIZE_T_MAX for none */
+    Py_ssize_t limit; /* max_size; PY_SSIZE_T_MAX for none */
     Py_ssize_t max_read, next_read;
-    int discard_mode;           /* on_overflow == "discard" */
-    int eof_frame;              /* on_eof == "frame" */
-    int overflowed;             /* FrameTooLarge raised; waiting for a recovery */
-    PyObject *deferred;         /* an error drain() owes the next call */
-    Py_ssize_t discarded;       /* bytes dropped of an oversized frame; -1: not dropping */
-    Py_ssize_t skip;            /* bytes still to drop of it, when its header said */
+    int discard_mode;     /* on_overflow == "discard" */
+    int eof_frame;        /* on_eof == "frame" */
+    int overflowed;       /* FrameTooLarge raised; waiting for a recovery */
+    PyObject *deferred;   /* an error drain() owes the next call */
+    Py_ssize_t discarded; /* bytes dropped of an oversized frame; -1: not dropping */
+    Py_ssize_t skip;      /* bytes still to drop of it, when its header said */
     Py_ssize_t skipped;
-    int busy;                   /* inside a public call: a second caller is refused */
-    Py_buffer pin;              /* an export of buf, held while pinned (rule 5 above) */
+    int busy;      /* inside a public call: a second caller is refused */
+    Py_buffer pin; /* an export of buf, held while pinned (rule 5 above) */
     int pinned;
-    PyObject *limit_exact;      /* max_size as given when beyond Py_ssize_t, else NULL */
-    PyObject *read_size_exact;  /* read_size as given when beyond the clamp, else NULL */
-    unsigned long long examined;   /* bytes the built-in searches examined (tests count work) */
+    PyObject *limit_exact;       /* max_size as given when beyond Py_ssize_t, else NULL */
+    PyObject *read_size_exact;   /* read_size as given when beyond the clamp, else NULL */
+    unsigned long long examined; /* bytes the built-in searches examined (tests count work) */
     PyObject *weakreflist;
 } Manager;
 
@@ -197,18 +197,18 @@ struct FrameObject {
     PyObject_HEAD
     Manager *mgr;
     uint64_t generation;
-    Py_ssize_t exports;         /* live buffers of this frame */
+    Py_ssize_t exports; /* live buffers of this frame */
 };
 
 /* A window on a manager's bytes that exports the buffer protocol: view() and reserve(). */
 typedef struct {
     PyObject_HEAD
-    Manager *mgr;               /* owned; borrowed by a manager's own read span (see frame.c) */
+    Manager *mgr; /* owned; borrowed by a manager's own read span (see frame.c) */
     Py_ssize_t offset, length;
-    uint64_t moves;             /* the manager's moves when made: refused once they changed */
+    uint64_t moves; /* the manager's moves when made: refused once they changed */
     int writable;
-    int borrows;                /* mgr is borrowed, and owned only while exported */
-    int closed;                 /* a read's exporter after its read: refuses to export */
+    int borrows; /* mgr is borrowed, and owned only while exported */
+    int closed;  /* a read's exporter after its read: refuses to export */
     Py_ssize_t exports;
 } SpanObject;
 
@@ -369,7 +369,7 @@ while_busy(Manager *m, PyObject *(*body)(Manager *, PyObject *), PyObject *arg)
     return result;
 }
 
-#define SLACK 4096   /* the least room kept for the reads to come */
+#define SLACK 4096 /* the least room kept for the reads to come */
 
 int pin(Manager *m);
 void unpin(Manager *m);
@@ -397,7 +397,7 @@ int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
 
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
-int consume_frame(Manager *mgr, FrameObject *frame);   /* under the busy mark */
+int consume_frame(Manager *mgr, FrameObject *frame); /* under the busy mark */
 void end_frame(Manager *mgr);
 extern const char VIEWS_MESSAGE[];
 int manager_consume(Manager *mgr, FrameObject *frame);

@@ -70,7 +70,8 @@ give_back(Manager *m)
                          "a frame (%zd bytes) was dropped unconsumed: its bytes stay in the "
                          "buffer and the next read returns them again (call frame.consume(), "
                          "or use 'with frame:', to remove them)",
-                         size) < 0) {
+                         size)
+        < 0) {
         PyErr_WriteUnraisable((PyObject *)m);
     }
     restore_error(error);
@@ -129,7 +130,7 @@ consume(Manager *m, FrameObject *frame)
     }
     m->head = m->scan = m->consume;
     end_frame(m);
-    frame->generation = 0;   /* consumed, not ended by clear() */
+    frame->generation = 0; /* consumed, not ended by clear() */
     return 0;
 }
 
@@ -173,10 +174,10 @@ frame_dealloc(FrameObject *self)
     PyObject_GC_UnTrack(self);
     Manager *mgr = self->mgr;
     if (frame_is_outstanding(self)) {
-        give_back(mgr);   /* dropped unconsumed */
+        give_back(mgr); /* dropped unconsumed */
     }
     if (mgr->spare_frame == NULL) {
-        mgr->spare_frame = self;   /* freed with the manager if not used again */
+        mgr->spare_frame = self; /* freed with the manager if not used again */
     }
     else {
         PyObject_GC_Del(self);
@@ -268,7 +269,8 @@ frame_getbuffer(FrameObject *self, Py_buffer *view, int flags)
         return -1;
     }
     if (PyBuffer_FillInfo(view, (PyObject *)self, PyByteArray_AS_STRING(mgr->buf) + mgr->start,
-                          mgr->end - mgr->start, 1, flags) < 0) {
+                          mgr->end - mgr->start, 1, flags)
+        < 0) {
         view->obj = NULL;
         return -1;
     }
@@ -305,8 +307,8 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
         }
         Py_ssize_t length = mgr->end - mgr->start;
         equal = theirs.len == length
-            && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf,
-                      (size_t)length) == 0;
+                && memcmp(PyByteArray_AS_STRING(mgr->buf) + mgr->start, theirs.buf, (size_t)length)
+                       == 0;
         PyBuffer_Release(&theirs);
     }
     else {
@@ -315,8 +317,8 @@ frame_richcompare(FrameObject *self, PyObject *other, int op)
         if (enter(mgr) < 0) {
             return NULL;
         }
-        PyObject *copy = PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(mgr->buf) + mgr->start,
-                                                       mgr->end - mgr->start);
+        PyObject *copy = PyByteArray_FromStringAndSize(
+            PyByteArray_AS_STRING(mgr->buf) + mgr->start, mgr->end - mgr->start);
         equal = copy == NULL ? -1 : PyObject_RichCompareBool(copy, other, Py_EQ);
         Py_XDECREF(copy);
         leave(mgr);

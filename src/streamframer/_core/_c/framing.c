@@ -38,7 +38,7 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
         if (discard_step(m, rule) < 0) {
             return -1;
         }
-        *result = Py_NewRef(Py_None);   /* still inside the frame */
+        *result = Py_NewRef(Py_None); /* still inside the frame */
         return 0;
     }
     if (adopt_rule(m, rule) < 0) {
@@ -47,7 +47,7 @@ before_search(Manager *m, PyObject *rule, PyObject **result)
     return 1;
 }
 
-#ifndef Py_ALWAYS_INLINE   /* 3.11+ */
+#ifndef Py_ALWAYS_INLINE /* 3.11+ */
 #define Py_ALWAYS_INLINE
 #endif
 
@@ -90,15 +90,16 @@ next_frame(Manager *m, PyObject *rule)
     }
     if (spec->kind == KIND_CUSTOM && m->want > m->tail - m->head && m->want <= m->limit
         && !m->eof) {
-        Py_RETURN_NONE;   /* the header said how long the frame is: not there yet */
+        Py_RETURN_NONE; /* the header said how long the frame is: not there yet */
     }
     if (spec->kind == KIND_CUSTOM && m->eof && m->tail == m->head) {
-        return need_more(m, -1, NULL);   /* nothing left for the rule: the end of the stream */
+        return need_more(m, -1, NULL); /* nothing left for the rule: the end of the stream */
     }
     for (;;) {
         RuleResult result;
         PyObject *huge = NULL;
-        if (spec->kind == KIND_CUSTOM && m->exports > 0 && (m->head > 0 || CAPACITY(m) != m->tail)) {
+        if (spec->kind == KIND_CUSTOM && m->exports > 0
+            && (m->head > 0 || CAPACITY(m) != m->tail)) {
             /* Calling the rule needs the bytes trimmed, which a live view forbids: refuse
              * before the rule changes anything (a Skip would drop bytes). */
             return lifecycle_error(m, EXPORTED_MESSAGE);
@@ -109,7 +110,7 @@ next_frame(Manager *m, PyObject *rule)
         Py_ssize_t head = m->head;
         if (result.type == RESULT_SKIP) {
             if (spec->kind == KIND_CUSTOM && m->exports > 0) {
-                return lifecycle_error(m, EXPORTED_MESSAGE);   /* before anything changes */
+                return lifecycle_error(m, EXPORTED_MESSAGE); /* before anything changes */
             }
             m->head += result.a;
             m->scan = m->head;
@@ -167,14 +168,14 @@ drain_split(Manager *m, int *stopped)
     while (index >= 0) {
         Py_ssize_t consume = index + spec->delim_len;
         if (consume - start > m->limit) {
-            *stopped = 1;   /* the frames before it first; next_frame deals with it */
+            *stopped = 1; /* the frames before it first; next_frame deals with it */
             break;
         }
         PyObject *payload = PyBytes_FromStringAndSize(data + start, index - start);
         if (payload == NULL || PyList_Append(payloads, payload) < 0) {
             Py_XDECREF(payload);
             Py_DECREF(payloads);
-            return NULL;   /* nothing consumed: the frames stay buffered */
+            return NULL; /* nothing consumed: the frames stay buffered */
         }
         Py_DECREF(payload);
         start = consume;
@@ -189,7 +190,7 @@ drain_split(Manager *m, int *stopped)
         m->scan = delim_resume(spec, start, m->tail);
     }
     else {
-        m->scan = start;   /* stopped before an oversized frame: next_frame meets it */
+        m->scan = start; /* stopped before an oversized frame: next_frame meets it */
     }
     return payloads;
 }
@@ -232,7 +233,7 @@ drain(Manager *m, PyObject *rule)
             return NULL;
         }
         if (go_on == 0) {
-            Py_DECREF(early);   /* an oversized frame is still being dropped */
+            Py_DECREF(early); /* an oversized frame is still being dropped */
             return PyList_New(0);
         }
     }
@@ -247,7 +248,7 @@ drain(Manager *m, PyObject *rule)
             Py_DECREF(split);
         }
         else {
-            payloads = split;   /* then the oversized frame, as next_frame deals with it */
+            payloads = split; /* then the oversized frame, as next_frame deals with it */
         }
     }
     if (payloads == NULL) {
@@ -272,7 +273,7 @@ drain(Manager *m, PyObject *rule)
             failed = consume_frame(m, (FrameObject *)frame) < 0;
         }
         if (failed && frame_is_outstanding((FrameObject *)frame)) {
-            end_frame(m);   /* given back unconsumed: the error says why, not a warning */
+            end_frame(m); /* given back unconsumed: the error says why, not a warning */
         }
         Py_DECREF(frame);
         if (failed) {
@@ -286,7 +287,7 @@ drain(Manager *m, PyObject *rule)
         return NULL;
     }
     if (PyErr_ExceptionMatches(m->state->FrameTooLarge)) {
-        Py_XSETREF(m->deferred, take_error());   /* raised once, on the next call */
+        Py_XSETREF(m->deferred, take_error()); /* raised once, on the next call */
         Py_CLEAR(m->rule);
     }
     else {

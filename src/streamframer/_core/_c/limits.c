@@ -46,7 +46,7 @@ static int
 overflow_error(Manager *m, PyObject *size)
 {
     m->overflowed = 1;
-    Py_CLEAR(m->rule);   /* routes the next next_frame() to the "recover first" error */
+    Py_CLEAR(m->rule); /* routes the next next_frame() to the "recover first" error */
     return limit_error(m, m->state->FrameTooLarge, size);
 }
 
@@ -56,13 +56,13 @@ overflow_error(Manager *m, PyObject *size)
 int
 discard_step(Manager *m, PyObject *rule)
 {
-    if (m->skip > 0) {   /* the size is known from a header: drop exactly that many bytes */
+    if (m->skip > 0) { /* the size is known from a header: drop exactly that many bytes */
         Py_ssize_t buffered = m->tail - m->head;
         Py_ssize_t n = m->skip < buffered ? m->skip : buffered;
         drop(m, n);
         m->skip -= n;
         if (m->skip == 0 || m->eof) {
-            return report_discard(m);   /* at the end of the stream, the rest never comes */
+            return report_discard(m); /* at the end of the stream, the rest never comes */
         }
         return 0;
     }
@@ -159,7 +159,7 @@ need_more(Manager *m, Py_ssize_t frame_size, PyObject *huge)
             return NULL;
         }
         m->discarded = 0;
-        Py_CLEAR(m->rule);   /* routes the next next_frame() calls to discard_step */
+        Py_CLEAR(m->rule); /* routes the next next_frame() calls to discard_step */
         if (declared) {
             m->skip = huge != NULL ? PY_SSIZE_T_MAX : size;
         }

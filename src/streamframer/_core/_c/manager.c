@@ -34,7 +34,7 @@ shrink(Manager *m, PyObject *unused)
         if (!PyErr_ExceptionMatches(m->state->FrameLifecycleError)) {
             return NULL;
         }
-        PyErr_Clear();   /* a view a rule kept of the bytearray itself */
+        PyErr_Clear(); /* a view a rule kept of the bytearray itself */
     }
     Py_RETURN_NONE;
 }
@@ -95,8 +95,7 @@ discard(Manager *m, PyObject *arg)
         return NULL;
     }
     if (overflow || n < 0 || n > buffered) {
-        PyErr_Format(PyExc_ValueError, "cannot discard %S bytes: %zd are buffered", arg,
-                     buffered);
+        PyErr_Format(PyExc_ValueError, "cannot discard %S bytes: %zd are buffered", arg, buffered);
         return NULL;
     }
     if (m->lent == LENT_FRAME) {
@@ -110,7 +109,7 @@ discard(Manager *m, PyObject *arg)
         end_frame(m);
     }
     Py_ssize_t kept = m->tail - m->head;
-    m->head += (Py_ssize_t)n < kept ? (Py_ssize_t)n : kept;   /* reclaimed lazily */
+    m->head += (Py_ssize_t)n < kept ? (Py_ssize_t)n : kept; /* reclaimed lazily */
     m->scan = m->head;
     m->want = 0;
     if ((Py_ssize_t)n > kept && drop_waiting(m, (Py_ssize_t)n - kept) < 0) {
@@ -119,7 +118,7 @@ discard(Manager *m, PyObject *arg)
     /* A recovery: forget an overflow, and an error drain() owed for the old bytes. */
     m->overflowed = 0;
     Py_CLEAR(m->deferred);
-    Py_CLEAR(m->rule);   /* next_frame() starts from its checks again */
+    Py_CLEAR(m->rule); /* next_frame() starts from its checks again */
     Py_RETURN_NONE;
 }
 
@@ -163,7 +162,6 @@ manager_drain_method(Manager *m, PyObject *rule)
     return manager_drain(m, rule);
 }
 
-
 /* ------------------------------------------------------------------------------------------ */
 /* Construction, attributes */
 
@@ -197,7 +195,7 @@ parse_size(PyObject *value, const char *name, int none_means_most, Py_ssize_t mo
     }
     if (overflow || size > most) {
         *out = most;
-        *exact = PyNumber_Index(value);   /* an int subclass is read back as an int */
+        *exact = PyNumber_Index(value); /* an int subclass is read back as an int */
         return *exact == NULL ? -1 : 0;
     }
     *out = (Py_ssize_t)size;
@@ -212,7 +210,8 @@ set_size(Manager *m, PyObject *value, int is_limit)
     Py_ssize_t size;
     PyObject *exact;
     if (parse_size(value, is_limit ? "max_size" : "read_size", is_limit,
-                   is_limit ? PY_SSIZE_T_MAX : MOST_BYTES, &size, &exact) < 0) {
+                   is_limit ? PY_SSIZE_T_MAX : MOST_BYTES, &size, &exact)
+        < 0) {
         return -1;
     }
     *(is_limit ? &m->limit : &m->max_read) = size;
@@ -221,8 +220,7 @@ set_size(Manager *m, PyObject *value, int is_limit)
 }
 
 static int
-parse_choice(PyObject *value, const char *name, const char *first, const char *second,
-             int *out)
+parse_choice(PyObject *value, const char *name, const char *first, const char *second, int *out)
 {
     if (PyUnicode_Check(value)) {
         if (PyUnicode_CompareWithASCIIString(value, first) == 0) {
@@ -234,8 +232,7 @@ parse_choice(PyObject *value, const char *name, const char *first, const char *s
             return 0;
         }
     }
-    PyErr_Format(PyExc_ValueError, "%s must be '%s' or '%s', got %R", name, first, second,
-                 value);
+    PyErr_Format(PyExc_ValueError, "%s must be '%s' or '%s', got %R", name, first, second, value);
     return -1;
 }
 
@@ -254,8 +251,7 @@ manager_init(Manager *m, PyObject *args, PyObject *kwargs)
     if ((max_size != NULL
          && parse_size(max_size, "max_size", 1, PY_SSIZE_T_MAX, &limit, &limit_exact) < 0)
         || (read_size != NULL
-            && parse_size(read_size, "read_size", 0, MOST_BYTES, &max_read, &read_size_exact)
-                   < 0)
+            && parse_size(read_size, "read_size", 0, MOST_BYTES, &max_read, &read_size_exact) < 0)
         || (on_overflow != NULL
             && parse_choice(on_overflow, "on_overflow", "error", "discard", &discard_mode) < 0)
         || (on_eof != NULL && parse_choice(on_eof, "on_eof", "raise", "frame", &eof_frame) < 0)) {
@@ -319,7 +315,7 @@ static int
 manager_clear_refs(Manager *m)
 {
     if (m->read_span != NULL) {
-        ((SpanObject *)m->read_span)->mgr = NULL;   /* it borrowed us */
+        ((SpanObject *)m->read_span)->mgr = NULL; /* it borrowed us */
         Py_CLEAR(m->read_span);
     }
     Py_CLEAR(m->reserved_view);
@@ -399,7 +395,7 @@ set_read_size(Manager *m, PyObject *value, void *closure)
 /* on_overflow and on_eof: a policy of two words, stored as 0 or 1 in the manager. */
 typedef struct {
     const char *name, *first, *second;
-    size_t offset;   /* of the int in Manager */
+    size_t offset; /* of the int in Manager */
 } Policy;
 
 static Policy ON_OVERFLOW = {"on_overflow", "error", "discard", offsetof(Manager, discard_mode)};
@@ -468,12 +464,13 @@ manager_repr(Manager *m)
     if (max_size == NULL) {
         return NULL;
     }
-    PyObject *repr = PyUnicode_FromFormat(
-        "<BufferManager %zd bytes buffered, max_size=%S%s%s>", manager_length(m), max_size,
-        m->busy ? " in use"
-        : m->lent == LENT_RESERVED ? " reserved"
-        : m->lent == LENT_FRAME ? " frame outstanding" : "",
-        m->eof ? " eof" : "");
+    PyObject *repr = PyUnicode_FromFormat("<BufferManager %zd bytes buffered, max_size=%S%s%s>",
+                                          manager_length(m), max_size,
+                                          m->busy                    ? " in use"
+                                          : m->lent == LENT_RESERVED ? " reserved"
+                                          : m->lent == LENT_FRAME    ? " frame outstanding"
+                                                                     : "",
+                                          m->eof ? " eof" : "");
     Py_DECREF(max_size);
     return repr;
 }
@@ -513,18 +510,12 @@ static PyMemberDef manager_members[] = {
 };
 
 static PyType_Slot manager_slots[] = {
-    {Py_tp_dealloc, manager_dealloc},
-    {Py_tp_repr, manager_repr},
-    {Py_sq_length, manager_length},
-    {Py_tp_doc, MANAGER_DOC},
-    {Py_tp_traverse, manager_traverse},
-    {Py_tp_clear, manager_clear_refs},
-    {Py_tp_members, manager_members},
-    {Py_tp_methods, manager_methods},
-    {Py_tp_getset, manager_getset},
-    {Py_tp_init, manager_init},
-    {Py_tp_new, manager_tp_new},
-    {0, NULL},
+    {Py_tp_dealloc, manager_dealloc},   {Py_tp_repr, manager_repr},
+    {Py_sq_length, manager_length},     {Py_tp_doc, MANAGER_DOC},
+    {Py_tp_traverse, manager_traverse}, {Py_tp_clear, manager_clear_refs},
+    {Py_tp_members, manager_members},   {Py_tp_methods, manager_methods},
+    {Py_tp_getset, manager_getset},     {Py_tp_init, manager_init},
+    {Py_tp_new, manager_tp_new},        {0, NULL},
 };
 
 PyType_Spec manager_spec = {

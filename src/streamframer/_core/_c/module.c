@@ -10,7 +10,6 @@
 #include "core.h"
 #include <string.h>
 
-
 enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -20,8 +19,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *source, *rule, *io;
     Manager *mgr;
-    PyObject *frame;        /* the frame last yielded, consumed when the loop asks again */
-    PyObject *payloads;     /* iter_payloads: the batch being yielded */
+    PyObject *frame;    /* the frame last yielded, consumed when the loop asks again */
+    PyObject *payloads; /* iter_payloads: the batch being yielded */
     Py_ssize_t index;
     int done;
 } IterObject;
@@ -207,10 +206,10 @@ typedef struct {
     PyObject_HEAD
     CoreState *state;
     int kind;
-    PyObject *reference;    /* the adapter's Python function: the semantics, and the fallback */
-    PyObject *io;           /* read once (reader) / wait and read (iterators) */
-    PyObject *read_failed;  /* reader: what a failed recv_into means (NULL: always call io) */
-    PyObject *dict;         /* __doc__, __name__, __wrapped__... (functools.update_wrapper) */
+    PyObject *reference;   /* the adapter's Python function: the semantics, and the fallback */
+    PyObject *io;          /* read once (reader) / wait and read (iterators) */
+    PyObject *read_failed; /* reader: what a failed recv_into means (NULL: always call io) */
+    PyObject *dict;        /* __doc__, __name__, __wrapped__... (functools.update_wrapper) */
     vectorcallfunc vectorcall;
 } CompiledObject;
 
@@ -287,7 +286,7 @@ compiled_read(CompiledObject *self, PyObject *source, Manager *mgr, PyObject *ru
         return NULL;
     }
     if (!received) {
-        Py_RETURN_NONE;   /* a non-blocking source had nothing to read */
+        Py_RETURN_NONE; /* a non-blocking source had nothing to read */
     }
     return manager_next_frame(mgr, rule);
 }
@@ -336,8 +335,8 @@ compiled_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     static char *keywords[] = {"kind", "reference", "io", "read_failed", NULL};
     int kind;
     PyObject *reference, *io, *read_failed = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO|O:compiled", keywords, &kind,
-                                     &reference, &io, &read_failed)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iOO|O:compiled", keywords, &kind, &reference,
+                                     &io, &read_failed)) {
         return NULL;
     }
     if (kind < COMPILED_READER || kind > COMPILED_PAYLOADS) {
@@ -467,7 +466,7 @@ state_of_type(PyTypeObject *type)
         }
         PyObject *candidate = PyType_GetModule(base);
         if (candidate == NULL) {
-            PyErr_Clear();   /* a type from a class statement: no module */
+            PyErr_Clear(); /* a type from a class statement: no module */
         }
         else if (PyModule_GetDef(candidate) == &ccore_module) {
             module = candidate;
@@ -621,16 +620,29 @@ ccore_exec(PyObject *module)
 }
 
 /* Every object the state holds, for the collector (the module's types refer back to it). */
-#define STATE_OBJECTS(apply, state)                                                         \
-    apply(state->StreamFramerError); apply(state->FrameTooLarge);                           \
-    apply(state->FrameDiscarded); apply(state->FramingError);                               \
-    apply(state->FrameLifecycleError); apply(state->StreamClosed);                          \
-    apply(state->NeedMoreType); apply(state->FrameSpanType); apply(state->SkipType);        \
-    apply(state->BrokenCondition); apply(state->DelimitedType);                             \
-    apply(state->FixedSizeType); apply(state->LengthPrefixedType);                          \
-    apply(state->UntilAnyType); apply(state->ManagerType); apply(state->FrameType);         \
-    apply(state->SpanType); apply(state->ReaderType); apply(state->FrameIterType);          \
-    apply(state->PayloadIterType); apply(state->str_release); apply(state->str_recv_into)
+#define STATE_OBJECTS(apply, state)                                                               \
+    apply(state->StreamFramerError);                                                              \
+    apply(state->FrameTooLarge);                                                                  \
+    apply(state->FrameDiscarded);                                                                 \
+    apply(state->FramingError);                                                                   \
+    apply(state->FrameLifecycleError);                                                            \
+    apply(state->StreamClosed);                                                                   \
+    apply(state->NeedMoreType);                                                                   \
+    apply(state->FrameSpanType);                                                                  \
+    apply(state->SkipType);                                                                       \
+    apply(state->BrokenCondition);                                                                \
+    apply(state->DelimitedType);                                                                  \
+    apply(state->FixedSizeType);                                                                  \
+    apply(state->LengthPrefixedType);                                                             \
+    apply(state->UntilAnyType);                                                                   \
+    apply(state->ManagerType);                                                                    \
+    apply(state->FrameType);                                                                      \
+    apply(state->SpanType);                                                                       \
+    apply(state->ReaderType);                                                                     \
+    apply(state->FrameIterType);                                                                  \
+    apply(state->PayloadIterType);                                                                \
+    apply(state->str_release);                                                                    \
+    apply(state->str_recv_into)
 
 static int
 ccore_traverse(PyObject *module, visitproc visit, void *arg)

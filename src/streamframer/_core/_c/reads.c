@@ -45,7 +45,7 @@ feed(Manager *m, PyObject *data)
     }
     Py_ssize_t n = view.len;
     if (m->lent == LENT_NONE && m->backlog != NULL && flush_backlog(m) < 0) {
-        PyErr_Clear();   /* the view that kept them waiting is still alive */
+        PyErr_Clear(); /* the view that kept them waiting is still alive */
     }
     /* Bytes fed while the buffer is lent out (a frame, a reservation) or pinned by a view
      * wait behind it, in order, up to max_size of them: a peer cannot grow them without end. */
@@ -57,9 +57,8 @@ feed(Manager *m, PyObject *data)
     int direct = m->lent != LENT_RESERVED && m->backlog == NULL;
     if (direct && m->tail + n > CAPACITY(m)) {
         /* Growing moves the bytes: only while nothing (this data included) is exported. */
-        direct = m->exports == 0
-            && (m->head == 0 || m->lent != LENT_NONE || compact(m) == 0)
-            && resize(m, m->tail + n) == 0;
+        direct = m->exports == 0 && (m->head == 0 || m->lent != LENT_NONE || compact(m) == 0)
+                 && resize(m, m->tail + n) == 0;
         if (!direct) {
             PyErr_Clear();
         }
@@ -93,7 +92,7 @@ feed(Manager *m, PyObject *data)
         return NULL;
     }
     m->backlog_size += n;
-    Py_CLEAR(m->rule);   /* the next read flushes first */
+    Py_CLEAR(m->rule); /* the next read flushes first */
     Py_RETURN_NONE;
 }
 
@@ -121,7 +120,7 @@ reserve(Manager *m, PyObject *size_arg)
     }
     Py_ssize_t size = m->next_read;
     if (size_arg != Py_None) {
-        PyObject *number = PyNumber_Index(size_arg);   /* clamped below: too large is too large */
+        PyObject *number = PyNumber_Index(size_arg); /* clamped below: too large is too large */
         size = number == NULL ? -1 : PyNumber_AsSsize_t(number, NULL);
         if (size == -1 && PyErr_Occurred()) {
             Py_XDECREF(number);
@@ -308,14 +307,14 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
             count = 0;
         }
         else if (count < 0 || count > size) {
-            PyErr_Format(PyExc_ValueError, "%R returned %R for a %zd-byte view", read_into,
-                         result, size);
+            PyErr_Format(PyExc_ValueError, "%R returned %R for a %zd-byte view", read_into, result,
+                         size);
             Py_CLEAR(result);
             count = 0;
         }
     }
-    m->tail += count;   /* kept, whatever happens next */
-    if (result != NULL) {   /* a read that raised says nothing of the next one's size */
+    m->tail += count;     /* kept, whatever happens next */
+    if (result != NULL) { /* a read that raised says nothing of the next one's size */
         m->next_read = next_read_size(count, size, m->max_read);
     }
     int kept_export = ((SpanObject *)span)->exports > 0;
@@ -327,7 +326,8 @@ fill(Manager *m, PyObject *read_into, PyObject **got)
         Py_DECREF(result);
         PyErr_Format(m->state->FrameLifecycleError,
                      "%R kept an export of the buffer it was given; the bytes it read are "
-                     "buffered: release the export, then read on", read_into);
+                     "buffered: release the export, then read on",
+                     read_into);
         return -1;
     }
     *got = result;

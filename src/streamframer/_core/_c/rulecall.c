@@ -37,8 +37,8 @@ has_fields(PyObject *rule, PyObject *result, Py_ssize_t fields)
     if (size == fields) {
         return 1;
     }
-    PyErr_Format(PyExc_TypeError, "%R returned a malformed %s: %zd fields instead of %zd",
-                 rule, Py_TYPE(result)->tp_name, size, fields);
+    PyErr_Format(PyExc_TypeError, "%R returned a malformed %s: %zd fields instead of %zd", rule,
+                 Py_TYPE(result)->tp_name, size, fields);
     return 0;
 }
 
@@ -49,9 +49,10 @@ read_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered, R
             PyObject **huge)
 {
     PyTypeObject *type = Py_TYPE(result);
-    Py_ssize_t fields = (PyObject *)type == m->state->SkipType ? 1
+    Py_ssize_t fields = (PyObject *)type == m->state->SkipType        ? 1
                         : (PyObject *)type == m->state->FrameSpanType ? 3
-                        : (PyObject *)type == m->state->NeedMoreType ? 2 : 0;
+                        : (PyObject *)type == m->state->NeedMoreType  ? 2
+                                                                      : 0;
     if (fields && !has_fields(rule, result, fields)) {
         return -1;
     }
@@ -83,12 +84,12 @@ read_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered, R
         PyObject *size = PyTuple_GET_ITEM(result, 1);
         out->b = -1;
         if (size != Py_None) {
-            Py_ssize_t value = PyNumber_AsSsize_t(size, NULL);   /* clamps */
+            Py_ssize_t value = PyNumber_AsSsize_t(size, NULL); /* clamps */
             if (value == -1 && PyErr_Occurred()) {
                 return -1;
             }
             if (value == PY_SSIZE_T_MAX && huge != NULL) {
-                *huge = PyNumber_Index(size);   /* an int, as the pure core converts it */
+                *huge = PyNumber_Index(size); /* an int, as the pure core converts it */
                 if (*huge == NULL) {
                     return -1;
                 }
@@ -97,8 +98,8 @@ read_result(Manager *m, PyObject *rule, PyObject *result, Py_ssize_t buffered, R
         }
         return 0;
     }
-    PyErr_Format(PyExc_TypeError,
-                 "a rule must return NeedMore, FrameSpan or Skip, %R returned %R", rule, result);
+    PyErr_Format(PyExc_TypeError, "a rule must return NeedMore, FrameSpan or Skip, %R returned %R",
+                 rule, result);
     return -1;
 }
 
@@ -128,8 +129,7 @@ call_rule(Manager *m, PyObject *rule, int copy, RuleResult *out, PyObject **huge
         return -1;
     }
     int status = read_result(m, rule, result, buffered, out, huge);
-    if (status == 0 && out->type == RESULT_SKIP
-        && !(0 < out->a && out->a <= buffered)) {
+    if (status == 0 && out->type == RESULT_SKIP && !(0 < out->a && out->a <= buffered)) {
         status = bad_result(m, rule, result, buffered);
     }
     Py_DECREF(result);
@@ -153,7 +153,7 @@ run_rule(Manager *m, PyObject *rule, RuleResult *out, PyObject **huge)
             }
             return 0;
         }
-        return call_rule(m, rule, 1, out, huge);   /* the rule words its own error */
+        return call_rule(m, rule, 1, out, huge); /* the rule words its own error */
     }
     return call_rule(m, rule, 0, out, huge);
 }

@@ -44,7 +44,7 @@ ssize_attr(PyObject *rule, const char *name, Py_ssize_t *out, int *ok)
         return -1;
     }
     if (overflow || v > PY_SSIZE_T_MAX / 4 || v < -(PY_SSIZE_T_MAX / 4)) {
-        *ok = 0;   /* values this large are left to the rule, which has Python's ints */
+        *ok = 0; /* values this large are left to the rule, which has Python's ints */
         return 0;
     }
     *out = (Py_ssize_t)v;
@@ -155,8 +155,8 @@ load_length(RuleSpec *spec, PyObject *rule)
     if (!little && !big) {
         return 0;
     }
-    unsigned long long capacity = spec->length_size == 8
-        ? ~0ULL : ((1ULL << (8 * spec->length_size)) - 1);
+    unsigned long long capacity = spec->length_size == 8 ? ~0ULL
+                                                         : ((1ULL << (8 * spec->length_size)) - 1);
     PyObject *max_length = PyObject_GetAttrString(rule, "max_length");
     if (max_length == NULL) {
         return -1;
@@ -179,12 +179,11 @@ load_length(RuleSpec *spec, PyObject *rule)
         return -1;
     }
     if (magic != NULL && magic != Py_None) {
-        if (!PyBytes_CheckExact(magic)
-            || PyBytes_GET_SIZE(magic) > spec->offset) {
+        if (!PyBytes_CheckExact(magic) || PyBytes_GET_SIZE(magic) > spec->offset) {
             Py_DECREF(magic);
             return 0;
         }
-        spec->magic = magic;   /* owned */
+        spec->magic = magic; /* owned */
     }
     else {
         Py_XDECREF(magic);
@@ -192,8 +191,8 @@ load_length(RuleSpec *spec, PyObject *rule)
     spec->little_endian = little;
     spec->longest = longest;
     spec->field_end = spec->offset + spec->length_size;
-    spec->min_total = spec->field_end > spec->payload_offset
-        ? spec->field_end : spec->payload_offset;
+    spec->min_total = spec->field_end > spec->payload_offset ? spec->field_end
+                                                             : spec->payload_offset;
     spec->kind = KIND_LENGTH;
     return 0;
 }
@@ -207,7 +206,7 @@ load_any(RuleSpec *spec, PyObject *rule)
         return -1;
     }
     if (keep || skip_empty) {
-        return 0;   /* options left to the rule */
+        return 0; /* options left to the rule */
     }
     PyObject *delimiters = PyObject_GetAttrString(rule, "delimiters");
     if (delimiters == NULL) {
@@ -312,7 +311,7 @@ run_delim(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t sc
         end = index - 1;
     }
     if (spec->skip_empty && end == 0) {
-        out->type = RESULT_SKIP;   /* nothing before the delimiter: noise, not a frame */
+        out->type = RESULT_SKIP; /* nothing before the delimiter: noise, not a frame */
         out->a = consume;
         return 0;
     }
@@ -354,7 +353,7 @@ run_length(const RuleSpec *spec, const char *data, Py_ssize_t size, RuleResult *
         }
     }
     if (length > spec->longest || length > (unsigned long long)(PY_SSIZE_T_MAX / 2)) {
-        return SPEC_ASK_RULE;   /* a FramingError, or a size only Python's ints hold */
+        return SPEC_ASK_RULE; /* a FramingError, or a size only Python's ints hold */
     }
     Py_ssize_t total = spec->field_end + (Py_ssize_t)length + spec->adjust;
     if (total < spec->min_total) {
@@ -378,8 +377,7 @@ run_length(const RuleSpec *spec, const char *data, Py_ssize_t size, RuleResult *
  * bytes, starting at or before it, may still complete (then wait there); with no complete
  * delimiter at all, resume where one could still be starting. */
 static int
-run_any(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
-        RuleResult *out)
+run_any(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan, RuleResult *out)
 {
     Py_ssize_t tail = size - spec->any_longest + 1;
     Py_ssize_t start = -1, match_end = -1;
@@ -408,7 +406,7 @@ run_any(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan
         for (int i = 0; i < spec->n_any; i++) {
             Py_ssize_t length = PyBytes_GET_SIZE(spec->any[i]);
             if (length <= left) {
-                break;   /* longest first: the rest cannot run past the end either */
+                break; /* longest first: the rest cannot run past the end either */
             }
             if (memcmp(data + at, PyBytes_AS_STRING(spec->any[i]), (size_t)left) == 0) {
                 out->type = RESULT_NEED;
@@ -428,8 +426,7 @@ run_any(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan
 /* Run a built-in rule on data[0:size], resuming at scan. Returns 0 with *out set, or
  * SPEC_ASK_RULE when the rule object must answer (an error to word). */
 int
-spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan,
-         RuleResult *out)
+spec_run(const RuleSpec *spec, const char *data, Py_ssize_t size, Py_ssize_t scan, RuleResult *out)
 {
     switch (spec->kind) {
     case KIND_DELIM:

@@ -42,14 +42,14 @@ span_getbuffer(SpanObject *self, Py_buffer *view, int flags)
         view->obj = NULL;
         return -1;
     }
-    if (PyBuffer_FillInfo(view, (PyObject *)self,
-                          PyByteArray_AS_STRING(mgr->buf) + self->offset, self->length,
-                          !self->writable, flags) < 0) {
+    if (PyBuffer_FillInfo(view, (PyObject *)self, PyByteArray_AS_STRING(mgr->buf) + self->offset,
+                          self->length, !self->writable, flags)
+        < 0) {
         view->obj = NULL;
         return -1;
     }
     if (self->borrows) {
-        Py_INCREF(mgr);   /* an export keeps the manager, and its bytes, alive */
+        Py_INCREF(mgr); /* an export keeps the manager, and its bytes, alive */
     }
     self->exports++;
     mgr->exports++;
@@ -63,7 +63,7 @@ span_releasebuffer(SpanObject *self, Py_buffer *view)
     self->exports--;
     mgr->exports--;
     if (self->borrows) {
-        Py_DECREF(mgr);   /* last: the manager may go now, and clear self->mgr */
+        Py_DECREF(mgr); /* last: the manager may go now, and clear self->mgr */
     }
 }
 
@@ -72,7 +72,8 @@ static PyType_Slot span_slots[] = {
     {Py_tp_traverse, span_traverse},
     {Py_bf_getbuffer, span_getbuffer},
     {Py_bf_releasebuffer, span_releasebuffer},
-    {Py_tp_doc, "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve())."},
+    {Py_tp_doc,
+     "Bytes of a BufferManager's buffer, lent out as a memoryview (view(), reserve())."},
     {Py_tp_new, refuse_new},
     {0, NULL},
 };

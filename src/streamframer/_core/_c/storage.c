@@ -285,22 +285,23 @@ fit(Manager *m, Py_ssize_t at, Py_ssize_t size, Py_ssize_t ahead, Py_ssize_t fra
     if (end <= CAPACITY(m)) {
         return size;
     }
-    Py_ssize_t held = allocated(m);   /* usable: held - 1, for the trailing NUL */
+    Py_ssize_t held = allocated(m); /* usable: held - 1, for the trailing NUL */
     if (end >= held) {
         if (at < frame_end && frame_end < held) {
             /* The frame fits: read up to the allocation, not beyond. */
             return resize(m, held - 1) < 0 ? -1 : held - 1 - at;
         }
-        Py_ssize_t wanted = end + (size < at ? size : at);   /* this read and the next */
-        if (at < frame_end && (frame_end <= wanted + (wanted >> 3)
-                               || frame_end - m->head <= m->consume - m->start)) {
+        Py_ssize_t wanted = end + (size < at ? size : at); /* this read and the next */
+        if (at < frame_end
+            && (frame_end <= wanted + (wanted >> 3)
+                || frame_end - m->head <= m->consume - m->start)) {
             /* The frame ends within an eighth of that, or is no larger than the last frame
              * (the buffer held one like it already): grow to its end now, in one exact step,
              * rather than by steps small enough for CPython to over-allocate (and copy). */
             wanted = end > frame_end ? end : frame_end;
         }
         if (8.0 * (double)wanted > 9.0 * (double)held) {
-            return resize(m, wanted) < 0 ? -1 : size;   /* more than an eighth: exact */
+            return resize(m, wanted) < 0 ? -1 : size; /* more than an eighth: exact */
         }
         /* Less: one byte more than is held makes CPython add an eighth of what it holds,
          * which covers this read and the next ones. */
@@ -406,7 +407,7 @@ settle_backlog(Manager *m)
 {
     if (flush_backlog(m) < 0) {
         PyErr_Clear();
-        Py_CLEAR(m->rule);   /* routes the next next_frame() to the flush */
+        Py_CLEAR(m->rule); /* routes the next next_frame() to the flush */
     }
 }
 
