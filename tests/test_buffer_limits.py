@@ -294,7 +294,7 @@ def test_policies_set_after_construction_take_effect() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("on_eof", "fram", "on_eof must be 'raise' or 'frame', got 'fram'"),
+        ("on_eof", "last", "on_eof must be 'raise' or 'frame', got 'last'"),
         ("on_overflow", "drop", "on_overflow must be 'error' or 'discard', got 'drop'"),
     ],
 )
