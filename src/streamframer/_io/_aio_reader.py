@@ -147,8 +147,7 @@ async def _frames(reader: FramedReader) -> AsyncIterator[Frame]:
             return
         reader._yielded = frame  # for a loop left early: the next read consumes it
         yield frame
-        if not frame.consumed:
-            frame.consume()
+        frame.__exit__(None, None, None)  # consumes it, unless the body did: one call
 
 
 async def _read(reader: FramedReader, rule: Rule) -> Frame:
