@@ -8,7 +8,7 @@ Frames out (custom rule results, rule switching, drain, the overflow and EOF pol
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy
 import pytest
@@ -349,19 +349,6 @@ def test_discard_bad_argument_changes_nothing(n: Any, error: type) -> None:
     with pytest.raises(error):
         mgr.discard(n)
     assert buffered(mgr) == b"abc"
-
-
-def test_discard_and_clear_refused_while_a_frame_is_outstanding() -> None:
-    mgr = BufferManager()
-    mgr.feed(b"a\nb")
-    frame = mgr.next_frame(LINE)
-    assert frame is not None
-    calls: list[Callable[[], None]] = [lambda: mgr.discard(1), mgr.clear]
-    for call in calls:
-        with pytest.raises(FrameLifecycleError, match="outstanding"):
-            call()
-    assert frame == b"a"
-    assert len(mgr) == 3
 
 
 def test_discard_refused_while_view_alive_changes_nothing() -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import DETERMINISTIC, ScriptedSocket, buffered, chunks_of, one_big_frame
+from helpers import DETERMINISTIC, ScriptedSocket, buffered, chunks_of, one_big_frame, take
 from streamframer import (
     DEFAULT_MAX_SIZE,
     DEFAULT_READ_SIZE,
@@ -115,13 +115,13 @@ def test_frame_larger_than_max_size_fed_in_one_chunk() -> None:
     assert (info.value.limit, info.value.size) == (50, 101)
     assert buffered(mgr) == big + b"next\n"
     mgr.discard(len(big))
-    assert mgr.next_frame(LINE) == b"next"
+    assert take(mgr, LINE) == b"next"
 
 
 def test_frame_of_exactly_max_size_fits() -> None:
     mgr = BufferManager(max_size=10)
     mgr.feed(b"123456789\n")
-    assert mgr.next_frame(LINE) == b"123456789"
+    assert take(mgr, LINE) == b"123456789"
 
 
 def test_declared_frame_size_is_refused_before_the_body_arrives() -> None:
@@ -289,6 +289,25 @@ def test_policies_set_after_construction_take_effect() -> None:
     mgr.feed(b"tail")
     mgr.feed_eof()
     assert mgr.drain(LINE) == [b"tail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("on_eof", "fram", "on_eof must be 'raise' or 'frame', got 'fram'"),
+        ("on_overflow", "drop", "on_overflow must be 'error' or 'discard', got 'drop'"),
+    ],
+)
+def test_a_policy_is_checked_when_set_and_cannot_be_deleted(
+    name: str, value: str, message: str
+) -> None:
+    mgr = BufferManager()
+    default = getattr(mgr, name)
+    with pytest.raises(ValueError, match=message):
+        setattr(mgr, name, value)
+    with pytest.raises(AttributeError):
+        delattr(mgr, name)
+    assert getattr(mgr, name) == default
 
 
 @pytest.mark.parametrize(

@@ -139,17 +139,20 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, 6))
     def discard(self, n: int) -> None:
-        if self.frame is not None:
-            with pytest.raises(FrameLifecycleError):
-                self.mgr.discard(0)
-            return
         n = min(n, len(self.remaining()))
         try:
             self.mgr.discard(n)
-        except FrameLifecycleError:
-            assert self.slices
+        except FrameLifecycleError:  # documented: an outstanding frame with a view alive
+            assert self.frame is not None, "discard() refused with no frame outstanding"
+            assert self.slices, "discard() refused with no export alive"
+            assert not self.frame.consumed
             return
         self.taken += n
+        if self.frame is not None:  # ended by discard(): gone, like a consumed one
+            assert self.frame.consumed
+            with pytest.raises(FrameLifecycleError, match="ended by clear"):
+                bytes(self.frame)
+            self.frame = None
 
     @rule(data=PIECES, keep=st.integers(0, 3), release=st.booleans())
     def zero_copy_read(self, data: bytes, keep: int, release: bool) -> None:

@@ -95,8 +95,10 @@ class FramedStream:
         :class:`~streamframer.StreamClosed` at the end of the stream,
         :class:`~streamframer.FrameTooLarge` when the frame cannot fit in ``max_size``, and
         :class:`~streamframer.FrameLifecycleError` while the previous frame is outstanding.
-        Cancelling it (``anyio.fail_after``, ``move_on_after``) loses nothing.
+        Cancelling it (``anyio.fail_after``, ``move_on_after``) loses nothing. After an
+        ``async for`` left early, its last frame is yours: dropped unconsumed, it is read again.
         """
+        self._yielded = None  # the loop's hold: a frame the caller dropped goes back
         rule = self.rule if rule is None else rule
         mgr = self.manager
         while True:

@@ -398,6 +398,8 @@ int manager_fill_count(Manager *mgr, PyObject *read_into, PyObject **got);
 /* frame.c */
 PyObject *frame_new(Manager *mgr);
 int consume_frame(Manager *mgr, FrameObject *frame);   /* under the busy mark */
+void end_frame(Manager *mgr);
+extern const char VIEWS_MESSAGE[];
 int manager_consume(Manager *mgr, FrameObject *frame);
 PyObject *refuse_new(PyTypeObject *type, PyObject *args, PyObject *kwargs);
 void frame_free_spare(Manager *mgr);

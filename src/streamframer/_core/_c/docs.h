@@ -124,12 +124,16 @@
 #define CLEAR_DOC \
     "clear($self, /)\n--\n\n" \
     "Drop every unconsumed byte: the recovery after a :class:`FrameTooLarge` or\n" \
-    ":class:`FramingError` when the stream cannot be resynchronised."
+    ":class:`FramingError` when the stream cannot be resynchronised. Works in every state,\n" \
+    "as :meth:`discard` does."
 
 #define DISCARD_DOC \
     "discard($self, n, /)\n--\n\n" \
     "Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame: a recovery\n" \
-    "after :class:`FrameTooLarge`."
+    "after :class:`FrameTooLarge`.\n\n" \
+    "Works in every state: an outstanding frame is ended (using it afterwards raises\n" \
+    ":class:`FrameLifecycleError`), unless a view of it is alive, which is refused with\n" \
+    "nothing changed; a reservation stays valid for its ``commit()``."
 
 #define MAX_SIZE_DOC \
     "The most bytes one frame may occupy, or ``None`` for no limit. Settable: a new limit\n" \
@@ -180,6 +184,7 @@
     "from it, before ``consume()``."
 
 #define CONSUMED_DOC \
-    "True once ``consume()`` has removed this frame."
+    "True once this frame is no longer outstanding: ``consume()`` removed it, or\n" \
+    "``clear()``/``discard()`` ended it."
 
 #endif

@@ -12,6 +12,22 @@
 
 static const char CONSUMED_MESSAGE[] =
     "this frame was already consumed; its bytes are gone from the buffer";
+static const char ENDED_MESSAGE[] =
+    "this frame was ended by clear() or discard() before it was consumed; its bytes are gone "
+    "from the buffer";
+
+/* What may hold a view of the outstanding frame: named by every error a live view causes. */
+const char VIEWS_MESSAGE[] =
+    "frame.view, a slice of it, memoryview(frame), an array built on it, or a "
+    "BufferManager.view() taken before";
+
+/* Why frame is no longer outstanding: consume() sets a frame's generation to 0, which no
+ * frame is handed out in; any other frame was ended by clear() or discard(). */
+static const char *
+gone_message(FrameObject *frame)
+{
+    return frame->generation == 0 ? CONSUMED_MESSAGE : ENDED_MESSAGE;
+}
 
 /* The live frame's manager, or NULL with FrameLifecycleError set. */
 static Manager *
@@ -19,10 +35,45 @@ live(FrameObject *frame)
 {
     if (!frame_is_live(frame)) {
         PyErr_SetString(frame->mgr->state->FrameLifecycleError,
-                        frame->mgr->busy ? BUSY_MESSAGE : CONSUMED_MESSAGE);
+                        frame->mgr->busy ? BUSY_MESSAGE : gone_message(frame));
         return NULL;
     }
     return frame->mgr;
+}
+
+/* The outstanding frame ends: consumed, ended by clear()/discard(), or given back when it was
+ * dropped unconsumed (its bytes then stay where they are, and the next read finds the frame
+ * again from the scan position, which a frame handed out leaves before its end). */
+void
+end_frame(Manager *m)
+{
+    m->lent = LENT_NONE;
+    m->generation++;
+    if (m->backlog != NULL) {
+        settle_backlog(m);
+    }
+}
+
+/* A frame collected without consume() gives its bytes back: bytes leave only through
+ * consume(), so the next read returns the same frame again, and a ResourceWarning says so. A
+ * view of a frame holds the frame (it is the view's exporter), so this never happens under a
+ * live view. The warning runs Python from a dealloc: the exception being raised is kept, the
+ * frame is not shown to it, and a warning raised as an error (-W error) goes to the
+ * unraisable hook, the bytes already back. */
+static void
+give_back(Manager *m)
+{
+    PyObject *error = take_error();
+    Py_ssize_t size = m->end - m->start;
+    end_frame(m);
+    if (PyErr_WarnFormat(PyExc_ResourceWarning, 1,
+                         "a frame (%zd bytes) was dropped unconsumed: its bytes stay in the "
+                         "buffer and the next read returns them again (call frame.consume(), "
+                         "or use 'with frame:', to remove them)",
+                         size) < 0) {
+        PyErr_WriteUnraisable((PyObject *)m);
+    }
+    restore_error(error);
 }
 
 /* A Frame is tracked by the cyclic garbage collector: a frame held by its manager's subclass,
@@ -66,22 +117,19 @@ static inline int
 consume(Manager *m, FrameObject *frame)
 {
     if (!frame_is_outstanding(frame)) {
-        lifecycle_error(m, "this frame was already consumed; its bytes are gone from the buffer");
+        lifecycle_error(m, gone_message(frame));
         return -1;
     }
     if (frame->exports > 0) {
-        lifecycle_error(m, "cannot consume: a view of this frame is still alive (frame.view, a "
-                           "slice of it, memoryview(frame), an array built on it, or a "
-                           "BufferManager.view() taken before); release it, then consume() "
-                           "again");
+        PyErr_Format(m->state->FrameLifecycleError,
+                     "cannot consume: a view of this frame is still alive (%s); release it, "
+                     "then consume() again",
+                     VIEWS_MESSAGE);
         return -1;
     }
     m->head = m->scan = m->consume;
-    m->lent = LENT_NONE;
-    m->generation++;
-    if (m->backlog != NULL) {
-        settle_backlog(m);
-    }
+    end_frame(m);
+    frame->generation = 0;   /* consumed, not ended by clear() */
     return 0;
 }
 
@@ -124,6 +172,9 @@ frame_dealloc(FrameObject *self)
     PyTypeObject *type = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     Manager *mgr = self->mgr;
+    if (frame_is_outstanding(self)) {
+        give_back(mgr);   /* dropped unconsumed */
+    }
     if (mgr->spare_frame == NULL) {
         mgr->spare_frame = self;   /* freed with the manager if not used again */
     }
@@ -280,7 +331,7 @@ static PyObject *
 frame_repr(FrameObject *self)
 {
     if (!frame_is_live(self)) {
-        return PyUnicode_FromString("<Frame consumed>");
+        return PyUnicode_FromString(self->generation == 0 ? "<Frame consumed>" : "<Frame ended>");
     }
     Manager *mgr = self->mgr;
     Py_ssize_t length = mgr->end - mgr->start;

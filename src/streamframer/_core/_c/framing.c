@@ -271,6 +271,9 @@ drain(Manager *m, PyObject *rule)
         if (!failed) {
             failed = consume_frame(m, (FrameObject *)frame) < 0;
         }
+        if (failed && frame_is_outstanding((FrameObject *)frame)) {
+            end_frame(m);   /* given back unconsumed: the error says why, not a warning */
+        }
         Py_DECREF(frame);
         if (failed) {
             break;

@@ -83,12 +83,11 @@ drop_waiting(Manager *m, Py_ssize_t n)
     return 0;
 }
 
+/* Works in every state: an outstanding frame ends here, unless a view of it is alive; a
+ * reservation stays valid for its commit() (it lies beyond the bytes dropped). */
 static PyObject *
 discard(Manager *m, PyObject *arg)
 {
-    if (check_idle(m) < 0) {
-        return NULL;
-    }
     Py_ssize_t buffered = manager_length(m);
     int overflow = 0;
     long long n = PyLong_AsLongLongAndOverflow(arg, &overflow);
@@ -99,6 +98,16 @@ discard(Manager *m, PyObject *arg)
         PyErr_Format(PyExc_ValueError, "cannot discard %S bytes: %zd are buffered", arg,
                      buffered);
         return NULL;
+    }
+    if (m->lent == LENT_FRAME) {
+        if (m->exports > 0) {
+            PyErr_Format(m->state->FrameLifecycleError,
+                         "cannot drop the outstanding frame (%zd bytes): a view of it is still "
+                         "alive (%s); release it, then try again",
+                         m->end - m->start, VIEWS_MESSAGE);
+            return NULL;
+        }
+        end_frame(m);
     }
     Py_ssize_t kept = m->tail - m->head;
     m->head += (Py_ssize_t)n < kept ? (Py_ssize_t)n : kept;   /* reclaimed lazily */

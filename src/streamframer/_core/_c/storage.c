@@ -38,6 +38,16 @@ outstanding_error(Manager *m)
     if (m->lent == LENT_RESERVED) {
         return lifecycle_error(m, "reserve() is waiting for its commit(): call commit() first");
     }
+    if (m->exports > 0) {
+        /* A view keeps its frame alive: it may be all the program still holds. */
+        PyErr_Format(m->state->FrameLifecycleError,
+                     "the previous frame (%zd bytes) is still outstanding: call frame.consume() "
+                     "(or use 'with frame:') before reading the next one; a view of it is still "
+                     "alive (%s), and a frame dropped unconsumed goes back to the buffer only "
+                     "once its views are released",
+                     m->end - m->start, VIEWS_MESSAGE);
+        return NULL;
+    }
     PyErr_Format(m->state->FrameLifecycleError,
                  "the previous frame (%zd bytes) is still outstanding: call frame.consume() (or "
                  "use 'with frame:') before reading the next one",

@@ -26,8 +26,9 @@ from ..._errors import FrameLifecycleError, FrameTooLarge
 from ..._rules import Delimited, FrameSpan, NeedMore, Skip
 from ._batch import split_frames
 from ._frame import Frame
+from ._lending import BUSY, EXPORTED, RESERVED
 from ._limits import Limits, ask
-from ._storage import BUSY, EXPORTED, RESERVED, unpinned
+from ._storage import unpinned
 
 if TYPE_CHECKING:
     from ..._rules import Rule
@@ -102,7 +103,7 @@ class BufferManager(Limits):
         """
         if rule is not self._fast or self._pending is not None:
             if self._pending is not None:
-                raise self._lent(self._pending)
+                self._refuse(self._pending)
             if rule is not self._rule and not self._prepare(rule):
                 return None
             if rule is not self._fast:
@@ -128,7 +129,8 @@ class BufferManager(Limits):
                 self._consume = consume
                 frame: Frame = _new(Frame)
                 frame._mgr = self
-                self._pending = frame
+                ticket = frame._ticket = self._issued + 1
+                self._issued = self._pending = ticket
                 return frame
         else:
             # The delimiter may have begun in the last len(delimiter) - 1 bytes.
@@ -149,7 +151,7 @@ class BufferManager(Limits):
         an earlier call: frames already found are never dropped.
         """
         if self._pending is not None:
-            raise self._lent(self._pending)
+            self._refuse(self._pending)
         if type(rule) is Delimited and rule._plain:
             state = self._enter()
             try:
@@ -227,8 +229,10 @@ class BufferManager(Limits):
             if found:
                 frame = _new(Frame)
                 frame._mgr = self
+                state = frame._ticket = self._issued + 1
+                self._issued = state
         finally:
-            self._pending = frame if frame is not None else state
+            self._pending = state
         return frame
 
     def _find(self, rule: Rule) -> bool:

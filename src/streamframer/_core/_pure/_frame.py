@@ -1,9 +1,10 @@
 """Frame: a zero-copy handle on one framed message, removed only by ``consume()``.
 
-A manager has at most one frame outstanding, so a Frame carries nothing but its manager: the
-span, the view and the "is this still the live frame?" question all live there
-(``manager._pending is frame``, see ``_storage``). That keeps creating a frame to one small
-allocation, which matters when frames are 64 bytes long.
+A manager has at most one frame outstanding, so a Frame carries nothing but its manager and its
+ticket: the span, the view and the "is this still the live frame?" question all live there
+(``manager._pending is frame._ticket``, see ``_lending``). That keeps creating a frame to one
+small allocation, which matters when frames are 64 bytes long. The manager never holds the
+frame itself, so a frame the program drops is collected.
 
 Lifecycle policy. CPython refuses to resize a bytearray while any memoryview of it is alive, and a
 user may keep a slice of ``frame.view`` (or a numpy array built on it) past ``consume()``. So:
@@ -11,8 +12,11 @@ user may keep a slice of ``frame.view`` (or a numpy array built on it) past ``co
 * ``consume()`` while such an export is alive raises :class:`FrameLifecycleError` and changes
   nothing: the frame stays outstanding, the bytes stay put, and ``consume()`` may be called again
   once the export is released. Slices therefore never see bytes change under them.
-* Using a frame after ``consume()`` (reading it, consuming it again) raises the same error.
+* Using a frame after ``consume()`` (reading it, consuming it again), or after ``clear()`` or
+  ``discard()`` ended it, raises the same error.
 * Reading the next frame while one is outstanding raises it too (see ``BufferManager``).
+* A frame dropped unconsumed gives its bytes back: the next read returns them again, and a
+  ``ResourceWarning`` says so (see ``_lending``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..._errors import FrameLifecycleError, _preview
-from ._storage import BUSY, CONCURRENT
+from ._lending import BUSY, CONCURRENT, CONSUMED, VIEWS, give_back, views_alive
 
 if TYPE_CHECKING:
     from ._storage import Storage
@@ -29,6 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["Frame"]
 
 _CONSUMED = "this frame was already consumed; its bytes are gone from the buffer"
+_ENDED = (
+    "this frame was ended by clear() or discard() before it was consumed; its bytes are gone "
+    "from the buffer"
+)
 # Payloads from this size on are copied once, through a memoryview, instead of twice.
 _ONE_COPY = 4096
 
@@ -42,22 +50,31 @@ class Frame:
     and delimiter) from the buffer; ``with frame:`` consumes it on exit.
     """
 
-    __slots__ = ("_mgr",)
+    __slots__ = ("_mgr", "_ticket")
     _mgr: Storage
+    _ticket: object
 
     def __new__(cls, *args: object, **kwargs: object) -> Frame:
         raise TypeError("frames come from a BufferManager (next_frame, read_with_rule, ...)")
 
+    def __del__(self) -> None:
+        # Dropped unconsumed: the bytes go back to the manager (the next read returns them).
+        mgr = self._mgr
+        state = mgr._pending
+        if state is self._ticket or state is BUSY:
+            give_back(mgr, self._ticket)
+
     def _live(self) -> Storage:
         mgr = self._mgr
-        if mgr._pending is not self:
-            raise _gone(mgr)
+        if mgr._pending is not self._ticket:
+            raise _gone(self)
         return mgr
 
     @property
     def consumed(self) -> bool:
-        """True once ``consume()`` has removed this frame."""
-        return self._mgr._pending is not self
+        """True once this frame is no longer outstanding: ``consume()`` removed it, or
+        ``clear()``/``discard()`` ended it."""
+        return self._mgr._pending is not self._ticket
 
     @property
     def view(self) -> memoryview:
@@ -74,8 +91,8 @@ class Frame:
     def tobytes(self) -> bytes:
         """A copy of the payload."""
         mgr = self._mgr
-        if mgr._pending is not self:
-            raise _gone(mgr)
+        if mgr._pending is not self._ticket:
+            raise _gone(self)
         start = mgr._start
         end = mgr._end
         if end - start < _ONE_COPY:
@@ -86,21 +103,26 @@ class Frame:
 
     def __len__(self) -> int:
         mgr = self._mgr
-        if mgr._pending is not self:  # _live() inline: len() is on many hot loops
-            raise _gone(mgr)
+        if mgr._pending is not self._ticket:  # _live() inline: len() is on many hot loops
+            raise _gone(self)
         return mgr._end - mgr._start
 
     def consume(self) -> None:
         """Remove this frame from the buffer. Raises :class:`FrameLifecycleError` if it was
         already consumed, or if a view of it is still alive (then nothing changes)."""
         mgr = self._mgr
-        if mgr._pending is not self:
-            raise _gone(mgr)
-        if mgr._view is not None:
-            _release_view(mgr)
+        if mgr._pending is not self._ticket:
+            raise _gone(self)
+        if mgr._view is not None and views_alive(mgr):
+            # Reported here, at consume(), and not later at an unrelated read.
+            raise FrameLifecycleError(
+                f"cannot consume: a view of this frame is still alive ({VIEWS}); release it, "
+                "then consume() again"
+            )
         # The consumed bytes are reclaimed lazily, once a read needs the room.
         mgr._head = mgr._scan = mgr._consume
         mgr._pending = None
+        self._ticket = CONSUMED
         if mgr._backlog is not None:
             mgr._settle_backlog()
 
@@ -114,7 +136,7 @@ class Frame:
         tb: TracebackType | None,
         /,
     ) -> None:
-        if self._mgr._pending is self:
+        if self._mgr._pending is self._ticket:
             self.consume()
 
     def __buffer__(self, flags: int) -> memoryview:
@@ -131,36 +153,20 @@ class Frame:
         try:
             return mgr._buf[mgr._start : mgr._end] == other
         finally:
-            mgr._pending = self
+            mgr._pending = self._ticket
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         mgr = self._mgr
-        if mgr._pending is not self:
-            return "<Frame consumed>"
+        if mgr._pending is not self._ticket:
+            return "<Frame consumed>" if self._ticket is CONSUMED else "<Frame ended>"
         payload = bytes(mgr._buf[mgr._start : mgr._end])
         return f"<Frame {len(payload)} bytes {_preview(payload)}>"
 
 
-def _release_view(mgr: Storage) -> None:
-    """Drop the frame's view, and refuse to consume while a slice of it is still alive, so that
-    the slice is reported here, at ``consume()``, and not later at an unrelated read."""
-    view = mgr._view
-    assert view is not None
-    view.release()  # never handed out, so it has no exports of its own
-    if mgr._exported():
-        mgr._view = memoryview(mgr._buf)[mgr._start : mgr._end]
-        raise FrameLifecycleError(
-            "cannot consume: a view of this frame is still alive (frame.view, a slice of it, "
-            "memoryview(frame), an array built on it, or a BufferManager.view() taken before); "
-            "release it, then consume() again"
-        )
-    mgr._view = None
-
-
-def _gone(mgr: Storage) -> FrameLifecycleError:
-    """The error for a frame that is not the manager's outstanding one."""
-    if mgr._pending is BUSY:
+def _gone(frame: Frame) -> FrameLifecycleError:
+    """The error for a frame that is not its manager's outstanding one."""
+    if frame._mgr._pending is BUSY:
         return FrameLifecycleError(CONCURRENT)
-    return FrameLifecycleError(_CONSUMED)
+    return FrameLifecycleError(_CONSUMED if frame._ticket is CONSUMED else _ENDED)

@@ -46,8 +46,8 @@ class Limits(Reads):
         "_discarding": None,
         "_overflowed": None,
         "_owed": None,
-        "on_eof": "``'raise'`` or ``'frame'``: what a trailing partial frame becomes at the end.",
-        "on_overflow": "``'error'`` or ``'discard'``: what a frame larger than ``max_size`` gets.",
+        "_on_eof": None,
+        "_on_overflow": None,
     }
 
     def __init__(
@@ -58,13 +58,7 @@ class Limits(Reads):
         on_eof: Literal["raise", "frame"],
     ) -> None:
         super().__init__(_check_max_size(max_size), read_size)
-        if on_overflow not in ("error", "discard"):
-            raise ValueError(f"on_overflow must be 'error' or 'discard', got {on_overflow!r}")
-        if on_eof not in ("raise", "frame"):
-            raise ValueError(f"on_eof must be 'raise' or 'frame', got {on_eof!r}")
-        #: What a frame larger than ``max_size`` does: ``"error"`` or ``"discard"``. Settable.
         self.on_overflow = on_overflow
-        #: What a partial frame at the end of the stream does: ``"raise"`` or ``"frame"``.
         self.on_eof = on_eof
         self._overflowed = False  # FrameTooLarge was raised; reads wait for a recovery
         self._deferred: FrameTooLarge | None = None  # found by drain() after frames: next call
@@ -72,6 +66,30 @@ class Limits(Reads):
         # how many more to drop when its header gave its size.
         self._discarding: int | None = None
         self._owed = 0
+
+    # The policies are checked when set, as on the compiled core: a typo is a ValueError at
+    # once, not a policy that silently never matches.
+    @property
+    def on_eof(self) -> Literal["raise", "frame"]:
+        """``'raise'`` or ``'frame'``: what a trailing partial frame becomes at the end."""
+        return self._on_eof
+
+    @on_eof.setter
+    def on_eof(self, value: Literal["raise", "frame"]) -> None:
+        if value not in ("raise", "frame"):
+            raise ValueError(f"on_eof must be 'raise' or 'frame', got {value!r}")
+        self._on_eof = value
+
+    @property
+    def on_overflow(self) -> Literal["error", "discard"]:
+        """``'error'`` or ``'discard'``: what a frame larger than ``max_size`` gets."""
+        return self._on_overflow
+
+    @on_overflow.setter
+    def on_overflow(self, value: Literal["error", "discard"]) -> None:
+        if value not in ("error", "discard"):
+            raise ValueError(f"on_overflow must be 'error' or 'discard', got {value!r}")
+        self._on_overflow = value
 
     @property
     def max_size(self) -> int | None:

@@ -18,7 +18,8 @@ from typing import Callable
 
 from ..._errors import FrameLifecycleError
 from ._capacity import AHEAD, MOST_BYTES, fit, next_read_size
-from ._storage import BUSY, CONCURRENT, EXPORTED, RESERVED, SLACK, Storage, unpinned
+from ._lending import BUSY, CONCURRENT, EXPORTED, RESERVED
+from ._storage import SLACK, Storage, unpinned
 
 __all__ = ["Reads"]
 
@@ -115,7 +116,7 @@ class Reads(Storage):
         """
         state = self._pending  # _enter() inline: once per read
         if state is not None:
-            raise self._lent(state)
+            self._refuse(state)
         self._pending = BUSY
         try:
             if self._eof:

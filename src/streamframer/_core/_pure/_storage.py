@@ -22,10 +22,10 @@ Goals, in order:
   once a read needs the room or the prefix is over half the buffer: the unconsumed bytes slide
   to the front, into capacity already held (no reallocation, no zero-filling).
 
-Lending: ``_pending`` says to whom the buffer is lent: ``None`` (nobody), the outstanding
-``Frame``, ``RESERVED`` between ``reserve()`` and ``commit()``, or ``BUSY`` while a method
-changes the state. Every such method checks it on entry and marks it, so a call that overlaps
-another (from a second thread, or from inside a rule or a read callback) raises
+Lending (``_lending``): ``_pending`` says to whom the buffer is lent: ``None`` (nobody), the
+outstanding frame's ticket, ``RESERVED`` between ``reserve()`` and ``commit()``, or ``BUSY``
+while a method changes the state. Every such method checks it on entry and marks it, so a call
+that overlaps another (from a second thread, or from inside a rule or a read callback) raises
 :class:`FrameLifecycleError` instead of corrupting the positions. The check and the mark are
 adjacent bytecodes without a call between them, which CPython 3.11 and later (with the GIL)
 never interrupt; elsewhere the overlap is caught on a best-effort basis.
@@ -41,6 +41,16 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union, cast
 
 from ..._errors import FrameLifecycleError, FrameTooLarge
 from ._capacity import exported, extend
+from ._lending import (
+    BUSY,
+    CONCURRENT,
+    EXPORTED,
+    RESERVED,
+    VIEWS,
+    give_back,
+    outstanding,
+    views_alive,
+)
 
 if TYPE_CHECKING:
     from ..._rules import Delimited, Rule
@@ -58,18 +68,6 @@ SLACK = 4096
 
 #: Whether this Python may switch threads between two bytecodes without a call between them.
 NEEDS_GUARD = sys.version_info < (3, 11)
-
-RESERVED = object()  # _pending between reserve() and commit()
-BUSY = object()  # _pending while a method changes the state
-
-EXPORTED = (
-    "the buffer is still exported: a slice of frame.view, memoryview(frame), an array built on "
-    "the frame, or BufferManager.view() is alive; release it, then try again"
-)
-CONCURRENT = (
-    "this BufferManager is already in use: a call from another thread (or from inside a rule "
-    "or a read callback) overlapped this one; a manager serves one thread at a time"
-)
 
 
 def unpinned(method: _Method) -> _Method:
@@ -99,12 +97,14 @@ class Storage:
         "_backlog",
         "_buf",
         "_consume",
+        "_dropped",
         "_end",
         "_eof",
         "_expect",
         "_fast",
         "_guard",
         "_head",
+        "_issued",
         "_limit",
         "_max_read",
         "_next_read",
@@ -145,6 +145,10 @@ class Storage:
         self._rule: Rule | None = None
         self._fast: Delimited | None = None
         self._pending: object = None
+        # The ticket of the last frame handed out, and of an outstanding one that died while it
+        # could not give its bytes back yet (see _lending).
+        self._issued = 0
+        self._dropped: object = None
         # An export of _buf the manager holds from the first custom rule call on, so that a rule
         # that kept the bytearray cannot resize it; let go of only while the manager moves its
         # bytes itself (see unpinned).
@@ -225,15 +229,24 @@ class Storage:
             self._pending = state
 
     def discard(self, n: int, /) -> None:
-        """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame."""
+        """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame.
+
+        Works in every state: an outstanding frame is ended (using it afterwards raises
+        :class:`FrameLifecycleError`), unless a view of it is alive, which is refused with
+        nothing changed; a reservation stays valid for its ``commit()``."""
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"n must be an int, not {type(n).__name__}")
         state = self._enter()
         try:
-            if state is not None:
-                raise self._lent(state)
             if not 0 <= n <= len(self):
                 raise ValueError(f"cannot discard {n} bytes: {len(self)} are buffered")
+            if state is not None and state is not RESERVED:
+                if views_alive(self):
+                    raise FrameLifecycleError(
+                        f"cannot drop the outstanding frame ({self._end - self._start} bytes): "
+                        f"a view of it is still alive ({VIEWS}); release it, then try again"
+                    )
+                state = None  # the frame ends here
             kept = self._tail - self._head
             self._head += min(n, kept)  # deleted lazily, like consumed frames
             self._scan = self._head
@@ -245,7 +258,8 @@ class Storage:
 
     def clear(self) -> None:
         """Drop every unconsumed byte: the recovery after a :class:`FrameTooLarge` or
-        :class:`FramingError` when the stream cannot be resynchronised."""
+        :class:`FramingError` when the stream cannot be resynchronised. Works in every state,
+        as :meth:`discard` does."""
         self.discard(len(self))
 
     # ----------------------------------------------------------------------------------------
@@ -465,8 +479,12 @@ class Storage:
 
     def _enter(self) -> object:
         """Check that no other call is under way and mark this one; returns the lending state
-        to restore (callers: ``state = self._enter()``, then ``try: ... finally:``)."""
+        to restore (callers: ``state = self._enter()``, then ``try: ... finally:``). A frame
+        that died unconsumed gives its bytes back first, if it can now."""
         state = self._pending
+        if state is not None and state is self._dropped:
+            give_back(self, state)
+            state = self._pending
         if state is BUSY:
             raise FrameLifecycleError(CONCURRENT)
         self._pending = BUSY
@@ -478,7 +496,15 @@ class Storage:
             return FrameLifecycleError("reserve() is waiting for its commit(): call commit() first")
         if state is BUSY:
             return FrameLifecycleError(CONCURRENT)
-        return FrameLifecycleError(
-            f"the previous frame ({self._end - self._start} bytes) is still outstanding: "
-            "call frame.consume() (or use 'with frame:') before reading the next one"
-        )
+        return outstanding(self)
+
+    def _refuse(self, state: object) -> None:
+        """For the calls that check ``_pending`` inline: raise :meth:`_lent`, unless ``state`` is
+        a frame that died unconsumed and its bytes could go back now (then ``_pending`` is
+        ``None`` and the call goes on)."""
+        if state is self._dropped:
+            give_back(self, state)
+            state = self._pending
+            if state is None:
+                return
+        raise self._lent(state)

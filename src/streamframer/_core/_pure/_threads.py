@@ -15,7 +15,8 @@ import functools
 from typing import Any, Callable
 
 from ..._errors import FrameLifecycleError
-from ._storage import CONCURRENT, NEEDS_GUARD
+from ._lending import CONCURRENT
+from ._storage import NEEDS_GUARD
 
 __all__ = ["NEEDS_GUARD", "guard_methods"]
 
