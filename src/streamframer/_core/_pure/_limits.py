@@ -44,10 +44,10 @@ class Limits(Reads):
     __slots__ = {
         "_deferred": None,
         "_discarding": None,
-        "_overflowed": None,
-        "_owed": None,
         "_on_eof": None,
         "_on_overflow": None,
+        "_overflowed": None,
+        "_owed": None,
     }
 
     def __init__(
@@ -104,7 +104,11 @@ class Limits(Reads):
 
     def discard(self, n: int, /) -> None:
         """Drop the first ``n`` unconsumed bytes, e.g. to skip past a corrupt frame: a recovery
-        after :class:`FrameTooLarge`."""
+        after :class:`FrameTooLarge`.
+
+        Works in every state: an outstanding frame is ended (using it afterwards raises
+        :class:`FrameLifecycleError`), unless a view of it is alive, which is refused with
+        nothing changed; a reservation stays valid for its ``commit()``."""
         super().discard(n)
         self._recovered()
 
