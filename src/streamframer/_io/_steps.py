@@ -15,8 +15,8 @@ __all__ = ["batch_from", "release"]
 
 def release(frame: Frame | None) -> None:
     """Consume ``frame``, the one the previous step gave, unless the loop body did."""
-    if frame is not None and not frame.consumed:
-        frame.consume()
+    if frame is not None:
+        frame.__exit__(None, None, None)  # consume() unless consumed, in one call
 
 
 def batch_from(frame: Frame, mgr: BufferManager, rule: Rule) -> list[bytes]:
