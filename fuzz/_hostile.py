@@ -144,6 +144,7 @@ class Callbacks:
         self.kept: list[Any] = []  # bytearrays and views callbacks kept
         self.views: list[memoryview] = []
         self.reserved: memoryview | None = None
+        self.filled = b""  # what was written into the reservation, until commit() keeps it
         self.trace: list[tuple[Any, ...]] = []  # what the callbacks saw, in order
         self.calls: list[Call] = []
         self.rules = [self._rule(number) for number in range(3)]
@@ -217,6 +218,7 @@ class Callbacks:
                 return self._payload(frame.tobytes())
         elif effect == "reserve":
             self.reserved = view = mgr.reserve(n % 5 or None)
+            self.fill_reserved(b"")
             return len(view)
         elif effect == "commit":
             mgr.commit(0)
@@ -357,6 +359,21 @@ class Callbacks:
             return answers.get(kind, answers["count"])()
 
         return read_into
+
+    def fill_reserved(self, data: bytes) -> None:
+        """Write the whole reserved view, ``data`` first: bytes committed without being written
+        are zeros by contract, which the check below would take for memory never offered. They
+        count as offered once committed (:meth:`committed`)."""
+        view = self.reserved
+        assert view is not None
+        self.filled = (data + b"y" * len(view))[: len(view)]
+        view[:] = self.filled
+
+    def committed(self, count: int) -> None:
+        """``count`` bytes of the reservation were kept: they are offered now, in order."""
+        if 0 < count <= len(self.filled):
+            self.offered += self.filled[:count]
+        self.filled = b""
 
     def _payload(self, payload: bytes) -> bytes:
         """``payload``, checked to hold only bytes offered to the manager."""

@@ -109,16 +109,16 @@ class Player(Callbacks):
         self.reserved = view = self.mgr.reserve(
             size[step.rule + step.n % 3 - 1 if step.n % 3 else 0]
         )
-        written = step.data[: len(view)]
-        view[: len(written)] = written
-        self.offered += written
+        self.fill_reserved(step.data)
         return len(view)
 
     def _commit(self, step: Step) -> object:
         count: Any = step.n % 4
         if step.calls:
             count = self._index(count, step.calls[0])
+        before = len(self.mgr)
         self.mgr.commit(count)
+        self.committed(len(self.mgr) - before)
         return len(self.mgr)
 
     def _fill(self, step: Step) -> object:
