@@ -143,6 +143,8 @@ class Callbacks:
         self.frames: list[Any] = []
         self.kept: list[Any] = []  # bytearrays and views callbacks kept
         self.views: list[memoryview] = []
+        self.manager_views = 0  # of the views, how many view() gave (not a frame)
+        self.under_view: list[bool] = []  # for each step played, whether one was alive
         self.reserved: memoryview | None = None
         self.filled = b""  # what was written into the reservation, until commit() keeps it
         self.trace: list[tuple[Any, ...]] = []  # what the callbacks saw, in order
@@ -230,6 +232,7 @@ class Callbacks:
             return mgr._fill(self._reader())
         elif effect == "view":
             self.views.append(mgr.view())
+            self.manager_views += 1
         elif effect == "max_size":
             mgr.max_size = LIMITS[n % len(LIMITS)]
         elif effect == "feed_eof":

@@ -58,10 +58,12 @@ class Player(Callbacks):
     def play(self, step: Step) -> tuple[Any, ...]:
         self.calls = list(step.calls)
         self.trace = []
+        held = self.manager_views > 0
         try:
             result: Any = getattr(self, "_" + step.op)(step)
         except BaseException as exc:
             result = describe(exc)
+        self.under_view.append(held or self.manager_views > 0)
         outcome = (step.op, summary(result), summary(tuple(self.trace)))
         for name in undocumented(outcome):
             self.problems.append(f"{self.core} core, {step.op}: undocumented {name}")
@@ -143,12 +145,14 @@ class Player(Callbacks):
     def _view(self, step: Step) -> object:
         view = self.mgr.view()
         self.views.append(view)
+        self.manager_views += 1
         return self._payload(view.tobytes())
 
     def _release(self, step: Step) -> object:
         for view in self.views:
             view.release()
         self.views.clear()
+        self.manager_views = 0
         if self.reserved is not None:
             self.reserved.release()
         return len(self.mgr)
@@ -248,26 +252,37 @@ class Player(Callbacks):
 # The target and the drivers
 
 
-def play(data: bytes, core: ManagerType) -> tuple[list[tuple[Any, ...]], list[str]]:
-    """The outcome of every step of the script in ``data`` on ``core``, and the broken
-    invariants seen."""
+def play(data: bytes, core: ManagerType) -> tuple[list[tuple[Any, ...]], list[str], list[bool]]:
+    """The outcome of every step of the script in ``data`` on ``core``, the broken invariants
+    seen, and for each step whether a view() of the manager was alive."""
     script = decode(Choices(data))
     player = Player(core, script)
     outcomes = [player.play(step) for step in script.steps]
     outcomes.append(player.play(Step("release")))
     gc.collect()
-    return outcomes, player.problems
+    return outcomes, player.problems, player.under_view
+
+
+REFUSED = ("raise", "FrameLifecycleError")
 
 
 def check(data: bytes) -> None:
     """Plays the script in ``data`` on each core, then raises for the first broken invariant
-    (on the pure core, then the compiled one), or else the first step where they differ."""
+    (on the pure core, then the compiled one), or else the first step where they differ.
+
+    One difference is the cores' own: while a view() of the manager is alive, whether bytes
+    that must move (a read, a feed, a rule that needs its buffer trimmed) fit in the capacity
+    already held, or are refused with FrameLifecycleError, depends on the spare capacity each
+    keeps (README, Two cores). The scripts go their own ways from such a step: the comparison
+    stops there; the invariants above still hold to the end."""
     runs = [play(data, core) for core in cores()]
-    problems = [problem for _, found in runs for problem in found]
+    problems = [problem for _, found, _ in runs for problem in found]
     assert not problems, problems[0]
-    (expected, _), *others = runs
-    for got, _ in others:
+    (expected, _, under_view), *others = runs
+    for got, _, _ in others:
         for number, (want, have) in enumerate(zip(expected, got)):
+            if have != want and under_view[number] and REFUSED in (want[1], have[1]):
+                break
             assert have == want, f"cores differ at step {number}: pure {want!r}, compiled {have!r}"
 
 
