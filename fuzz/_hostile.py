@@ -345,10 +345,11 @@ class Callbacks:
             data = bytes(ALPHABET[(call.n + i) % len(ALPHABET)] for i in range(call.n % 7 + 1))
             data = data[: len(view)]
             view[: len(data)] = data
-            player.offered += data
+            kind = call.answer
+            if kind in ("count", "index"):  # the bytes this read says it delivered
+                player.offered += data
             player.trace.append(("read", len(view) > 0))
             player._effects(call, view)
-            kind = call.answer
             answers: dict[str, Callable[[], Any]] = {
                 "count": lambda: len(data),
                 "index": lambda: player._index(len(data), call),
