@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pty
@@ -568,3 +569,9 @@ def test_query_over_a_serial_device() -> None:
     assert result.returncode == 0, result.stderr
     assert received == [b"STAT?\x04"]
     assert result.stdout == b"serial reply\n"
+
+
+def test_importing_the_main_module_runs_no_command(capsys: pytest.CaptureFixture[str]) -> None:
+    module = importlib.import_module("streamframer.__main__")
+    assert module.main is main
+    assert capsys.readouterr() == ("", "")

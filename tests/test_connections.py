@@ -33,6 +33,8 @@ from streamframer import (
     until_delim,
 )
 from streamframer._io._address import Address, parse_address
+from streamframer._io._checks import rule_arg
+from streamframer._io._hints import hint
 from streamframer.aio import open_framed_connection, start_framed_server
 
 CRLF = until_delim(b"\r\n")
@@ -444,3 +446,29 @@ def test_a_late_reply_is_not_the_answer_to_the_next_query(
     sent.wait(WAIT)
     assert framed.query(b"B?", timeout=WAIT) == b"answer to B"
     thread.join(WAIT)
+
+
+def test_an_empty_or_non_text_address_is_refused() -> None:
+    with pytest.raises(ValueError, match="an empty address"):
+        parse_address("")
+    with pytest.raises(TypeError, match="address must be a str, not int"):
+        parse_address(4000)  # type: ignore[arg-type]
+
+
+def test_an_unhashable_callable_is_taken_for_a_rule_not_a_factory() -> None:
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, buffer: bytearray, scan: int) -> object:
+            return None
+
+    assert rule_arg(Unhashable()) is None
+    with pytest.raises(TypeError, match="rule must be callable, not list"):
+        rule_arg([])
+
+
+def test_no_hint_when_what_was_sent_is_not_the_payload_and_an_ending() -> None:
+    # A length prefix in front: not a line, so no line ending to suggest another for.
+    assert hint(b"PING", b"\x00\x04PING", 0) == ""
+    assert hint(b"PING", b"PING", 0) == ""  # sent with no ending at all
+    assert "encoder=until_delim" in hint(b"PING", b"PING\n", 0)
