@@ -147,6 +147,7 @@ class Callbacks:
         self.under_view: list[bool] = []  # for each step played, whether one was alive
         self.reserved: memoryview | None = None
         self.filled = b""  # what was written into the reservation, until commit() keeps it
+        self.filled_at = 0  # where in the offered bytes the reservation stands
         self.trace: list[tuple[Any, ...]] = []  # what the callbacks saw, in order
         self.calls: list[Call] = []
         self.rules = [self._rule(number) for number in range(3)]
@@ -371,12 +372,14 @@ class Callbacks:
         view = self.reserved
         assert view is not None
         self.filled = (data + b"y" * len(view))[: len(view)]
+        self.filled_at = len(self.offered)
         view[:] = self.filled
 
     def committed(self, count: int) -> None:
-        """``count`` bytes of the reservation were kept: they are offered now, in order."""
+        """``count`` bytes of the reservation were kept: offered where they stand in the stream,
+        before whatever was fed while the reservation waited for its commit()."""
         if 0 < count <= len(self.filled):
-            self.offered += self.filled[:count]
+            self.offered[self.filled_at : self.filled_at] = self.filled[:count]
         self.filled = b""
 
     def _payload(self, payload: bytes) -> bytes:
