@@ -275,16 +275,16 @@ def check(data: bytes) -> None:
     that must move (a read, a feed, a rule that needs its buffer trimmed) fit in the capacity
     already held, or are refused (FrameLifecycleError, or FrameTooLarge for bytes that would wait
     behind the view beyond max_size), depends on the spare capacity each keeps (README, Two
-    cores). The scripts go their own ways from such a step: the comparison stops there; the
-    invariants above still hold to the end."""
+    cores), and so does what a refused step left behind (the pure core may have dropped an
+    oversized frame in discard mode before it was refused). The comparison stops at such a
+    step; the invariants above still hold to the end."""
     runs = [play(data, core) for core in cores()]
     problems = [problem for _, found, _ in runs for problem in found]
     assert not problems, problems[0]
     (expected, _, under_view), *others = runs
     for got, _, _ in others:
         for number, (want, have) in enumerate(zip(expected, got)):
-            refused = want[1] in REFUSED or have[1] in REFUSED
-            if have != want and under_view[number] and refused:
+            if under_view[number] and (want[1] in REFUSED or have[1] in REFUSED):
                 break
             assert have == want, f"cores differ at step {number}: pure {want!r}, compiled {have!r}"
 
