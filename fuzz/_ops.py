@@ -26,7 +26,14 @@ from _harness import (
     stream,
 )
 
-from streamframer import Frame, Rule, StreamFramerError, read_with_rule, until_delim
+from streamframer import (
+    Frame,
+    FrameLifecycleError,
+    Rule,
+    StreamFramerError,
+    read_with_rule,
+    until_delim,
+)
 
 __all__ = ["Op", "Player", "Script", "decode_script"]
 
@@ -176,7 +183,7 @@ class Player:
     def state(self) -> Outcome:
         """What a program can see of the manager between operations."""
         self.check_views()
-        frame = None if self.frame is None else (self.frame.consumed, len(self.frame))
+        frame = None if self.frame is None else (self.frame.consumed, _size(self.frame))
         return (len(self.mgr), self.mgr.skipped, self.mgr.at_eof, self.mgr.max_size, frame)
 
     def check_views(self) -> None:
@@ -321,3 +328,11 @@ class Player:
             return ("nothing", repr(self.mgr))
         payload = frame.tobytes()
         return (frame.consumed, payload, len(frame), frame == payload, repr(frame))
+
+
+def _size(frame: Frame) -> object:
+    """A frame's size, or "ended" for one that clear() or discard() ended unconsumed."""
+    try:
+        return len(frame)
+    except FrameLifecycleError:
+        return "ended"

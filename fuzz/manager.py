@@ -65,7 +65,9 @@ class Model:
             held = self.player.frame
             outcome = self.player.play(op)
             self.stream += self.player.received
-            if held is not None and held.consumed:
+            # A frame consumed leaves with its bytes; one that discard() or clear() ended is
+            # counted by what they dropped.
+            if held is not None and held.consumed and op.name not in ("discard", "clear"):
                 self.explained += self.frame_size
             self.check(op, outcome, before)
             self.player.check_views()
