@@ -66,9 +66,11 @@ class Model:
             outcome = self.player.play(op)
             self.stream += self.player.received
             # A frame consumed leaves with its bytes; one that discard() or clear() ended is
-            # counted by what they dropped.
-            if held is not None and held.consumed and op.name not in ("discard", "clear"):
-                self.explained += self.frame_size
+            # counted by what they dropped, and by nothing later.
+            if held is not None and held.consumed:
+                if op.name not in ("discard", "clear"):
+                    self.explained += self.frame_size
+                self.frame_size = 0
             self.check(op, outcome, before)
             self.player.check_views()
         leftover = self.player.finish()
