@@ -8,6 +8,7 @@ are those of issue 17.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -144,6 +145,41 @@ print(frame.tobytes())
     check_isolated(streamframer_core, code, "None\nrefused\nb'abc'\n")
 
 
+def test_the_io_readers_fill_the_buffer_and_keep_nothing(
+    streamframer_core: str, tmp_path: Path
+) -> None:
+    """``FileIO.readinto`` and ``BytesIO.readinto`` (C readers the compiled core trusts with
+    its reusable exporter) read every byte; a subclass overriding ``readinto`` to keep the view
+    is a read function like any other, and what it kept cannot write into a frame."""
+    path = tmp_path / "stream"
+    path.write_bytes(b"one\ntwo\n")
+    code = f"""
+import io
+class Keeping(io.BytesIO):
+    def readinto(self, view):
+        self.kept = view
+        return super().readinto(view)
+lines = []
+for source in (io.FileIO({str(path)!r}), io.BytesIO(b"one\\ntwo\\n"), Keeping(b"one\\ntwo\\n")):
+    m = BufferManager()
+    while m._fill(source.readinto):
+        pass
+    frame = m.next_frame(until_delim(b"\\n"))
+    if isinstance(source, Keeping):
+        try:
+            source.kept[:3] = b"XYZ"
+            print("written")
+        except (ValueError, FrameLifecycleError):
+            print("refused")
+    lines.append(frame.tobytes())
+    frame.consume()
+    lines.append(m.next_frame(until_delim(b"\\n")).tobytes())
+print(lines)
+"""
+    expected = "refused\n" + repr([b"one", b"two"] * 3) + "\n"
+    check_isolated(streamframer_core, code, expected)
+
+
 def test_fill_after_feed_eof_is_refused(streamframer_core: str) -> None:
     """Finding 12: a read after ``feed_eof()`` is refused before the read function runs."""
     code = """
@@ -184,6 +220,7 @@ def test_sizes_beyond_ssize_t_are_kept_as_given(streamframer_core: str) -> None:
     ``sys.maxsize`` is no limit (None) on both cores; ``read_size`` likewise."""
     code = """
 import sys
+from pathlib import Path
 m = BufferManager(max_size=2**70, read_size=2**70)
 print(m.max_size == 2**70, m.read_size == 2**70)
 m.max_size = 2**64

@@ -39,8 +39,10 @@
  *     export of its own bytearray from the first custom rule call on (pin()), letting go only
  *     for the instant of its own resizes, so that a rule that kept or resizes its bytearray
  *     gets BufferError from CPython and the bytes never move under the core.
- *  6. The reusable read exporter goes only to the core's own readers (a socket's recv_into,
- *     see trusted_reader()); any other read function gets a fresh exporter, closed after it.
+ *  6. The reusable read exporter goes only to the core's own readers (C functions of CPython
+ *     known to take the buffer, write into it and give it back before returning: a socket's
+ *     recv_into, FileIO's and BytesIO's readinto; see trusted_reader()); any other read
+ *     function gets a fresh exporter, closed after it.
  *
  * Interpreters. Every type is a heap type made from a spec with the module (module.c), and
  * everything mutable lives in the module's state (CoreState) or in the objects themselves:
@@ -138,6 +140,8 @@ typedef struct {
  * lives as long as the module, which every instance keeps alive through its type; only the
  * collector tearing a whole garbage cycle apart (interpreter exit) can free it first, so
  * deallocators never touch it. */
+#define TRUSTED_READERS 3
+
 typedef struct {
     PyObject *StreamFramerError, *FrameTooLarge, *FrameDiscarded, *FramingError,
         *FrameLifecycleError, *StreamClosed;
@@ -146,7 +150,9 @@ typedef struct {
     PyTypeObject *ManagerType, *FrameType, *SpanType, *ReaderType, *FrameIterType,
         *PayloadIterType;
     PyObject *str_release, *str_recv_into;
-    PyCFunction socket_recv_into; /* a trusted reader (reads.c), found at exec; or NULL */
+    /* The trusted readers (reads.c), found at exec: the C functions behind socket.recv_into,
+     * FileIO.readinto and BytesIO.readinto; an entry is NULL where its module is absent. */
+    PyCFunction trusted_readers[TRUSTED_READERS];
 } CoreState;
 
 typedef struct FrameObject FrameObject;

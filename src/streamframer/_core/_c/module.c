@@ -492,31 +492,49 @@ import_from(const char *module, const char *name)
     return value;
 }
 
-/* The C function behind socket.recv_into, a trusted reader (reads.c), found through a socket
- * object that was never opened; NULL without _socket. */
+/* The C function behind a method of a CPython I/O type (a trusted reader, reads.c), found
+ * through an instance that was never opened (type.__new__(type)); NULL if the module is
+ * absent. */
 static int
-load_socket_recv_into(PyCFunction *out)
+load_reader(PyCFunction *out, const char *module, const char *type_name, const char *method)
 {
     *out = NULL;
-    PyObject *type = import_from("_socket", "socket");
+    PyObject *type = import_from(module, type_name);
     if (type == NULL) {
         PyErr_Clear();
         return 0;
     }
-    PyObject *sock = PyObject_CallMethod(type, "__new__", "O", type);
+    PyObject *instance = PyObject_CallMethod(type, "__new__", "O", type);
     Py_DECREF(type);
-    if (sock == NULL) {
+    if (instance == NULL) {
         return -1;
     }
-    PyObject *recv_into = PyObject_GetAttrString(sock, "recv_into");
-    Py_DECREF(sock);
-    if (recv_into == NULL) {
+    PyObject *bound = PyObject_GetAttrString(instance, method);
+    Py_DECREF(instance);
+    if (bound == NULL) {
         return -1;
     }
-    if (PyCFunction_Check(recv_into)) {
-        *out = PyCFunction_GET_FUNCTION(recv_into);
+    if (PyCFunction_Check(bound)) {
+        *out = PyCFunction_GET_FUNCTION(bound);
     }
-    Py_DECREF(recv_into);
+    Py_DECREF(bound);
+    return 0;
+}
+
+/* The readers given the reusable exporter: each takes the buffer with "w*" (a Py_buffer
+ * released before it returns) and runs no Python code with it (a signal handler may run while
+ * it waits, but the manager is busy then and nothing reaches the exporter). Not
+ * BufferedReader.readinto: it hands a view of the buffer on to its raw stream, which may be
+ * Python code. */
+static int
+load_trusted_readers(CoreState *state)
+{
+    PyCFunction *readers = state->trusted_readers;
+    if (load_reader(&readers[0], "_socket", "socket", "recv_into") < 0
+        || load_reader(&readers[1], "_io", "FileIO", "readinto") < 0
+        || load_reader(&readers[2], "_io", "BytesIO", "readinto") < 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -604,8 +622,7 @@ ccore_exec(PyObject *module)
         || load(&state->DelimitedType, rules, "Delimited") < 0
         || load(&state->FixedSizeType, rules, "FixedSize") < 0
         || load(&state->LengthPrefixedType, rules, "LengthPrefixed") < 0
-        || load(&state->UntilAnyType, rules, "UntilAny") < 0
-        || load_socket_recv_into(&state->socket_recv_into) < 0) {
+        || load(&state->UntilAnyType, rules, "UntilAny") < 0 || load_trusted_readers(state) < 0) {
         return -1;
     }
     if (add_type(module, &state->ManagerType, &manager_spec, "BufferManager") < 0
