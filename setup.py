@@ -26,6 +26,7 @@ SOURCES = [
     "storage.c",
     "span.c",
     "rules.c",
+    "steps.c",
 ]
 
 

@@ -61,8 +61,10 @@ else:
         kind: int, io: Callable[..., object], read_failed: Callable[..., bool] | None = None
     ) -> Callable[[_Loop], _Loop]:
         """Decorates an I/O adapter's loop: the same loop with the framing in C (kind 0:
-        read_with_rule, 1: iter_frames, 2: iter_payloads). ``io`` is the adapter's function
-        that reads once (0) or waits and reads (1, 2); with ``read_failed`` (kind 0), a
+        read_with_rule, 1: iter_frames, 2: iter_payloads, 3: the asyncio reader's ``async
+        for``, called as ``(reader, mgr, protocol)``). ``io`` is the adapter's function that
+        reads once (0), waits and reads (1, 2), or is the coroutine of a step that waits (3:
+        ``io(reader)``, the frame or StopAsyncIteration); with ``read_failed`` (kind 0), a
         source's ``recv_into`` is read in C, as ``io`` would, and a read that raised goes to
         ``read_failed(exc)``: ``False`` for "nothing to read now", or it raises. The decorated
         function stays the statement of what the loop does, and runs for a manager of the

@@ -5,8 +5,8 @@ Three ways to take frames, fastest last:
 * ``await reader.read_frame()``: one frame, consumed by the caller; one coroutine per call.
 * ``async for frame in reader``: each frame consumed when the loop asks for the next. A frame
   already buffered costs no coroutine and no future: the iteration is one async generator per
-  ``async for``, resumed once per frame, and it only awaits when the buffer holds no complete
-  frame.
+  ``async for`` (with the compiled core, an awaitable that hands the frame over in C), and it
+  only awaits when the buffer holds no complete frame.
 * ``async for batch in reader.batches()``: every complete frame buffered, at once, as a list of
   payloads (copied and consumed, ``BufferManager.drain``); one step of the loop per read rather
   than per frame.
@@ -23,6 +23,7 @@ import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from .._core import compiled_loop
 from .._errors import FrameLifecycleError, StreamClosed
 from ._checks import rule_arg
 from ._steps import batch_from, release
@@ -91,7 +92,8 @@ class FramedReader:
         close inside a frame raises :class:`StreamClosed`. A frame kept past its step is gone:
         copy it first. Leaving the loop early leaves the last frame to the next read, which
         consumes it if the body did not."""
-        return _frames(self)
+        protocol = self._protocol
+        return _frames(self, protocol._mgr, protocol)
 
     async def __anext__(self) -> Frame:
         """One step of ``async for`` (``anext(reader)``), as a coroutine."""
@@ -122,12 +124,28 @@ class FramedReader:
         return f"<FramedReader rule={self.rule!r} {self._protocol._mgr!r}>"
 
 
-async def _frames(reader: FramedReader) -> AsyncIterator[Frame]:
+async def _wait_step(reader: FramedReader) -> Frame:
+    """A step of ``async for`` that waits for its frame (the compiled steps'): the frame, set
+    as the reader's last, or StopAsyncIteration at the end."""
+    try:
+        frame = await _read(reader, reader.rule)
+    except StreamClosed as exc:
+        if exc.partial:
+            raise
+        raise StopAsyncIteration from None
+    reader._yielded = frame
+    return frame
+
+
+@compiled_loop(3, _wait_step)
+async def _frames(
+    reader: FramedReader, mgr: BufferManager, protocol: FramedProtocol
+) -> AsyncIterator[Frame]:
     """``async for frame in reader``: a buffered frame is taken here, without a coroutine or a
     future; only a step that finds no complete frame awaits :func:`_read`. The step is kept to
-    the fewest operations: it is the per-frame cost of every asyncio server written this way."""
-    protocol = reader._protocol
-    mgr = protocol._mgr
+    the fewest operations: it is the per-frame cost of every asyncio server written this way.
+    With a manager of the compiled core, the same steps run in C, each waiting one through
+    :func:`_wait_step`."""
     next_frame = mgr.next_frame
     reader._consume_yielded()  # the last frame of a loop left early
     frame: Frame | None

@@ -148,8 +148,10 @@ typedef struct {
     PyObject *NeedMoreType, *FrameSpanType, *SkipType, *BrokenCondition;
     PyObject *DelimitedType, *FixedSizeType, *LengthPrefixedType, *UntilAnyType;
     PyTypeObject *ManagerType, *FrameType, *SpanType, *ReaderType, *FrameIterType,
-        *PayloadIterType;
+        *PayloadIterType, *StepsType;
     PyObject *str_release, *str_recv_into;
+    /* The names the async for steps read on the asyncio reader and its protocol (steps.c). */
+    PyObject *str_rule, *str_paused, *str_yielded, *str_consume_yielded, *str_partial;
     /* The trusted readers (reads.c), found at exec: the C functions behind socket.recv_into,
      * FileIO.readinto and BytesIO.readinto; an entry is NULL where its module is absent. */
     PyCFunction trusted_readers[TRUSTED_READERS];
@@ -293,6 +295,13 @@ CoreState *state_of_type(PyTypeObject *type);
 extern PyType_Spec manager_spec, frame_spec, span_spec, compiled_spec, frame_iter_spec,
     payload_iter_spec;
 
+#if PY_VERSION_HEX >= 0x030A0000
+/* steps.c: the async for steps of the asyncio reader (am_send is 3.10+) */
+extern PyType_Spec steps_spec;
+PyObject *steps_new(CoreState *state, PyObject *wait, PyObject *reader, Manager *mgr,
+                    PyObject *protocol);
+#endif
+
 /* Sizes: a + b for non-negative sizes, PY_SSIZE_T_MAX when the sum does not fit. */
 static inline Py_ssize_t
 size_sum(Py_ssize_t a, Py_ssize_t b)
@@ -316,6 +325,8 @@ size_sum(Py_ssize_t a, Py_ssize_t b)
  *   rulecall.c  running a rule: its call, its answer converted and checked
  *   limits.c    max_size and the end of the stream
  *   framing.c   next_frame(), drain()
+ *   steps.c     the asyncio reader's async for steps (their own running mark: a step
+ *               re-entered is refused; the manager's calls hold its busy mark)
  *   manager.c   the BufferManager type; module.c the module and the adapters' loops */
 
 /* rules.c */

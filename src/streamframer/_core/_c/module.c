@@ -10,7 +10,7 @@
 #include "core.h"
 #include <string.h>
 
-enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2 };
+enum { COMPILED_READER = 0, COMPILED_FRAMES = 1, COMPILED_PAYLOADS = 2, COMPILED_STEPS = 3 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Iterators: iter_frames and iter_payloads */
@@ -326,6 +326,13 @@ compiled_vectorcall(CompiledObject *self, PyObject *const *args, size_t nargsf, 
     if (self->kind == COMPILED_READER) {
         return compiled_read(self, args[0], mgr, args[2]);
     }
+    if (self->kind == COMPILED_STEPS) {
+#if PY_VERSION_HEX >= 0x030A0000
+        return steps_new(self->state, self->io, args[0], mgr, args[2]);
+#else
+        return PyObject_Vectorcall(self->reference, args, nargsf, kwnames);
+#endif
+    }
     return compiled_iter(self, args[0], mgr, args[2]);
 }
 
@@ -339,8 +346,8 @@ compiled_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      &io, &read_failed)) {
         return NULL;
     }
-    if (kind < COMPILED_READER || kind > COMPILED_PAYLOADS) {
-        PyErr_Format(PyExc_ValueError, "kind must be 0, 1 or 2, got %d", kind);
+    if (kind < COMPILED_READER || kind > COMPILED_STEPS) {
+        PyErr_Format(PyExc_ValueError, "kind must be 0, 1, 2 or 3, got %d", kind);
         return NULL;
     }
     CoreState *state = state_of_type(type);
@@ -425,7 +432,8 @@ static PyType_Slot compiled_slots[] = {
      "The compiled loop of an adapter function: 0 read_with_rule (io reads once and says\n"
      "whether anything came; with read_failed, a source's recv_into is read here and a\n"
      "failed read handed to read_failed), 1 iter_frames, 2 iter_payloads (io waits and\n"
-     "reads)."},
+     "reads), 3 the async for steps of the asyncio reader, called as (reader, mgr,\n"
+     "protocol) (io is the wait(reader) coroutine function of a step that waits)."},
     {Py_tp_traverse, compiled_traverse},
     {Py_tp_clear, compiled_clear},
     {Py_tp_members, compiled_members},
@@ -604,7 +612,14 @@ ccore_exec(PyObject *module)
     CoreState *state = PyModule_GetState(module);
     state->str_release = PyUnicode_InternFromString("release");
     state->str_recv_into = PyUnicode_InternFromString("recv_into");
-    if (state->str_release == NULL || state->str_recv_into == NULL) {
+    state->str_rule = PyUnicode_InternFromString("rule");
+    state->str_paused = PyUnicode_InternFromString("_paused");
+    state->str_yielded = PyUnicode_InternFromString("_yielded");
+    state->str_consume_yielded = PyUnicode_InternFromString("_consume_yielded");
+    state->str_partial = PyUnicode_InternFromString("partial");
+    if (state->str_release == NULL || state->str_recv_into == NULL || state->str_rule == NULL
+        || state->str_paused == NULL || state->str_yielded == NULL
+        || state->str_consume_yielded == NULL || state->str_partial == NULL) {
         return -1;
     }
     static const char errors[] = "streamframer._errors";
@@ -633,6 +648,11 @@ ccore_exec(PyObject *module)
         || add_type(module, &state->PayloadIterType, &payload_iter_spec, NULL) < 0) {
         return -1;
     }
+#if PY_VERSION_HEX >= 0x030A0000
+    if (add_type(module, &state->StepsType, &steps_spec, NULL) < 0) {
+        return -1;
+    }
+#endif
     return 0;
 }
 
@@ -658,8 +678,14 @@ ccore_exec(PyObject *module)
     apply(state->ReaderType);                                                                     \
     apply(state->FrameIterType);                                                                  \
     apply(state->PayloadIterType);                                                                \
+    apply(state->StepsType);                                                                      \
     apply(state->str_release);                                                                    \
-    apply(state->str_recv_into)
+    apply(state->str_recv_into);                                                                  \
+    apply(state->str_rule);                                                                       \
+    apply(state->str_paused);                                                                     \
+    apply(state->str_yielded);                                                                    \
+    apply(state->str_consume_yielded);                                                            \
+    apply(state->str_partial)
 
 static int
 ccore_traverse(PyObject *module, visitproc visit, void *arg)

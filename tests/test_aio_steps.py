@@ -1,0 +1,193 @@
+"""The steps of ``async for frame in reader`` against hostile code, run by hand (``send``,
+``throw``, ``close``) as an event loop would: on the compiled core an awaitable of its own, on
+the pure core the adapter's async generator; both give the same answers. Each in a fresh
+interpreter, where a crash fails the test and not the run."""
+
+from __future__ import annotations
+
+from helpers import check_isolated
+
+# A protocol with a transport that does nothing, fed by hand; step(it) runs one step of the
+# iteration, as a task would, and says what it gave; in_loop(body) runs body with an event loop
+# running (a step that waits makes a future of it).
+_SETUP = """
+import asyncio
+import gc
+import weakref
+from streamframer.aio import FramedProtocol
+
+class Transport:
+    def pause_reading(self): pass
+    def resume_reading(self): pass
+    def get_extra_info(self, name, default=None): return default
+
+def connection(rule):
+    protocol = FramedProtocol(rule)
+    protocol.connection_made(Transport())
+    return protocol, protocol.reader
+
+def step(it):
+    try:
+        it.__anext__().send(None)
+    except StopIteration as stop:
+        return bytes(stop.value)
+    except StopAsyncIteration:
+        return "end"
+    except Exception as exc:
+        return type(exc).__name__
+    return "waits"
+
+def in_loop(body):
+    async def main():
+        body()
+    asyncio.run(main())
+"""
+
+
+def test_a_rule_cannot_reenter_the_step_it_runs_in(streamframer_core: str) -> None:
+    """A rule that steps the iteration it is called from gets RuntimeError, and the outer step
+    gives its frame; a rule set on the reader between steps is the next step's."""
+    code = _SETUP + """
+def body():
+    inner = []
+    def rule(buffer, scan):
+        if not inner:
+            inner.append(step(it))
+        return until_delim(b"\\n")(buffer, scan)
+    protocol, reader = connection(rule)
+    protocol.data_received(b"one\\ntwo;three;")
+    it = reader.__aiter__()
+    print(step(it), inner)
+    reader.rule = until_delim(b";")
+    print(step(it), step(it), step(it))
+in_loop(body)
+"""
+    check_isolated(streamframer_core, code, "b'one' ['RuntimeError']\nb'two' b'three' waits\n")
+
+
+def test_a_step_that_waits_gives_the_frame_that_comes(streamframer_core: str) -> None:
+    """A step with no complete frame buffered waits; bytes that complete it wake it, and it gives
+    that frame; the end of the stream between frames ends the iteration."""
+    code = _SETUP + """
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    it = reader.__aiter__()
+    awaitable = it.__anext__()
+    print(type(awaitable.send(None)).__name__)
+    protocol.data_received(b"late\\n")
+    try:
+        awaitable.send(None)
+    except StopIteration as stop:
+        print(bytes(stop.value))
+    protocol.eof_received()
+    print(step(it), step(it))
+in_loop(body)
+"""
+    check_isolated(streamframer_core, code, "Future\nb'late'\nend end\n")
+
+
+def test_a_thrown_exception_ends_the_iteration_and_loses_nothing(streamframer_core: str) -> None:
+    """An exception thrown into a waiting step (a cancelled task) comes out of it and ends the
+    iteration, as thrown into a step not begun; the bytes stay buffered for the next iteration
+    over the connection."""
+    code = _SETUP + """
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    protocol.data_received(b"par")
+    it = reader.__aiter__()
+    awaitable = it.__anext__()
+    awaitable.send(None)
+    try:
+        awaitable.throw(KeyError("cancelled"))
+    except KeyError as exc:
+        print("raised", exc)
+    print(step(it))
+    fresh = reader.__aiter__()
+    try:
+        fresh.__anext__().throw(ValueError("first"))
+    except ValueError as exc:
+        print("raised", exc)
+    print(step(fresh))
+    protocol.data_received(b"t\\n")
+    print(step(reader.__aiter__()))
+in_loop(body)
+"""
+    expected = "raised 'cancelled'\nend\nraised first\nend\nb'part'\n"
+    check_isolated(streamframer_core, code, expected)
+
+
+def test_a_cycle_through_the_iteration_is_collected(streamframer_core: str) -> None:
+    """A rule that holds the iteration it serves (iteration -> reader -> rule -> iteration),
+    with a step waiting, is collected with everything in it."""
+    code = _SETUP + """
+def body():
+    class Rule:
+        def __call__(self, buffer, scan):
+            return until_delim(b"\\n")(buffer, scan)
+    rule = Rule()
+    protocol, reader = connection(rule)
+    protocol.data_received(b"a\\nb")
+    rule.it = reader.__aiter__()
+    print(step(rule.it), step(rule.it))
+    alive = weakref.ref(rule)
+    del rule, protocol, reader
+    gc.collect()
+    print(alive() is None)
+in_loop(body)
+"""
+    check_isolated(streamframer_core, code, "b'a' waits\nTrue\n")
+
+
+def test_the_steps_are_only_made_by_a_reader(streamframer_core: str) -> None:
+    code = _SETUP + """
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    try:
+        type(reader.__aiter__())()
+    except TypeError:
+        print("refused")
+in_loop(body)
+"""
+    check_isolated(streamframer_core, code, "refused\n")
+
+
+def test_closing_the_task_coroutine_mid_wait_loses_nothing(streamframer_core: str) -> None:
+    """A coroutine closed while its ``async for`` waits (a task collected, or closed by hand)
+    closes the wait; the bytes that come later go to the next iteration."""
+    code = _SETUP + """
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    async def consume():
+        async for frame in reader:
+            return bytes(frame)
+    coroutine = consume()
+    print(type(coroutine.send(None)).__name__)
+    coroutine.close()
+    protocol.data_received(b"kept\\n")
+    print(step(reader.__aiter__()))
+in_loop(body)
+"""
+    check_isolated(streamframer_core, code, "Future\nb'kept'\n")
+
+
+def test_an_exception_class_thrown_is_raised_as_made(streamframer_core: str) -> None:
+    """``throw(ValueError)`` and ``throw(ValueError, "x")`` raise what the class makes, into a
+    waiting step as into one not begun."""
+    code = _SETUP + """
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    for waiting in (False, True):
+        for args in ((ValueError,), (ValueError, "x")):
+            awaitable = reader.__aiter__().__anext__()
+            if waiting:
+                awaitable.send(None)
+            try:
+                awaitable.throw(*args)
+            except ValueError as exc:
+                print(waiting, repr(exc))
+in_loop(body)
+"""
+    expected = (
+        "False ValueError()\nFalse ValueError('x')\nTrue ValueError()\nTrue ValueError('x')\n"
+    )
+    check_isolated(streamframer_core, code, expected)
