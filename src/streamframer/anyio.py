@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import ByteReceiveStream
 
-from ._core import BufferManager
+from ._core import BufferManager, compiled_loop
 from ._errors import StreamClosed
 from ._io._checks import encoder_arg, rule_arg, timeout_arg
 from ._io._hints import no_reply
@@ -112,8 +112,8 @@ class FramedStream:
             else:
                 mgr.feed(data)
 
-    def __aiter__(self) -> FramedStream:
-        return self
+    def __aiter__(self) -> AsyncIterator[Frame]:
+        return _steps(self, self.manager, None)
 
     async def __anext__(self) -> Frame:
         """The next frame, after consuming the one the previous step gave (unless the loop
@@ -227,3 +227,24 @@ class _Batches:
     async def __anext__(self) -> list[bytes]:
         framed = self._framed
         return batch_from(await framed.__anext__(), framed.manager, framed.rule)
+
+
+async def _wait_step(stream: FramedStream) -> Frame:
+    """A step of the compiled ``async for`` that waits for its frame: the frame, set as the
+    stream's last, or StopAsyncIteration at the end (what ``__anext__`` does when nothing is
+    buffered)."""
+    try:
+        frame = await stream.read_frame()
+    except StreamClosed as exc:
+        if exc.partial:
+            raise
+        raise StopAsyncIteration from None
+    stream._yielded = frame
+    return frame
+
+
+@compiled_loop(3, _wait_step)
+def _steps(stream: FramedStream, mgr: BufferManager, protocol: None) -> AsyncIterator[Frame]:
+    """``async for frame in stream``: the stream is its own iterator (``__anext__``); with a
+    manager of the compiled core the same steps run in C, a buffered frame with no coroutine."""
+    return stream

@@ -5,12 +5,13 @@
  * must wait runs the adapter's wait(reader) coroutine and hands every send and throw through to
  * it until it returns the frame. The reference (the adapter's async generator) states what a
  * step does, and runs instead on Pythons without am_send (3.9) and for a manager of another
- * implementation. A step, as the reference's:
+ * implementation. The anyio adapter's FramedStream uses the same steps with no protocol (None):
+ * its reads are its wait's. A step, as the reference's:
  *
  *   1. the first one calls reader._consume_yielded() (the last frame of a loop left early);
  *   2. the frame the previous step gave is consumed, unless the loop body did;
  *   3. while a reservation is outstanding (protocol._reserved: the manager's reserve() awaits
- *      its commit()) or protocol._paused, the step is wait(reader);
+ *      its commit()) or protocol._paused (with a protocol), the step is wait(reader);
  *   4. otherwise frame = mgr.next_frame(reader.rule): a frame is set as reader._yielded and
  *      returned, None makes the step wait(reader), and StreamClosed without a partial frame
  *      ends the iteration.
@@ -140,7 +141,7 @@ steps_new(CoreState *state, PyObject *wait, PyObject *reader, Manager *mgr, PyOb
     }
     self->state = state;
     self->reader = Py_NewRef(reader);
-    self->protocol = Py_NewRef(protocol);
+    self->protocol = protocol == Py_None ? NULL : Py_NewRef(protocol);
     self->wait = Py_NewRef(wait);
     self->mgr = (Manager *)Py_NewRef(mgr);
     self->frame = NULL;
@@ -150,7 +151,7 @@ steps_new(CoreState *state, PyObject *wait, PyObject *reader, Manager *mgr, PyOb
     self->done = 0;
     self->paused.descr = self->rule.descr = self->yielded.descr = NULL;
     PyObject_GC_Track(self);
-    if (attribute_find(&self->paused, protocol, state->str_paused) < 0
+    if ((self->protocol != NULL && attribute_find(&self->paused, protocol, state->str_paused) < 0)
         || attribute_find(&self->rule, reader, state->str_rule) < 0
         || attribute_find(&self->yielded, reader, state->str_yielded) < 0) {
         Py_DECREF(self);
@@ -180,6 +181,9 @@ steady(StepsObject *self)
 {
     if (self->mgr->lent == LENT_RESERVED) {
         return 0;
+    }
+    if (self->protocol == NULL) {
+        return 1;
     }
     PyObject *paused = attribute_get(&self->paused, self->protocol);
     int set = paused == NULL ? -1 : PyObject_IsTrue(paused);
@@ -364,8 +368,7 @@ thrown(PyObject *args)
             exc = Py_NewRef(value);
         }
         else {
-            exc = value == Py_None ? PyObject_CallNoArgs(type)
-                                   : PyObject_CallOneArg(type, value);
+            exc = value == Py_None ? PyObject_CallNoArgs(type) : PyObject_CallOneArg(type, value);
         }
         if (exc != NULL && !PyExceptionInstance_Check(exc)) {
             PyErr_Format(PyExc_TypeError, "%R did not make an exception", type);
