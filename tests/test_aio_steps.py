@@ -47,7 +47,9 @@ def in_loop(body):
 def test_a_rule_cannot_reenter_the_step_it_runs_in(streamframer_core: str) -> None:
     """A rule that steps the iteration it is called from gets RuntimeError, and the outer step
     gives its frame; a rule set on the reader between steps is the next step's."""
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     inner = []
     def rule(buffer, scan):
@@ -62,13 +64,16 @@ def body():
     print(step(it), step(it), step(it))
 in_loop(body)
 """
+    )
     check_isolated(streamframer_core, code, "b'one' ['RuntimeError']\nb'two' b'three' waits\n")
 
 
 def test_a_step_that_waits_gives_the_frame_that_comes(streamframer_core: str) -> None:
     """A step with no complete frame buffered waits; bytes that complete it wake it, and it gives
     that frame; the end of the stream between frames ends the iteration."""
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     protocol, reader = connection(until_delim(b"\\n"))
     it = reader.__aiter__()
@@ -83,6 +88,7 @@ def body():
     print(step(it), step(it))
 in_loop(body)
 """
+    )
     check_isolated(streamframer_core, code, "Future\nb'late'\nend end\n")
 
 
@@ -90,7 +96,9 @@ def test_a_thrown_exception_ends_the_iteration_and_loses_nothing(streamframer_co
     """An exception thrown into a waiting step (a cancelled task) comes out of it and ends the
     iteration, as thrown into a step not begun; the bytes stay buffered for the next iteration
     over the connection."""
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     protocol, reader = connection(until_delim(b"\\n"))
     protocol.data_received(b"par")
@@ -112,6 +120,7 @@ def body():
     print(step(reader.__aiter__()))
 in_loop(body)
 """
+    )
     expected = "raised 'cancelled'\nend\nraised first\nend\nb'part'\n"
     check_isolated(streamframer_core, code, expected)
 
@@ -119,7 +128,9 @@ in_loop(body)
 def test_a_cycle_through_the_iteration_is_collected(streamframer_core: str) -> None:
     """A rule that holds the iteration it serves (iteration -> reader -> rule -> iteration),
     with a step waiting, is collected with everything in it."""
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     class Rule:
         def __call__(self, buffer, scan):
@@ -135,11 +146,14 @@ def body():
     print(alive() is None)
 in_loop(body)
 """
+    )
     check_isolated(streamframer_core, code, "b'a' waits\nTrue\n")
 
 
 def test_the_steps_are_only_made_by_a_reader(streamframer_core: str) -> None:
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     protocol, reader = connection(until_delim(b"\\n"))
     try:
@@ -148,13 +162,16 @@ def body():
         print("refused")
 in_loop(body)
 """
+    )
     check_isolated(streamframer_core, code, "refused\n")
 
 
 def test_closing_the_task_coroutine_mid_wait_loses_nothing(streamframer_core: str) -> None:
     """A coroutine closed while its ``async for`` waits (a task collected, or closed by hand)
     closes the wait; the bytes that come later go to the next iteration."""
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     protocol, reader = connection(until_delim(b"\\n"))
     async def consume():
@@ -167,13 +184,16 @@ def body():
     print(step(reader.__aiter__()))
 in_loop(body)
 """
+    )
     check_isolated(streamframer_core, code, "Future\nb'kept'\n")
 
 
 def test_an_exception_class_thrown_is_raised_as_made(streamframer_core: str) -> None:
     """``throw(ValueError)`` and ``throw(ValueError, "x")`` raise what the class makes, into a
     waiting step as into one not begun."""
-    code = _SETUP + """
+    code = (
+        _SETUP
+        + """
 def body():
     protocol, reader = connection(until_delim(b"\\n"))
     for waiting in (False, True):
@@ -187,6 +207,7 @@ def body():
                 print(waiting, repr(exc))
 in_loop(body)
 """
+    )
     expected = (
         "False ValueError()\nFalse ValueError('x')\nTrue ValueError()\nTrue ValueError('x')\n"
     )
