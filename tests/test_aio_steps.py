@@ -212,3 +212,31 @@ in_loop(body)
         "False ValueError()\nFalse ValueError('x')\nTrue ValueError()\nTrue ValueError('x')\n"
     )
     check_isolated(streamframer_core, code, expected)
+
+
+def test_reading_resumes_once_the_loop_has_caught_up(streamframer_core: str) -> None:
+    """With reading paused, a step that finds at most ``read_ahead // 2`` bytes buffered
+    resumes reading before it takes its frame, and not earlier."""
+    code = (
+        _SETUP
+        + """
+class Recording(Transport):
+    events = []
+    def pause_reading(self): self.events.append("pause")
+    def resume_reading(self): self.events.append("resume")
+
+def body():
+    protocol = FramedProtocol(until_delim(b"\\n"), read_ahead=8)
+    transport = Recording()
+    protocol.connection_made(transport)
+    protocol.data_received(b"a\\n" * 8)
+    it = protocol.reader.__aiter__()
+    for number in range(1, 9):
+        frame = step(it)
+        transport.events.append(number)
+    print(transport.events)
+in_loop(body)
+"""
+    )
+    expected = "['pause', 1, 2, 3, 4, 5, 6, 'resume', 7, 8]\n"
+    check_isolated(streamframer_core, code, expected)

@@ -151,7 +151,8 @@ typedef struct {
         *PayloadIterType, *StepsType;
     PyObject *str_release, *str_recv_into;
     /* The names the async for steps read on the asyncio reader and its protocol (steps.c). */
-    PyObject *str_rule, *str_paused, *str_yielded, *str_consume_yielded, *str_partial;
+    PyObject *str_rule, *str_paused, *str_read_ahead, *str_resume, *str_yielded,
+        *str_consume_yielded, *str_partial;
     /* The trusted readers (reads.c), found at exec: the C functions behind socket.recv_into,
      * FileIO.readinto and BytesIO.readinto; an entry is NULL where its module is absent. */
     PyCFunction trusted_readers[TRUSTED_READERS];

@@ -614,12 +614,15 @@ ccore_exec(PyObject *module)
     state->str_recv_into = PyUnicode_InternFromString("recv_into");
     state->str_rule = PyUnicode_InternFromString("rule");
     state->str_paused = PyUnicode_InternFromString("_paused");
+    state->str_read_ahead = PyUnicode_InternFromString("_read_ahead");
+    state->str_resume = PyUnicode_InternFromString("_resume");
     state->str_yielded = PyUnicode_InternFromString("_yielded");
     state->str_consume_yielded = PyUnicode_InternFromString("_consume_yielded");
     state->str_partial = PyUnicode_InternFromString("partial");
     if (state->str_release == NULL || state->str_recv_into == NULL || state->str_rule == NULL
-        || state->str_paused == NULL || state->str_yielded == NULL
-        || state->str_consume_yielded == NULL || state->str_partial == NULL) {
+        || state->str_paused == NULL || state->str_read_ahead == NULL || state->str_resume == NULL
+        || state->str_yielded == NULL || state->str_consume_yielded == NULL
+        || state->str_partial == NULL) {
         return -1;
     }
     static const char errors[] = "streamframer._errors";
@@ -683,6 +686,8 @@ ccore_exec(PyObject *module)
     apply(state->str_recv_into);                                                                  \
     apply(state->str_rule);                                                                       \
     apply(state->str_paused);                                                                     \
+    apply(state->str_read_ahead);                                                                 \
+    apply(state->str_resume);                                                                     \
     apply(state->str_yielded);                                                                    \
     apply(state->str_consume_yielded);                                                            \
     apply(state->str_partial)

@@ -11,7 +11,8 @@
  *   1. the first one calls reader._consume_yielded() (the last frame of a loop left early);
  *   2. the frame the previous step gave is consumed, unless the loop body did;
  *   3. while a reservation is outstanding (protocol._reserved: the manager's reserve() awaits
- *      its commit()) or protocol._paused (with a protocol), the step is wait(reader);
+ *      its commit()), the step is wait(reader); with reading paused (protocol._paused) and
+ *      at most protocol._read_ahead // 2 bytes buffered, protocol._resume() first;
  *   4. otherwise frame = mgr.next_frame(reader.rule): a frame is set as reader._yielded and
  *      returned, None makes the step wait(reader), and StreamClosed without a partial frame
  *      ends the iteration.
@@ -82,7 +83,7 @@ typedef struct {
     PyObject_HEAD
     CoreState *state;
     PyObject *reader, *protocol, *wait;
-    Attribute paused, rule, yielded;
+    Attribute paused, read_ahead, rule, yielded;
     Manager *mgr;
     PyObject *frame;   /* the frame the last step gave: consumed when the next starts */
     PyObject *waiting; /* the wait(reader) coroutine of a step that waits, or NULL */
@@ -102,6 +103,7 @@ steps_traverse(StepsObject *self, visitproc visit, void *arg)
     Py_VISIT(self->frame);
     Py_VISIT(self->waiting);
     Py_VISIT(self->paused.descr);
+    Py_VISIT(self->read_ahead.descr);
     Py_VISIT(self->rule.descr);
     Py_VISIT(self->yielded.descr);
     return 0;
@@ -117,6 +119,7 @@ steps_clear(StepsObject *self)
     Py_CLEAR(self->frame);
     Py_CLEAR(self->waiting);
     Py_CLEAR(self->paused.descr);
+    Py_CLEAR(self->read_ahead.descr);
     Py_CLEAR(self->rule.descr);
     Py_CLEAR(self->yielded.descr);
     return 0;
@@ -149,9 +152,11 @@ steps_new(CoreState *state, PyObject *wait, PyObject *reader, Manager *mgr, PyOb
     self->started = 0;
     self->running = 0;
     self->done = 0;
-    self->paused.descr = self->rule.descr = self->yielded.descr = NULL;
+    self->paused.descr = self->read_ahead.descr = self->rule.descr = self->yielded.descr = NULL;
     PyObject_GC_Track(self);
-    if ((self->protocol != NULL && attribute_find(&self->paused, protocol, state->str_paused) < 0)
+    if ((self->protocol != NULL
+         && (attribute_find(&self->paused, protocol, state->str_paused) < 0
+             || attribute_find(&self->read_ahead, protocol, state->str_read_ahead) < 0))
         || attribute_find(&self->rule, reader, state->str_rule) < 0
         || attribute_find(&self->yielded, reader, state->str_yielded) < 0) {
         Py_DECREF(self);
@@ -173,9 +178,9 @@ release(StepsObject *self, PyObject *previous)
     return done == NULL ? -1 : 0;
 }
 
-/* Whether the protocol leaves the step to the manager alone: no reservation to settle, reading
- * not paused (a paused step goes through wait(), which resumes reading when the task caught
- * up). 1, 0, or -1 on error. */
+/* Whether the step may take a buffered frame: not while a reservation awaits its commit() (the
+ * wait settles it). Reading paused resumes once the task has caught up, as the reference does.
+ * 1, 0, or -1 on error. */
 static int
 steady(StepsObject *self)
 {
@@ -188,7 +193,25 @@ steady(StepsObject *self)
     PyObject *paused = attribute_get(&self->paused, self->protocol);
     int set = paused == NULL ? -1 : PyObject_IsTrue(paused);
     Py_XDECREF(paused);
-    return set < 0 ? -1 : !set;
+    if (set <= 0) {
+        return set < 0 ? -1 : 1;
+    }
+    PyObject *read_ahead = attribute_get(&self->read_ahead, self->protocol);
+    Py_ssize_t most = read_ahead == NULL ? -1
+                                         : PyNumber_AsSsize_t(read_ahead, PyExc_OverflowError);
+    Py_XDECREF(read_ahead);
+    if (most == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    Manager *m = self->mgr;
+    if (m->tail - m->head + backlog_bytes(m) <= most / 2) {
+        PyObject *done = PyObject_CallMethodNoArgs(self->protocol, self->state->str_resume);
+        if (done == NULL) {
+            return -1;
+        }
+        Py_DECREF(done);
+    }
+    return 1;
 }
 
 /* next_frame raised: StreamClosed without a partial frame is the end of the iteration. */
