@@ -240,3 +240,71 @@ in_loop(body)
     )
     expected = "['pause', 1, 2, 3, 4, 5, 6, 'resume', 7, 8]\n"
     check_isolated(streamframer_core, code, expected)
+
+
+def test_a_step_ends_raises_and_settles_as_the_reference_does(streamframer_core: str) -> None:
+    """A stream that ends inside a frame raises StreamClosed with the partial bytes, a rule's
+    error comes out of its step, and either ends the iteration; a step taken while a read's
+    reservation awaits its commit settles it first; a throw of a non-exception is a TypeError."""
+    code = (
+        _SETUP
+        + """
+def failing(buffer, scan):
+    raise KeyError("rule")
+
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    protocol.data_received(b"one\\npar")
+    protocol.eof_received()
+    it = reader.__aiter__()
+    print(step(it), step(it), step(it))
+
+    protocol, reader = connection(failing)
+    protocol.data_received(b"x")
+    it = reader.__aiter__()
+    print(step(it), step(it))
+
+    protocol, reader = connection(until_delim(b"\\n"))
+    protocol.data_received(b"two\\n")
+    protocol.get_buffer(-1)
+    it = reader.__aiter__()
+    print(step(it), step(it))
+    try:
+        it.__anext__().throw(42)
+    except TypeError:
+        print("TypeError")
+in_loop(body)
+"""
+    )
+    expected = "b'one' StreamClosed end\nKeyError end\nb'two' waits\nTypeError\n"
+    check_isolated(streamframer_core, code, expected)
+
+
+def test_a_reader_with_its_own_attribute_access_is_served(streamframer_core: str) -> None:
+    """A FramedReader subclass that defines ``__getattribute__`` and ``__setattr__`` is read and
+    written through them, step by step."""
+    code = (
+        _SETUP
+        + """
+from streamframer.aio import FramedReader
+
+class Logged(FramedReader):
+    seen = set()
+    def __getattribute__(self, name):
+        Logged.seen.add(name)
+        return super().__getattribute__(name)
+    def __setattr__(self, name, value):
+        Logged.seen.add("set " + name)
+        super().__setattr__(name, value)
+
+def body():
+    protocol, _ = connection(until_delim(b"\\n"))
+    reader = Logged(protocol, until_delim(b"\\n"))
+    protocol.data_received(b"a\\nb\\n")
+    it = reader.__aiter__()
+    print(step(it), step(it))
+    print(sorted(name for name in Logged.seen if name in ("rule", "set _yielded")))
+in_loop(body)
+"""
+    )
+    check_isolated(streamframer_core, code, "b'a' b'b'\n['rule', 'set _yielded']\n")
