@@ -5,6 +5,8 @@ interpreter, where a crash fails the test and not the run."""
 
 from __future__ import annotations
 
+import pytest
+
 from helpers import check_isolated
 
 # A protocol with a transport that does nothing, fed by hand; step(it) runs one step of the
@@ -45,8 +47,9 @@ def in_loop(body):
 
 
 def test_a_rule_cannot_reenter_the_step_it_runs_in(streamframer_core: str) -> None:
-    """A rule that steps the iteration it is called from gets RuntimeError, and the outer step
-    gives its frame; a rule set on the reader between steps is the next step's."""
+    """A rule that steps the iteration it is called from gets RuntimeError (ValueError for a
+    throw), as from an async generator, and the outer step gives its frame; a rule set on the
+    reader between steps is the next step's."""
     code = (
         _SETUP
         + """
@@ -55,6 +58,10 @@ def body():
     def rule(buffer, scan):
         if not inner:
             inner.append(step(it))
+            try:
+                it.__anext__().throw(KeyError("inner"))
+            except Exception as exc:
+                inner.append(type(exc).__name__)
         return until_delim(b"\\n")(buffer, scan)
     protocol, reader = connection(rule)
     protocol.data_received(b"one\\ntwo;three;")
@@ -65,7 +72,9 @@ def body():
 in_loop(body)
 """
     )
-    check_isolated(streamframer_core, code, "b'one' ['RuntimeError']\nb'two' b'three' waits\n")
+    check_isolated(
+        streamframer_core, code, "b'one' ['RuntimeError', 'ValueError']\nb'two' b'three' waits\n"
+    )
 
 
 def test_a_step_that_waits_gives_the_frame_that_comes(streamframer_core: str) -> None:
@@ -308,3 +317,103 @@ in_loop(body)
 """
     )
     check_isolated(streamframer_core, code, "b'a' b'b'\n['rule', 'set _yielded']\n")
+
+
+def test_odd_throws_and_failing_attributes_come_out_of_the_step(streamframer_core: str) -> None:
+    """What a step calls may fail, and a throw may be odd: each failure comes out of its step as
+    the reference's would (a kept view of the frame stops the next step; a protocol or reader
+    whose attributes raise; a throw with no exception, a class that makes none, or a class and
+    an instance of it)."""
+    code = (
+        _SETUP
+        + """
+from streamframer.aio import FramedReader
+
+class Odd(Exception):
+    def __new__(cls, *args):
+        return 42
+
+class Stuck(FramedProtocol):
+    armed = False
+    @property
+    def _paused(self):
+        if self.armed:
+            raise KeyError("paused")
+        return False
+    @_paused.setter
+    def _paused(self, value):
+        pass
+
+class Forgetful(FramedReader):
+    def _consume_yielded(self):
+        raise KeyError("forgot")
+
+def outcome(call):
+    try:
+        call()
+    except StopIteration as stop:
+        return bytes(stop.value)
+    except Exception as exc:
+        return type(exc).__name__
+    return "waits"
+
+def body():
+    protocol, reader = connection(until_delim(b"\\n"))
+    for args in ((), (Odd,), (ValueError, ValueError("v"))):
+        print(outcome(lambda: reader.__aiter__().__anext__().throw(*args)))
+
+    protocol, reader = connection(until_delim(b"\\n"))
+    protocol.data_received(b"a\\nb\\n")
+    it = reader.__aiter__()
+    kept = []
+    def keep():
+        try:
+            it.__anext__().send(None)
+        except StopIteration as stop:
+            kept.append(stop.value.view)
+            raise
+    print(outcome(keep), outcome(lambda: it.__anext__().send(None)))
+
+    stuck = Stuck(until_delim(b"\\n"))
+    stuck.connection_made(Transport())
+    stuck.data_received(b"c\\n")
+    stuck.armed = True
+    print(step(stuck.reader.__aiter__()))
+
+    protocol, _ = connection(until_delim(b"\\n"))
+    protocol.data_received(b"d\\n")
+    print(step(Forgetful(protocol, until_delim(b"\\n")).__aiter__()))
+in_loop(body)
+"""
+    )
+    expected = "TypeError\nTypeError\nValueError\nb'a' FrameLifecycleError\nKeyError\nKeyError\n"
+    check_isolated(streamframer_core, code, expected)
+
+
+@pytest.mark.one_core("c")
+def test_the_compiled_steps_close_from_any_state(streamframer_core: str) -> None:
+    """``close()`` (what a coroutine closed while it awaits a step calls; async generators have
+    ``aclose()`` instead) ends the compiled iteration whether a step waits or not; re-entered
+    from a rule it is refused, and the step goes on."""
+    code = (
+        _SETUP
+        + """
+def body():
+    inner = []
+    def rule(buffer, scan):
+        if not inner:
+            try:
+                it.close()
+            except ValueError as exc:
+                inner.append(str(exc))
+        return until_delim(b"\\n")(buffer, scan)
+    protocol, reader = connection(rule)
+    protocol.data_received(b"a\\nb\\n")
+    it = reader.__aiter__()
+    print(step(it), inner)
+    print(it.close(), step(it))
+in_loop(body)
+"""
+    )
+    expected = "b'a' ['close(): this async for step is already running']\nNone end\n"
+    check_isolated(streamframer_core, code, expected)

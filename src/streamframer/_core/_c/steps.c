@@ -309,11 +309,13 @@ step(StepsObject *self, PyObject **result)
     return resume(self, Py_None, result);
 }
 
+/* A step re-entered (from a rule it runs) is refused with the async generator's errors:
+ * RuntimeError for a send, ValueError for a throw or a close. */
 static int
-enter_step(StepsObject *self)
+enter_step(StepsObject *self, PyObject *error, const char *call)
 {
     if (self->running) {
-        PyErr_SetString(PyExc_RuntimeError, "anext(): this async for step is already running");
+        PyErr_Format(error, "%s: this async for step is already running", call);
         return -1;
     }
     self->running = 1;
@@ -330,7 +332,7 @@ steps_send(StepsObject *self, PyObject *arg, PyObject **result)
         PyErr_SetNone(PyExc_StopAsyncIteration);
         return PYGEN_ERROR;
     }
-    if (enter_step(self) < 0) {
+    if (enter_step(self, PyExc_RuntimeError, "anext()") < 0) {
         return PYGEN_ERROR;
     }
     PySendResult status = self->waiting != NULL ? resume(self, arg, result) : step(self, result);
@@ -418,13 +420,14 @@ steps_throw(StepsObject *self, PyObject *args)
     if (exc == NULL) {
         return NULL;
     }
-    if (self->waiting == NULL || self->done) {
-        self->done = 1;
-        restore_error(exc);
+    if (enter_step(self, PyExc_ValueError, "throw()") < 0) {
+        Py_DECREF(exc);
         return NULL;
     }
-    if (enter_step(self) < 0) {
-        Py_DECREF(exc);
+    if (self->waiting == NULL || self->done) {
+        self->running = 0;
+        self->done = 1;
+        restore_error(exc);
         return NULL;
     }
     PyObject *waiting = Py_NewRef(self->waiting);
@@ -457,18 +460,16 @@ steps_throw(StepsObject *self, PyObject *args)
 static PyObject *
 steps_close(StepsObject *self, PyObject *unused)
 {
-    self->done = 1;
-    if (self->waiting == NULL) {
-        Py_RETURN_NONE;
-    }
-    if (enter_step(self) < 0) {
+    if (enter_step(self, PyExc_ValueError, "close()") < 0) {
         return NULL;
     }
+    self->done = 1;
     PyObject *waiting = self->waiting;
     self->waiting = NULL;
-    PyObject *closed = PyObject_CallMethod(waiting, "close", NULL);
+    PyObject *closed = waiting == NULL ? Py_NewRef(Py_None)
+                                       : PyObject_CallMethod(waiting, "close", NULL);
     self->running = 0;
-    Py_DECREF(waiting);
+    Py_XDECREF(waiting);
     return closed;
 }
 
