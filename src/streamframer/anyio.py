@@ -36,7 +36,7 @@ from ._core import BufferManager, compiled_loop
 from ._errors import StreamClosed
 from ._io._checks import encoder_arg, rule_arg, timeout_arg
 from ._io._hints import no_reply
-from ._io._steps import batch_from, release
+from ._io._steps import batch_from, release, waited
 from ._io._writes import encode_with
 
 if TYPE_CHECKING:
@@ -233,13 +233,7 @@ async def _wait_step(stream: FramedStream) -> Frame:
     """A step of the compiled ``async for`` that waits for its frame: the frame, set as the
     stream's last, or StopAsyncIteration at the end (what ``__anext__`` does when nothing is
     buffered)."""
-    try:
-        frame = await stream.read_frame()
-    except StreamClosed as exc:
-        if exc.partial:
-            raise
-        raise StopAsyncIteration from None
-    stream._yielded = frame
+    frame = stream._yielded = await waited(stream.read_frame())
     return frame
 
 

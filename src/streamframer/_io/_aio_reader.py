@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .._core import compiled_loop
 from .._errors import FrameLifecycleError, StreamClosed
 from ._checks import rule_arg
-from ._steps import batch_from, release
+from ._steps import batch_from, release, waited
 
 if TYPE_CHECKING:
     from .._core import BufferManager, Frame
@@ -98,14 +98,7 @@ class FramedReader:
     async def __anext__(self) -> Frame:
         """One step of ``async for`` (``anext(reader)``), as a coroutine."""
         self._consume_yielded()
-        try:
-            frame = await _read(self, self.rule)
-        except StreamClosed as exc:
-            if exc.partial:
-                raise
-            raise StopAsyncIteration from None
-        self._yielded = frame
-        return frame
+        return await _wait_step(self)
 
     async def batches(self) -> AsyncIterator[list[bytes]]:
         """``async for batch in reader.batches()``: each complete frame buffered, at once, as
@@ -127,13 +120,7 @@ class FramedReader:
 async def _wait_step(reader: FramedReader) -> Frame:
     """A step of ``async for`` that waits for its frame (the compiled steps'): the frame, set
     as the reader's last, or StopAsyncIteration at the end."""
-    try:
-        frame = await _read(reader, reader.rule)
-    except StreamClosed as exc:
-        if exc.partial:
-            raise
-        raise StopAsyncIteration from None
-    reader._yielded = frame
+    frame = reader._yielded = await waited(_read(reader, reader.rule))
     return frame
 
 
