@@ -196,9 +196,9 @@ steady(StepsObject *self)
     if (set <= 0) {
         return set < 0 ? -1 : 1;
     }
+    /* Clamped: a read_ahead beyond Py_ssize_t compares as the reference's int does. */
     PyObject *read_ahead = attribute_get(&self->read_ahead, self->protocol);
-    Py_ssize_t most = read_ahead == NULL ? -1
-                                         : PyNumber_AsSsize_t(read_ahead, PyExc_OverflowError);
+    Py_ssize_t most = read_ahead == NULL ? -1 : PyNumber_AsSsize_t(read_ahead, NULL);
     Py_XDECREF(read_ahead);
     if (most == -1 && PyErr_Occurred()) {
         return -1;
