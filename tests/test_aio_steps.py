@@ -384,7 +384,7 @@ def body():
 in_loop(body)
 """
     )
-    expected = "TypeError\nTypeError\nTypeError\nValueError\nb'a' FrameLifecycleError\nKeyError\nKeyError\n"
+    expected = "TypeError\n" * 3 + "ValueError\nb'a' FrameLifecycleError\nKeyError\nKeyError\n"
     check_isolated(streamframer_core, code, expected)
 
 
